@@ -1,0 +1,562 @@
+/*
+ * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
+ *
+ * auth.c -- the auth pool and its client.
+ *
+ * The auth processes are forked by the master and keep its privileges
+ * (root), which PAM and root-only password files need.  Each one accepts
+ * on the pool's SOCK_SEQPACKET socket, checks that the peer is a worker
+ * (SO_PEERCRED), reads one request, asks the auth modules in the
+ * configured order, and answers.  On success it forks the mailbox agent
+ * for the user and passes the worker one end of a socketpair to it.
+ *
+ * Caution: the request comes from the worker, which is untrusted.  Every
+ * field is length-checked by the codec and the user name is validated
+ * again here before any module sees it.  The agent is forked from this
+ * process and so inherits the modules' handles (a MySQL connection); it
+ * must never use or close them, which is why it leaves with _exit().
+ *
+ * auth_request() at the end of this file is the worker's side.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compat/compat.h"
+#include "satchel/module.h"
+#include "agent.h"
+#include "auth.h"
+#include "conf.h"
+#include "core.h"
+#include "log.h"
+#include "master.h"
+#include "md5.h"
+#include "module.h"
+#include "password.h"
+#include "privsep.h"
+#include "scoreboard.h"
+#include "compat/poison.h"
+
+#define AUTH_FAIL_WINDOW	300	/* seconds a failure is remembered */
+#define AUTH_FAIL_STEPS		4	/* delay doubles up to 2^4 x base */
+#define AUTH_REQUEST_TIMEOUT_MS	30000
+
+static volatile sig_atomic_t auth_quit;
+
+struct auth_req {
+	uint32_t	 type;
+	char		 user[SATCHEL_USER_MAX + 1];
+	char		 secret[512];
+	char		 apop_ts[256];
+	char		 remote[64];
+	char		 local[64];
+	char		 session[17];
+};
+
+static void auth_signal(int);
+static void auth_serve(int);
+static uint32_t auth_check(struct auth_req *, struct satchel_user *);
+static int auth_mail_location(const struct satchel_user *, char *, size_t,
+    struct module **);
+static int auth_fork_agent(struct module *, const char *,
+    const struct satchel_user *, const char *);
+static int auth_expand_ok(const char *);
+
+static void
+auth_signal(int sig)
+{
+	auth_quit = 1;
+}
+
+int
+auth_user_valid(const char *user)
+{
+	size_t i, len = strlen(user);
+	int at = 0;
+
+	if (len == 0 || len > SATCHEL_USER_MAX || user[0] == '.' ||
+	    user[0] == '@' || strstr(user, "..") != NULL)
+		return -1;
+	for (i = 0; i < len; i++) {
+		char c = user[i];
+
+		if (c == '@') {
+			if (at++ > 0 || user[i + 1] == '.' ||
+			    user[i + 1] == '\0')
+				return -1;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		    c == '-' || c == '+' || c == '='))
+			return -1;
+	}
+	return 0;
+}
+
+void
+auth_main(void)
+{
+	struct satcheld *s = sd;
+	struct sigaction sa;
+	struct pollfd pfd;
+	const struct satchel_auth_ops *ops;
+	size_t i;
+	int fd;
+
+	log_procname("auth");
+	setproctitle_fmt("satcheld: auth");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = auth_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	/* Agents are ours: let the kernel reap them. */
+	sa.sa_handler = SIG_IGN;
+	sa.sa_flags = SA_NOCLDWAIT;
+	sigaction(SIGCHLD, &sa, NULL);
+
+	for (i = 0; i < s->nauth; i++) {
+		ops = s->auth[i]->ops;
+		core_set_module_name(s->auth[i]->desc->name);
+		if (ops->postfork != NULL && ops->postfork(s->auth[i]->ctx)
+		    != 0)
+			log_warnx("module %s: postfork failed; it will "
+			    "answer temporary failures", s->auth[i]->path);
+	}
+	core_set_module_name("core");
+
+	while (!auth_quit) {
+		pfd.fd = s->auth_fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, -1) == -1)
+			continue;	/* EINTR: check auth_quit */
+		fd = accept4(s->auth_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd == -1)
+			continue;
+		auth_serve(fd);
+		close(fd);
+	}
+	_exit(0);
+}
+
+static void
+auth_serve(int fd)
+{
+	static struct privsep_msg m;
+	struct satcheld *s = sd;
+	struct auth_req req;
+	struct satchel_user user;
+	struct module *mod = NULL;
+	struct ucred cred;
+	socklen_t credlen = sizeof(cred);
+	struct unpack u;
+	struct pack pk;
+	unsigned char out[1024];
+	char path[SATCHEL_PATH_MAX], key[300];
+	uint32_t result, delay = 0, fails;
+	int agent = -1;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == -1 ||
+	    (cred.uid != s->worker_uid && cred.uid != 0)) {
+		log_warnx("auth request from uid %ld refused",
+		    (long)cred.uid);
+		return;
+	}
+	if (privsep_recv(fd, &m, 10000) != 0)
+		return;
+	memset(&req, 0, sizeof(req));
+	req.type = m.type;
+	unpack_init(&u, m.data, m.len);
+	unpack_str(&u, req.user, sizeof(req.user));
+	unpack_str(&u, req.secret, sizeof(req.secret));
+	if (m.type == PS_AUTH_APOP)
+		unpack_str(&u, req.apop_ts, sizeof(req.apop_ts));
+	unpack_str(&u, req.remote, sizeof(req.remote));
+	unpack_str(&u, req.local, sizeof(req.local));
+	unpack_str(&u, req.session, sizeof(req.session));
+	if (m.fd != -1)
+		close(m.fd);
+	if ((m.type != PS_AUTH_PASS && m.type != PS_AUTH_APOP) ||
+	    unpack_done(&u) == -1) {
+		log_warnx("malformed auth request from worker pid %ld",
+		    (long)cred.pid);
+		explicit_bzero(&req, sizeof(req));
+		explicit_bzero(&m, sizeof(m));
+		return;
+	}
+	explicit_bzero(m.data, m.len);
+
+	memset(&user, 0, sizeof(user));
+	result = auth_check(&req, &user);
+	explicit_bzero(req.secret, sizeof(req.secret));
+
+	if (result == SATCHEL_AUTH_OK) {
+		if (auth_mail_location(&user, path, sizeof(path), &mod) == -1)
+			result = SATCHEL_AUTH_ERROR;
+		else if ((agent = auth_fork_agent(mod, path, &user,
+		    req.session)) == -1)
+			result = SATCHEL_AUTH_TEMPFAIL;
+	}
+
+	/* Count failures per user and per address; both set the delay. */
+	(void)snprintf(key, sizeof(key), "u:%s", req.user);
+	if (result == SATCHEL_AUTH_OK)
+		sb_fail_clear(s->sb, key);
+	else if (result == SATCHEL_AUTH_FAIL ||
+	    result == SATCHEL_AUTH_ERROR) {
+		uint32_t afails;
+
+		fails = sb_fail_add(s->sb, key, AUTH_FAIL_WINDOW);
+		(void)snprintf(key, sizeof(key), "a:%s", req.remote);
+		afails = sb_fail_add(s->sb, key, AUTH_FAIL_WINDOW);
+		if (afails > fails)
+			fails = afails;
+		if (fails > AUTH_FAIL_STEPS + 1)
+			fails = AUTH_FAIL_STEPS + 1;
+		delay = s->cf->login_fail_delay_ms << (fails - 1);
+	}
+
+	pack_init(&pk, out, sizeof(out));
+	pack_u32(&pk, result);
+	pack_u32(&pk, delay);
+	pack_u32(&pk, result == SATCHEL_AUTH_OK ? (user.login_delay > 0 ?
+	    user.login_delay : s->cf->login_delay) : 0);
+	pack_str(&pk, result == SATCHEL_AUTH_OK ? user.name : "");
+	if (pk.err || privsep_send(fd, PS_AUTH_RESULT, out, pk.len,
+	    agent) == -1)
+		log_warn("auth reply to worker pid %ld", (long)cred.pid);
+	if (agent != -1)
+		close(agent);
+	explicit_bzero(&req, sizeof(req));
+}
+
+/*
+ * Run the chain: an unknown user goes on to the next module; a wrong
+ * password, a temporary failure or an error stops it.
+ */
+static uint32_t
+auth_check(struct auth_req *req, struct satchel_user *user)
+{
+	struct satcheld *s = sd;
+	struct satchel_auth_request ar;
+	const struct satchel_auth_ops *ops;
+	unsigned char digest[16];
+	char secret[512], hex[33], vis[128];
+	struct md5_ctx md5;
+	size_t i;
+	int r = SATCHEL_AUTH_NOUSER;
+
+	if (auth_user_valid(req->user) == -1) {
+		/* Same work as a wrong password, then the same answer. */
+		if (req->type == PS_AUTH_PASS)
+			password_dummy(req->secret);
+		return SATCHEL_AUTH_FAIL;
+	}
+	memset(&ar, 0, sizeof(ar));
+	ar.user = req->user;
+	ar.remote_addr = req->remote;
+	ar.local_addr = req->local;
+	ar.session = req->session;
+	for (i = 0; i < s->nauth; i++) {
+		ops = s->auth[i]->ops;
+		core_set_module_name(s->auth[i]->desc->name);
+		memset(user, 0, sizeof(*user));
+		if (req->type == PS_AUTH_PASS) {
+			ar.password = req->secret;
+			r = ops->verify(s->auth[i]->ctx, &ar, user);
+		} else if (ops->lookup == NULL) {
+			r = SATCHEL_AUTH_NOUSER;
+		} else {
+			ar.password = NULL;
+			r = ops->lookup(s->auth[i]->ctx, &ar, user, secret,
+			    sizeof(secret));
+			if (r == SATCHEL_AUTH_OK) {
+				md5_init(&md5);
+				md5_update(&md5, req->apop_ts,
+				    strlen(req->apop_ts));
+				md5_update(&md5, secret, strlen(secret));
+				md5_final(&md5, digest);
+				md5_hex(digest, hex);
+				if (timingsafe_bcmp(hex, req->secret, 32) != 0)
+					r = SATCHEL_AUTH_FAIL;
+				explicit_bzero(secret, sizeof(secret));
+				explicit_bzero(hex, sizeof(hex));
+			}
+		}
+		core_set_module_name("core");
+		if (r != SATCHEL_AUTH_NOUSER)
+			break;
+	}
+	if (r == SATCHEL_AUTH_NOUSER)
+		r = SATCHEL_AUTH_FAIL;
+	if (r == SATCHEL_AUTH_OK) {
+		user->name[sizeof(user->name) - 1] = '\0';
+		if (user->name[0] == '\0')
+			strlcpy(user->name, req->user, sizeof(user->name));
+		if (auth_user_valid(user->name) == -1) {
+			log_vis(vis, sizeof(vis), user->name,
+			    strlen(user->name));
+			log_warnx("session=%s module %s returned an invalid "
+			    "user name '%s'", req->session,
+			    s->auth[i]->desc->name, vis);
+			r = SATCHEL_AUTH_ERROR;
+		}
+	}
+	return (uint32_t)r;
+}
+
+/* A value substituted into a path: no '/', no "..", nothing odd. */
+static int
+auth_expand_ok(const char *v)
+{
+	return v[0] != '\0' && strchr(v, '/') == NULL &&
+	    strstr(v, "..") == NULL && strchr(v, '%') == NULL &&
+	    v[0] != '.' ? 0 : -1;
+}
+
+/*
+ * Expand the user's mail location ("maildir:/var/vmail/%d/%n") and find
+ * its storage module.  %u is the user, %n its local part, %d its domain,
+ * %h its home (the only value allowed to hold '/'), %% a '%'.
+ */
+static int
+auth_mail_location(const struct satchel_user *user, char *path,
+    size_t pathsz, struct module **mod_r)
+{
+	struct satcheld *s = sd;
+	const char *loc, *p, *at, *colon, *v;
+	char local[SATCHEL_USER_MAX + 1], domain[SATCHEL_USER_MAX + 1];
+	char driver[32], vis[128];
+	size_t o = 0, n;
+
+	loc = user->mail[0] != '\0' ? user->mail : s->cf->mail_location;
+	log_vis(vis, sizeof(vis), user->name, strlen(user->name));
+	if (loc[0] == '\0') {
+		log_warnx("user %s has no mail location and mail_location "
+		    "is not set", vis);
+		return -1;
+	}
+	if ((colon = strchr(loc, ':')) == NULL ||
+	    (size_t)(colon - loc) >= sizeof(driver)) {
+		log_warnx("user %s: mail location '%s' has no driver "
+		    "(maildir: or mbox:)", vis, loc);
+		return -1;
+	}
+	memcpy(driver, loc, (size_t)(colon - loc));
+	driver[colon - loc] = '\0';
+	if ((*mod_r = module_find(s->storage, driver)) == NULL) {
+		log_warnx("user %s: no storage module '%s'", vis, driver);
+		return -1;
+	}
+	strlcpy(local, user->name, sizeof(local));
+	domain[0] = '\0';
+	if ((at = strchr(user->name, '@')) != NULL) {
+		local[at - user->name] = '\0';
+		strlcpy(domain, at + 1, sizeof(domain));
+	}
+	for (p = colon + 1; *p != '\0'; p++) {
+		if (*p != '%') {
+			if (o + 1 >= pathsz)
+				goto toolong;
+			path[o++] = *p;
+			continue;
+		}
+		switch (*++p) {
+		case 'u':
+			v = user->name;
+			break;
+		case 'n':
+			v = local;
+			break;
+		case 'd':
+			v = domain;
+			break;
+		case 'h':
+			v = user->home;
+			if (v[0] != '/' || strstr(v, "/../") != NULL) {
+				log_warnx("user %s: home '%s' is not an "
+				    "absolute path", vis, v);
+				return -1;
+			}
+			goto copy;
+		case '%':
+			v = "%";
+			goto copy;
+		default:
+			log_warnx("user %s: mail location '%s': unknown "
+			    "%%-sequence", vis, loc);
+			return -1;
+		}
+		if (auth_expand_ok(v) == -1) {
+			log_warnx("user %s: mail location '%s': a value "
+			    "substituted is empty or not safe in a path", vis,
+			    loc);
+			return -1;
+		}
+copy:
+		n = strlen(v);
+		if (o + n >= pathsz)
+			goto toolong;
+		memcpy(path + o, v, n);
+		o += n;
+	}
+	path[o] = '\0';
+	if (path[0] != '/' || strstr(path, "/../") != NULL) {
+		log_warnx("user %s: mail location '%s' is not an absolute "
+		    "path", vis, path);
+		return -1;
+	}
+	return 0;
+toolong:
+	log_warnx("user %s: mail location too long", vis);
+	return -1;
+}
+
+/*
+ * Fork the mailbox agent.  Returns the worker's end of the socketpair,
+ * or -1.  The uid check happens here, before the fork, so a broken
+ * account is refused with the right answer.
+ */
+static int
+auth_fork_agent(struct module *mod, const char *path,
+    const struct satchel_user *user0, const char *session)
+{
+	struct satcheld *s = sd;
+	struct satchel_user user = *user0;
+	char vis[128];
+	int sv[2];
+	pid_t pid;
+
+	log_vis(vis, sizeof(vis), user.name, strlen(user.name));
+	if (!user.uid_set) {
+		if (s->cf->mail_uid < 0 && s->privileged) {
+			log_warnx("user %s: no uid from the auth module and "
+			    "mail_uid is not set", vis);
+			return -1;
+		}
+		user.uid = s->cf->mail_uid < 0 ? geteuid() :
+		    (uid_t)s->cf->mail_uid;
+	}
+	if (!user.gid_set) {
+		if (s->cf->mail_gid < 0 && s->privileged) {
+			log_warnx("user %s: no gid from the auth module and "
+			    "mail_gid is not set", vis);
+			return -1;
+		}
+		user.gid = s->cf->mail_gid < 0 ? getegid() :
+		    (gid_t)s->cf->mail_gid;
+	}
+	if (s->privileged && (user.uid < s->cf->first_valid_uid ||
+	    user.uid == 0)) {
+		log_warnx("user %s: uid %lu is below first_valid_uid (%lu): "
+		    "refused", vis, (unsigned long)user.uid,
+		    s->cf->first_valid_uid);
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair");
+		return -1;
+	}
+	switch (pid = fork()) {
+	case -1:
+		log_warn("fork agent");
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	case 0:
+		close(sv[0]);
+		close(s->auth_fd);
+		agent_main(sv[1], mod, path, &user, session);
+		/* NOTREACHED */
+	}
+	close(sv[1]);
+	return sv[0];
+}
+
+/* ---- the worker's side ------------------------------------------- */
+
+int
+auth_request(const char *user, const char *secret, const char *apop_ts,
+    const char *remote, const char *local, const char *session,
+    struct auth_result *res)
+{
+	static struct privsep_msg m;
+	static unsigned char out[2048];
+	struct pack pk;
+	struct unpack u;
+	int fd, r = -1;
+
+	memset(res, 0, sizeof(*res));
+	res->agent_fd = -1;
+	pack_init(&pk, out, sizeof(out));
+	pack_str(&pk, user);
+	pack_str(&pk, secret);
+	if (apop_ts != NULL)
+		pack_str(&pk, apop_ts);
+	pack_str(&pk, remote);
+	pack_str(&pk, local);
+	pack_str(&pk, session);
+	if (pk.err)
+		goto out;
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("auth socket");
+		goto out;
+	}
+	if (connect(fd, (struct sockaddr *)&sd->auth_addr,
+	    sd->auth_addrlen) == -1) {
+		log_warn("connect to auth pool");
+		close(fd);
+		goto out;
+	}
+	if (privsep_send(fd, apop_ts != NULL ? PS_AUTH_APOP : PS_AUTH_PASS,
+	    out, pk.len, -1) == -1) {
+		log_warn("send to auth pool");
+		close(fd);
+		goto out;
+	}
+	explicit_bzero(out, pk.len);
+	if (privsep_recv(fd, &m, AUTH_REQUEST_TIMEOUT_MS) != 0 ||
+	    m.type != PS_AUTH_RESULT) {
+		log_warn("auth pool reply");
+		if (m.fd != -1)
+			close(m.fd);
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	unpack_init(&u, m.data, m.len);
+	res->result = unpack_u32(&u);
+	res->delay_ms = unpack_u32(&u);
+	res->login_delay = unpack_u32(&u);
+	unpack_str(&u, res->user, sizeof(res->user));
+	if (unpack_done(&u) == -1 || res->result > SATCHEL_AUTH_NOUSER ||
+	    (res->result == SATCHEL_AUTH_OK && m.fd == -1) ||
+	    res->delay_ms > 600000) {
+		log_warnx("malformed reply from the auth pool");
+		if (m.fd != -1)
+			close(m.fd);
+		goto out;
+	}
+	res->agent_fd = res->result == SATCHEL_AUTH_OK ? m.fd : -1;
+	if (res->result != SATCHEL_AUTH_OK && m.fd != -1)
+		close(m.fd);
+	r = 0;
+out:
+	explicit_bzero(out, sizeof(out));
+	return r;
+}

@@ -1,0 +1,64 @@
+/*
+ * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
+ *
+ * io.h -- the worker's client connection: buffered input and output over
+ * a non-blocking socket, with poll() deadlines.  The transport is a pair
+ * of functions so TLS can wrap it without the protocol code knowing.
+ * Runs unprivileged in the worker.
+ */
+#ifndef SATCHEL_IO_H
+#define SATCHEL_IO_H
+
+#include <sys/types.h>
+
+#include <stdint.h>
+
+#include "buf.h"
+
+#define IO_IN_MAX	(64 * 1024)
+#define IO_OUT_MAX	(1024 * 1024)
+#define IO_FLUSH_AT	(64 * 1024)	/* write out once this much waits */
+
+struct conn;
+
+struct conn_transport {
+	/* Like read(2)/write(2) on a non-blocking fd: -1 with errno
+	 * EAGAIN means wait for want (POLLIN/POLLOUT). */
+	ssize_t	(*read)(struct conn *, void *, size_t, short *want);
+	ssize_t	(*write)(struct conn *, const void *, size_t, short *want);
+	/* Bytes the transport holds already decoded (TLS records). */
+	size_t	(*pending)(struct conn *);
+	void	(*close)(struct conn *);
+};
+
+struct conn {
+	int				 fd;
+	struct buf			 in;
+	struct buf			 out;
+	const struct conn_transport	*tr;
+	void				*tls;	/* transport state */
+	int				 eof;
+	int				 error;
+	uint64_t			 bytes_in, bytes_out;
+};
+
+void	 conn_init(struct conn *c, int fd);
+/* Free buffers and close the socket (and the transport). */
+void	 conn_close(struct conn *c);
+/*
+ * Read what is available into c->in, waiting up to timeout_ms for the
+ * first byte.  Returns bytes read (> 0), 0 at end of file, -1 on error,
+ * -2 on timeout, -3 when interrupted by a signal (EINTR).
+ */
+ssize_t	 conn_fill(struct conn *c, int timeout_ms);
+/* Queue bytes; writes out when IO_FLUSH_AT is reached.  0 or -1. */
+int	 conn_write(struct conn *c, const void *p, size_t len);
+int	 conn_puts(struct conn *c, const char *s);
+/* Write everything queued, waiting up to timeout_ms per stall. */
+int	 conn_flush(struct conn *c, int timeout_ms);
+/* True when unread input is buffered (here or in the transport). */
+int	 conn_pending(struct conn *c);
+
+extern const struct conn_transport conn_plain;
+
+#endif /* SATCHEL_IO_H */

@@ -1,0 +1,64 @@
+/*
+ * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
+ *
+ * master.h -- the state the master builds before it forks: config,
+ * listeners, modules, scoreboard, auth socket.  Children inherit it
+ * read-only (each keeps what its role needs and closes the rest).
+ */
+#ifndef SATCHEL_MASTER_H
+#define SATCHEL_MASTER_H
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <stdint.h>
+
+#include "conf.h"
+
+#define LISTENERS_MAX	64
+
+struct listener {
+	int		 fd;
+	int		 tls;
+	char		 name[80];	/* "127.0.0.1:110" for logs */
+};
+
+struct satcheld {
+	struct config		*cf;
+	const char		*conf_path;
+	int			 foreground;
+	int			 privileged;	/* running as root */
+
+	struct listener		 listeners[LISTENERS_MAX];
+	size_t			 nlisteners;
+
+	struct module		*auth[CONF_MODULES_MAX];
+	size_t			 nauth;
+	struct module		*storage;	/* list */
+	int			 apop;		/* banner timestamp offered */
+
+	struct scoreboard	*sb;
+	uint32_t		 generation;
+
+	uid_t			 worker_uid;
+	gid_t			 worker_gid;
+
+	int			 auth_fd;	/* listening, auth pool only */
+	struct sockaddr_un	 auth_addr;	/* abstract name */
+	socklen_t		 auth_addrlen;
+
+	int			 wake[2];	/* workers poke the master */
+	void			*tls;		/* TLS context, when built */
+};
+
+extern struct satcheld	*sd;
+
+/* Load config and modules into a fresh state; NULL on error (logged). */
+struct satcheld	*master_configure(const char *path, int foreground);
+/* Run the master loop until SIGTERM; returns the exit status. */
+int		 master_run(struct satcheld *s);
+/* Release modules and config of a state (not listeners). */
+void		 master_free_config(struct satcheld *s);
+
+#endif /* SATCHEL_MASTER_H */

@@ -1,0 +1,184 @@
+/*
+ * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
+ *
+ * worker.c -- a pre-forked worker.  Forked by the master as root, it
+ * drops to the unprivileged worker user (chroot to an empty directory,
+ * no new privileges) before it reads a single client byte, then accepts
+ * and serves one session at a time.  By default it serves one session
+ * and exits, since a worker reused after an authenticated session could
+ * still hold that user's password in memory (worker_max_sessions trades
+ * this for speed).
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compat/compat.h"
+#include "conf.h"
+#include "log.h"
+#include "master.h"
+#include "scoreboard.h"
+#include "session.h"
+#include "worker.h"
+#include "compat/poison.h"
+
+volatile sig_atomic_t worker_quit;
+volatile sig_atomic_t worker_retire;
+
+static void
+worker_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		worker_retire = 1;
+	else
+		worker_quit = 1;
+}
+
+/*
+ * One function, one order: chroot, chdir, setgroups, setresgid,
+ * setresuid; check each call, then verify (reyk/httpd proc.c).
+ */
+int
+worker_drop_privileges(const char *dir, uid_t uid, gid_t gid)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	if (geteuid() != 0)
+		return 0;	/* development mode: nothing to drop */
+	if (dir != NULL && dir[0] != '\0') {
+		if (chroot(dir) == -1) {
+			log_warn("chroot %s", dir);
+			return -1;
+		}
+		if (chdir("/") == -1) {
+			log_warn("chdir /");
+			return -1;
+		}
+	}
+	if (setgroups(1, &gid) == -1) {
+		log_warn("setgroups");
+		return -1;
+	}
+	if (setresgid(gid, gid, gid) == -1) {
+		log_warn("setresgid %lu", (unsigned long)gid);
+		return -1;
+	}
+	if (setresuid(uid, uid, uid) == -1) {
+		log_warn("setresuid %lu", (unsigned long)uid);
+		return -1;
+	}
+	if (getresuid(&ru, &eu, &su) == -1 || ru != uid || eu != uid ||
+	    su != uid || getresgid(&rg, &eg, &sg) == -1 || rg != gid ||
+	    eg != gid || sg != gid) {
+		log_warnx("privileges were not dropped");
+		return -1;
+	}
+	if (setuid(0) != -1) {
+		log_warnx("could regain root after dropping privileges");
+		return -1;
+	}
+	return 0;
+}
+
+void
+worker_main(struct sb_slot *slot)
+{
+	struct satcheld *s = sd;
+	struct config *cf = s->cf;
+	struct pollfd pfd[LISTENERS_MAX];
+	struct sigaction sa;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	uint64_t served = 0;
+	size_t i;
+	int fd, on = 1, r;
+
+	log_procname("worker");
+	setproctitle_fmt("satcheld: worker (starting)");
+	if (worker_drop_privileges(cf->chroot, s->worker_uid,
+	    s->worker_gid) == -1)
+		_exit(1);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+		log_warn("prctl NO_NEW_PRIVS");
+		_exit(1);
+	}
+	/* A worker never dumps core: it may hold a password. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = worker_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	for (;;) {
+		if (worker_quit || worker_retire ||
+		    slot->generation != s->generation)
+			break;
+		sb_set(slot, SB_IDLE);
+		setproctitle_fmt("satcheld: worker (idle)");
+		for (i = 0; i < s->nlisteners; i++) {
+			pfd[i].fd = s->listeners[i].fd;
+			pfd[i].events = POLLIN;
+		}
+		r = poll(pfd, s->nlisteners, -1);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("poll");
+			break;
+		}
+		if (worker_quit || worker_retire)
+			break;
+		for (i = 0; i < s->nlisteners; i++) {
+			if ((pfd[i].revents & POLLIN) == 0)
+				continue;
+			sslen = sizeof(ss);
+			fd = accept4(pfd[i].fd, (struct sockaddr *)&ss,
+			    &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd == -1) {
+				/* Another worker took it, or a transient
+				 * error (EMFILE...): go back to waiting. */
+				if (errno != EAGAIN && errno != EWOULDBLOCK &&
+				    errno != ECONNABORTED && errno != EINTR)
+					log_warn("accept on %s",
+					    s->listeners[i].name);
+				continue;
+			}
+			sb_set(slot, SB_PREAUTH);
+			/* Tell the master a worker went busy. */
+			(void)!write(s->wake[1], "", 1);
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+			    sizeof(on));
+			session_run(fd, (struct sockaddr *)&ss, sslen,
+			    &s->listeners[i], slot);
+			served++;
+			slot->sessions = served;
+			memset(slot->user, 0, sizeof(slot->user));
+			memset(slot->peer, 0, sizeof(slot->peer));
+			break;
+		}
+		if (served >= cf->worker_max_sessions)
+			break;
+	}
+	sb_set(slot, SB_EXITING);
+	_exit(0);
+}

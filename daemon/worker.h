@@ -1,0 +1,21 @@
+/*
+ * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
+ *
+ * worker.h -- a pre-forked worker: drops privileges, accepts, serves.
+ */
+#ifndef SATCHEL_WORKER_H
+#define SATCHEL_WORKER_H
+
+#include <signal.h>
+
+struct sb_slot;
+
+extern volatile sig_atomic_t worker_quit;	/* SIGTERM: stop now */
+extern volatile sig_atomic_t worker_retire;	/* SIGUSR1: after session */
+
+/* In the child right after fork (still root).  Never returns. */
+void	 worker_main(struct sb_slot *slot) __attribute__((noreturn));
+/* Drop to uid/gid, chroot to dir first when dir is not "".  0 or -1. */
+int	 worker_drop_privileges(const char *dir, uid_t uid, gid_t gid);
+
+#endif /* SATCHEL_WORKER_H */

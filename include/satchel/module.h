@@ -1,0 +1,251 @@
+/*
+ * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
+ *
+ * satchel/module.h -- the module ABI.  Every auth and storage backend is
+ * one shared object exporting one symbol, SATCHEL_MODULE_SYMBOL, of type
+ * struct satchel_module.  The core (daemon/module.c) refuses a module
+ * whose abi_major differs from its own or whose abi_minor is newer.
+ *
+ * Evolving: append members to the ops structs and bump the minor; the
+ * core checks ops_size before it uses a member.  Any other change here
+ * bumps the major.
+ */
+#ifndef SATCHEL_MODULE_H
+#define SATCHEL_MODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SATCHEL_ABI_MAJOR	1	/* bump on any incompatible change */
+#define SATCHEL_ABI_MINOR	0	/* bump when appending members */
+#define SATCHEL_MODULE_SYMBOL	"satchel_module"
+
+#define SATCHEL_MODULE_AUTH	1
+#define SATCHEL_MODULE_STORAGE	2
+
+#if defined(__GNUC__)
+#define SATCHEL_EXPORT	__attribute__((visibility("default")))
+#define SATCHEL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define SATCHEL_EXPORT
+#define SATCHEL_PRINTF(a, b)
+#endif
+
+/* Limits shared by the core and the modules. */
+#define SATCHEL_USER_MAX	255	/* canonical user name, octets */
+#define SATCHEL_PATH_MAX	1024	/* mail location, home */
+#define SATCHEL_UID_MAX		70	/* RFC 1939 unique-id, octets */
+
+struct satchel_core;
+struct satchel_conf;
+
+/* Opaque state of the core's message sizer (core->msg_size_*). */
+struct satchel_msgsize {
+	uint64_t	 opaque[16];
+};
+
+/* Log levels for core->log(). */
+#define SATCHEL_LOG_ERR		3
+#define SATCHEL_LOG_WARNING	4
+#define SATCHEL_LOG_INFO	6
+#define SATCHEL_LOG_DEBUG	7
+
+/*
+ * What the core offers a module.  A module never calls syslog, fork,
+ * exit, setuid or signal, and never writes to the client.
+ */
+struct satchel_core {
+	uint32_t	 abi_major, abi_minor;
+	uint32_t	 size;		/* sizeof(struct satchel_core) */
+
+	/* Log one line, prefixed with the module name. */
+	void		(*log)(int level, const char *fmt, ...)
+			    SATCHEL_PRINTF(2, 3);
+
+	/*
+	 * Configuration of the module's own section ("[file]" for the
+	 * module named "file").  conf_get returns the value of key or NULL
+	 * when unset; it marks the key used, and the core reports every
+	 * key of the section that no module asked for as unknown.
+	 * conf_error logs "file:line: key 'k': message" for that key (or
+	 * for the section when key is NULL) and makes the load fail.
+	 */
+	const char	*(*conf_get)(const struct satchel_conf *conf,
+			    const char *key);
+	void		(*conf_error)(const struct satchel_conf *conf,
+			    const char *key, const char *fmt, ...)
+			    SATCHEL_PRINTF(3, 4);
+	/* Strict parsers: return 0 and set *val_r, or -1 (not a number,
+	 * out of [min, max], trailing junk). */
+	int		(*parse_uint)(const char *s, uint64_t min, uint64_t max,
+			    uint64_t *val_r);
+	int		(*parse_bool)(const char *s, int *val_r);
+
+	/*
+	 * Password schemes shared by every module that stores hashes.
+	 * stored is "{SCHEME}data" or a bare crypt(3) hash ("$y$...",
+	 * "$2b$...", "$6$...", "$5$...").  Returns 1 match, 0 mismatch,
+	 * -1 unusable stored value (logged).  Runs in constant time for a
+	 * given stored value; never logs the password.
+	 */
+	int		(*password_verify)(const char *stored,
+			    const char *password);
+	/* Burn the same time as password_verify() for an unknown user. */
+	void		(*password_dummy)(const char *password);
+	/* If stored is "{PLAIN}secret" (or another plaintext-equivalent
+	 * scheme), copy the secret to buf and return 1; 0 if it is a hash;
+	 * -1 if buf is too small. */
+	int		(*password_plain)(const char *stored, char *buf,
+			    size_t bufsz);
+
+	/* Constant-time comparison: 0 when equal. */
+	int		(*timingsafe_bcmp)(const void *a, const void *b,
+			    size_t len);
+
+	/*
+	 * Session lock: an fcntl write lock on the whole of fd, without
+	 * waiting when timeout_ms is 0, else retried with backoff until the
+	 * timeout.  Returns 0 locked, 1 held by someone else, -1 error.
+	 * lock_dotlock creates path + ".lock" the NFS-safe way, breaking
+	 * a lock older than stale_s seconds; lock_dotunlock removes it.
+	 */
+	int		(*lock_fcntl)(int fd, int write, int timeout_ms);
+	int		(*lock_dotlock)(const char *path, int timeout_ms,
+			    int stale_s);
+	int		(*lock_dotunlock)(const char *path);
+
+	/*
+	 * Size in RFC 1939 terms (CRLF line ends, escapes removed) of
+	 * message bytes stored as described by flags (SATCHEL_MSG_*), fed
+	 * in chunks of any size: msg_size_init, then msg_size_feed for each
+	 * chunk, then msg_size_end, adding up what they return.  This is
+	 * the code RETR streams with, so a LIST size always equals what
+	 * RETR sends.
+	 */
+	void		(*msg_size_init)(struct satchel_msgsize *st,
+			    uint32_t flags);
+	uint64_t	(*msg_size_feed)(struct satchel_msgsize *st,
+			    const char *p, size_t len);
+	uint64_t	(*msg_size_end)(struct satchel_msgsize *st);
+};
+
+/* ---- Auth modules ------------------------------------------------ */
+
+#define SATCHEL_AUTH_OK		0
+#define SATCHEL_AUTH_FAIL	1	/* bad credentials or unknown user */
+#define SATCHEL_AUTH_TEMPFAIL	2	/* backend down: [SYS/TEMP] */
+#define SATCHEL_AUTH_ERROR	3	/* broken entry or config: [SYS/PERM] */
+#define SATCHEL_AUTH_NOUSER	4	/* unknown user: the chain goes on */
+
+struct satchel_auth_request {
+	const char	*user;		/* as the client sent it, validated */
+	const char	*password;	/* plaintext, or NULL for lookup() */
+	const char	*remote_addr;	/* client address, text */
+	const char	*local_addr;
+	const char	*session;	/* 16 hex digits, for logs */
+};
+
+struct satchel_user {
+	char		 name[SATCHEL_USER_MAX + 1];	/* canonical */
+	uid_t		 uid;
+	gid_t		 gid;
+	char		 home[SATCHEL_PATH_MAX];
+	char		 mail[SATCHEL_PATH_MAX];	/* "maildir:/..." or empty
+							   for the default */
+	unsigned int	 login_delay;	/* seconds, 0 for none */
+	int		 uid_set, gid_set;	/* the backend gave them */
+};
+
+struct satchel_auth_ops {
+	/* Called in the master (root) at start and on reload. */
+	int	(*init)(const struct satchel_core *core,
+		    const struct satchel_conf *conf, void **ctx_r);
+	/* Called in each auth process after fork: open connections. */
+	int	(*postfork)(void *ctx);
+	/*
+	 * Verify req->password.  Returns SATCHEL_AUTH_*; on OK fills *user.
+	 * An unknown user returns NOUSER after the same work as a wrong
+	 * password (password_dummy), so timing does not tell them apart.
+	 */
+	int	(*verify)(void *ctx, const struct satchel_auth_request *req,
+		    struct satchel_user *user);
+	/*
+	 * Optional (NULL): the plaintext-equivalent secret for APOP and
+	 * CRAM-MD5.  Returns OK with secret filled, NOUSER, FAIL when the
+	 * user has only a hash, or TEMPFAIL.
+	 */
+	int	(*lookup)(void *ctx, const struct satchel_auth_request *req,
+		    struct satchel_user *user, char *secret, size_t secretsz);
+	void	(*fini)(void *ctx);
+};
+
+/* ---- Storage modules --------------------------------------------- */
+
+#define SATCHEL_MBOX_OK		0
+#define SATCHEL_MBOX_INUSE	1	/* session lock held: [IN-USE] */
+#define SATCHEL_MBOX_TEMPFAIL	2	/* [SYS/TEMP] */
+#define SATCHEL_MBOX_ERROR	3	/* [SYS/PERM] */
+
+/* How a message's bytes are stored; the core converts while sending. */
+#define SATCHEL_MSG_CRLF	0x01	/* informational: lines end CRLF */
+#define SATCHEL_MSG_MBOXRD	0x02	/* ">+From " loses one '>' */
+#define SATCHEL_MSG_MBOXO	0x04	/* ">From " loses its '>' */
+
+struct satchel_mailbox_ref {
+	const char	*driver;	/* "maildir" */
+	const char	*path;		/* expanded and validated */
+	const char	*user;		/* canonical user, for logs */
+};
+
+struct satchel_msginfo {
+	uint64_t	 size;		/* RFC 1939 size */
+	char		 uid[SATCHEL_UID_MAX + 1];
+};
+
+struct satchel_msgref {
+	int		 fd;		/* owned by the caller after return */
+	off_t		 offset;
+	uint64_t	 length;	/* stored bytes */
+	uint32_t	 flags;		/* SATCHEL_MSG_* */
+};
+
+/* Per-message flags passed to commit(). */
+#define SATCHEL_MARK_DELETED	0x01
+#define SATCHEL_MARK_SEEN	0x02	/* retrieved (RETR) */
+
+struct satchel_storage_ops {
+	/* Called in the master at start and on reload. */
+	int	(*init)(const struct satchel_core *core,
+		    const struct satchel_conf *conf, void **ctx_r);
+	/*
+	 * In the mailbox agent, as the mail user: take the session lock and
+	 * scan.  Returns SATCHEL_MBOX_*, with *errstr_r (static) on failure.
+	 */
+	int	(*open)(void *ctx, const struct satchel_mailbox_ref *ref,
+		    void **mbox_r, const char **errstr_r);
+	/* Number of messages, fixed for the session. */
+	size_t	(*count)(void *mbox);
+	/* Message n (0-based): size and UID. */
+	int	(*info)(void *mbox, size_t n, struct satchel_msginfo *info);
+	/* Message n's bytes: 0 ok, 1 vanished, -1 error. */
+	int	(*message)(void *mbox, size_t n, struct satchel_msgref *ref,
+		    const char **errstr_r);
+	/* UPDATE: marks[n] is SATCHEL_MARK_*; returns 0 or -1. */
+	int	(*commit)(void *mbox, const uint8_t *marks, size_t count,
+		    const char **errstr_r);
+	/* Release the lock and everything else. */
+	void	(*close)(void *mbox);
+	void	(*fini)(void *ctx);
+};
+
+struct satchel_module {
+	uint32_t	 abi_major, abi_minor;
+	uint32_t	 kind;		/* SATCHEL_MODULE_AUTH or _STORAGE */
+	uint32_t	 ops_size;	/* sizeof(*ops) as the module was built */
+	const char	*name;		/* "file", "maildir", ... */
+	const char	*version;	/* the module's own, for logs */
+	const void	*ops;
+};
+
+#endif /* SATCHEL_MODULE_H */
