@@ -133,7 +133,7 @@ struct satchel_core {
 /* ---- Auth modules ------------------------------------------------ */
 
 #define SATCHEL_AUTH_OK		0
-#define SATCHEL_AUTH_FAIL	1	/* bad credentials or unknown user */
+#define SATCHEL_AUTH_FAIL	1	/* bad credentials, or account disabled */
 #define SATCHEL_AUTH_TEMPFAIL	2	/* backend down: [SYS/TEMP] */
 #define SATCHEL_AUTH_ERROR	3	/* broken entry or config: [SYS/PERM] */
 #define SATCHEL_AUTH_NOUSER	4	/* unknown user: the chain goes on */

@@ -1,0 +1,119 @@
+#!/bin/bash
+# demo.sh -- install what Satchel needs, build it, and start it on a demo
+# config: POP3 on 127.0.0.1:1110, user demo@example.org, password demo,
+# three sample messages in a Maildir under ./demo/.  Run as root on
+# Debian 12.  "./demo.sh stop" stops the demo server.
+set -euo pipefail
+cd "$(dirname "$0")"
+top=$(pwd)
+demo=$top/demo
+
+stop_demo() {
+	if [ -f "$demo/satcheld.pid" ] && kill -0 "$(cat "$demo/satcheld.pid")" 2>/dev/null; then
+		kill "$(cat "$demo/satcheld.pid")"
+		for _ in $(seq 50); do
+			kill -0 "$(cat "$demo/satcheld.pid")" 2>/dev/null || break
+			sleep 0.2
+		done
+		echo "demo server stopped"
+	fi
+}
+
+if [ "${1:-}" = stop ]; then
+	stop_demo
+	exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "demo.sh: run as root (it installs packages and creates the satchel and vmail users)" >&2
+	exit 1
+fi
+
+echo "==> installing build dependencies"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends build-essential autoconf \
+	automake libtool pkg-config libssl-dev libcrypt-dev libpam0g-dev \
+	libsystemd-dev default-libmysqlclient-dev curl openssl ca-certificates >/dev/null
+
+echo "==> building"
+[ -x configure ] || ./autogen.sh >/dev/null 2>&1
+[ -f Makefile ] || ./configure --quiet
+make -j"$(nproc)" >/dev/null
+
+echo "==> preparing the demo in $demo"
+getent passwd satchel >/dev/null || useradd --system --no-create-home \
+	--home-dir /nonexistent --shell /usr/sbin/nologin satchel
+getent passwd vmail >/dev/null || useradd --system --no-create-home \
+	--home-dir /nonexistent --shell /usr/sbin/nologin vmail
+stop_demo
+mkdir -p "$demo"
+chmod 755 "$demo"
+# The mailbox agent runs as vmail: it must be able to reach the Maildir.
+mail=$demo/mail
+if ! runuser -u vmail -- test -x "$demo"; then
+	mail=/var/lib/satchel-demo/mail
+	echo "    (vmail cannot enter $demo, a parent directory is private;"
+	echo "     the demo Maildir goes to $mail instead)"
+fi
+rm -rf "$demo/empty" "$mail"
+mkdir -p "$demo/empty" "$mail/example.org/demo/"{cur,new,tmp}
+now=$(date +%s)
+i=0
+for subject in "Welcome to Satchel" "Dots and From lines" "A third message"; do
+	i=$((i + 1))
+	f="$mail/example.org/demo/new/$((now + i)).M${i}P$$.demo"
+	{
+		printf 'From: Satchel <satchel@example.org>\n'
+		printf 'To: demo@example.org\n'
+		printf 'Subject: %s\n' "$subject"
+		printf 'Date: %s\n' "$(date -R)"
+		printf 'Message-ID: <%s.%s@example.org>\n' "$now" "$i"
+		printf '\n'
+		printf 'This is demo message %s.\n' "$i"
+		if [ "$i" = 2 ]; then
+			printf '.\nA line with one dot above, and\nFrom the start of a line.\n'
+		fi
+	} >"$f"
+done
+chown -R vmail:vmail "$mail"
+chmod -R go-rwx "$mail"
+hash=$(openssl passwd -6 demo)
+printf 'demo@example.org:{SHA512-CRYPT}%s:%s:%s::%s::\n' "$hash" \
+	"$(id -u vmail)" "$(id -g vmail)" "$mail/example.org/demo" >"$demo/users"
+chmod 640 "$demo/users"
+cat >"$demo/satchel.conf" <<CONF
+# Satchel demo configuration (made by demo.sh).
+listen = 127.0.0.1:1110
+worker_user = satchel
+chroot = $demo/empty
+auth = file
+module_dir = $top/.libs
+mail_location = maildir:$mail/%d/%n
+first_valid_uid = 100
+pidfile = $demo/satcheld.pid
+
+[file]
+path = $demo/users
+CONF
+
+echo "==> starting satcheld (log: $demo/satcheld.log)"
+./satcheld -t -c "$demo/satchel.conf" >/dev/null
+setsid ./satcheld -F -c "$demo/satchel.conf" >"$demo/satcheld.log" 2>&1 </dev/null &
+for _ in $(seq 50); do
+	if curl -s --max-time 2 -o /dev/null pop3://127.0.0.1:1110/ -u demo@example.org:demo; then
+		break
+	fi
+	sleep 0.2
+done
+curl -s --max-time 5 pop3://127.0.0.1:1110/ -u demo@example.org:demo >/dev/null || {
+	echo "satcheld did not answer; see $demo/satcheld.log" >&2
+	exit 1
+}
+cat <<MSG
+
+Satchel is running on 127.0.0.1:1110 (pid $(cat "$demo/satcheld.pid")).
+Try:
+    curl pop3://127.0.0.1:1110/ -u demo@example.org:demo       # list
+    curl pop3://127.0.0.1:1110/1 -u demo@example.org:demo      # read message 1
+Stop it with: ./demo.sh stop
+MSG
