@@ -37,6 +37,7 @@
 #include "master.h"
 #include "module.h"
 #include "privsep.h"
+#include "scoreboard.h"
 #include "compat/poison.h"
 
 #define AGENT_EXTRA_GROUPS	8
@@ -258,6 +259,7 @@ agent_main(int sock, struct module *mod, const char *path,
 	struct sigaction sa;
 
 	log_procname("agent");
+	sb_forget_fails(sd->sb);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);

@@ -50,6 +50,7 @@
 #define AUTH_FAIL_WINDOW	300	/* seconds a failure is remembered */
 #define AUTH_FAIL_STEPS		4	/* delay doubles up to 2^4 x base */
 #define AUTH_REQUEST_TIMEOUT_MS	30000
+#define AUTH_DELAY_CAP_MS	30000
 
 static volatile sig_atomic_t auth_quit;
 
@@ -209,8 +210,9 @@ auth_serve(int fd)
 		if (auth_mail_location(&user, path, sizeof(path), &mod) == -1)
 			result = SATCHEL_AUTH_ERROR;
 		else if ((agent = auth_fork_agent(mod, path, &user,
-		    req.session)) == -1)
-			result = SATCHEL_AUTH_TEMPFAIL;
+		    req.session)) < 0)
+			result = agent == -2 ? SATCHEL_AUTH_ERROR :
+			    SATCHEL_AUTH_TEMPFAIL;
 	}
 
 	/* Count failures per user and per address; both set the delay. */
@@ -229,6 +231,11 @@ auth_serve(int fd)
 		if (fails > AUTH_FAIL_STEPS + 1)
 			fails = AUTH_FAIL_STEPS + 1;
 		delay = s->cf->login_fail_delay_ms << (fails - 1);
+		/* Doubling stops at 30 s (or the base, if that is more). */
+		if (delay > AUTH_DELAY_CAP_MS && delay >
+		    s->cf->login_fail_delay_ms)
+			delay = s->cf->login_fail_delay_ms > AUTH_DELAY_CAP_MS ?
+			    s->cf->login_fail_delay_ms : AUTH_DELAY_CAP_MS;
 	}
 
 	pack_init(&pk, out, sizeof(out));
@@ -429,8 +436,9 @@ toolong:
 
 /*
  * Fork the mailbox agent.  Returns the worker's end of the socketpair,
- * or -1.  The uid check happens here, before the fork, so a broken
- * account is refused with the right answer.
+ * -2 for an account that can never work (no uid, uid below
+ * first_valid_uid: [SYS/PERM]), or -1 for a passing failure (fork,
+ * socketpair: [SYS/TEMP]).
  */
 static int
 auth_fork_agent(struct module *mod, const char *path,
@@ -447,7 +455,7 @@ auth_fork_agent(struct module *mod, const char *path,
 		if (s->cf->mail_uid < 0 && s->privileged) {
 			log_warnx("user %s: no uid from the auth module and "
 			    "mail_uid is not set", vis);
-			return -1;
+			return -2;
 		}
 		user.uid = s->cf->mail_uid < 0 ? geteuid() :
 		    (uid_t)s->cf->mail_uid;
@@ -456,7 +464,7 @@ auth_fork_agent(struct module *mod, const char *path,
 		if (s->cf->mail_gid < 0 && s->privileged) {
 			log_warnx("user %s: no gid from the auth module and "
 			    "mail_gid is not set", vis);
-			return -1;
+			return -2;
 		}
 		user.gid = s->cf->mail_gid < 0 ? getegid() :
 		    (gid_t)s->cf->mail_gid;
@@ -466,7 +474,7 @@ auth_fork_agent(struct module *mod, const char *path,
 		log_warnx("user %s: uid %lu is below first_valid_uid (%lu): "
 		    "refused", vis, (unsigned long)user.uid,
 		    s->cf->first_valid_uid);
-		return -1;
+		return -2;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("socketpair");
@@ -546,7 +554,7 @@ auth_request(const char *user, const char *secret, const char *apop_ts,
 	unpack_str(&u, res->user, sizeof(res->user));
 	if (unpack_done(&u) == -1 || res->result > SATCHEL_AUTH_NOUSER ||
 	    (res->result == SATCHEL_AUTH_OK && m.fd == -1) ||
-	    res->delay_ms > 600000) {
+	    res->delay_ms > 120000) {
 		log_warnx("malformed reply from the auth pool");
 		if (m.fd != -1)
 			close(m.fd);

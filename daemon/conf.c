@@ -11,6 +11,9 @@
  */
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -27,7 +30,7 @@
 #define CONF_LINE_MAX	4096
 
 enum conf_type { T_STR, T_UINT, T_BOOL, T_LIST, T_LISTEN, T_LOGLEVEL,
-    T_APOP, T_ID };
+    T_APOP, T_ID, T_SNI, T_TLSVER, T_NETS };
 
 struct conf_key {
 	const char	*name;
@@ -67,8 +70,18 @@ static const struct conf_key conf_keys[] = {
 	{ "login_delay",	T_UINT, OFF(login_delay), 0, 86400, 0 },
 	{ "expire",		T_STR, OFF(expire), 0, 0, 0 },
 	{ "apop",		T_APOP, OFF(apop), 0, 0, 0 },
-	{ "lock_timeout_ms",	T_UINT, OFF(lock_timeout_ms), 0, 600000, 0 },
 	{ "greeting",		T_STR, OFF(greeting), 0, 0, 0 },
+	{ "tls_cert",		T_STR, OFF(tls_cert), 0, 0, 0 },
+	{ "tls_key",		T_STR, OFF(tls_key), 0, 0, 0 },
+	{ "tls_sni",		T_SNI, 0, 0, 0, 1 },
+	{ "tls_min_version",	T_TLSVER, 0, 0, 0, 0 },
+	{ "tls_ciphers",	T_STR, OFF(tls_ciphers), 0, 0, 0 },
+	{ "tls_ciphersuites",	T_STR, OFF(tls_ciphersuites), 0, 0, 0 },
+	{ "tls_ticket_rotate",	T_UINT, OFF(tls_ticket_rotate), 0, 604800, 0 },
+	{ "disable_plaintext_auth", T_BOOL, OFF(disable_plaintext_auth), 0, 0,
+	    0 },
+	{ "trusted_networks",	T_NETS, 0, 0, 0, 0 },
+	{ "sasl",		T_STR, OFF(sasl), 0, 0, 0 },
 };
 
 static struct config *conf_new(const char *);
@@ -78,6 +91,9 @@ static int conf_apply_one(struct config *, const struct conf_key *,
     struct conf_entry *);
 static int conf_parse_listen(struct config *, struct conf_entry *);
 static char *trim(char *);
+static int conf_parse_net(struct config *, const char *, struct conf_net *);
+
+#define SASL_MECHS	"PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256"
 
 static struct config *
 conf_new(const char *path)
@@ -106,7 +122,9 @@ conf_new(const char *path)
 	cf->login_fail_delay_ms = 2000;
 	cf->login_fail_max = 3;
 	cf->apop = 0;
-	cf->lock_timeout_ms = 0;
+	cf->tls_min_version = 12;
+	cf->tls_ticket_rotate = 3600;
+	cf->disable_plaintext_auth = 1;
 	return cf;
 }
 
@@ -280,11 +298,56 @@ conf_apply(struct config *cf)
 	DEFSTR(module_dir, SATCHEL_MODULE_DIR);
 	DEFSTR(mail_location, "");
 	DEFSTR(mail_extra_groups, "");
-	DEFSTR(pidfile, SATCHEL_RUNSTATEDIR "/satcheld.pid");
+	DEFSTR(pidfile, "/run/satcheld.pid");
 	DEFSTR(syslog_facility, "mail");
 	DEFSTR(expire, "");
 	DEFSTR(greeting, "Satchel ready.");
+	DEFSTR(tls_cert, "");
+	DEFSTR(tls_key, "");
+	DEFSTR(tls_ciphers, "");
+	DEFSTR(tls_ciphersuites, "");
+	DEFSTR(sasl, SASL_MECHS);
 #undef DEFSTR
+	if (cf->ntrusted == 0) {
+		/* Default: loopback is trusted for plaintext logins. */
+		(void)conf_parse_net(cf, "127.0.0.0/8", &cf->trusted[0]);
+		(void)conf_parse_net(cf, "::1/128", &cf->trusted[1]);
+		cf->ntrusted = 2;
+	}
+	{
+		char list[256], *m, *save2;
+
+		strlcpy(list, cf->sasl, sizeof(list));
+		for (m = strtok_r(list, " \t", &save2); m != NULL;
+		    m = strtok_r(NULL, " \t", &save2)) {
+			char pad[64];
+
+			(void)snprintf(pad, sizeof(pad), " %s ", m);
+			if (strstr(" " SASL_MECHS " ", pad) == NULL) {
+				log_warnx("%s: key 'sasl': unknown mechanism "
+				    "'%s' (known: %s)", cf->path, m,
+				    SASL_MECHS);
+				cf->errors++;
+			}
+		}
+	}
+	{
+		size_t l, ntls = 0;
+
+		for (l = 0; l < cf->nlisten; l++)
+			ntls += cf->listen[l].tls;
+		if ((ntls > 0 || cf->ntls_sni > 0) && (cf->tls_cert[0] ==
+		    '\0' || cf->tls_key[0] == '\0')) {
+			log_warnx("%s: key 'tls_cert': a tls listener or "
+			    "tls_sni needs tls_cert and tls_key", cf->path);
+			cf->errors++;
+		}
+		if ((cf->tls_cert[0] == '\0') != (cf->tls_key[0] == '\0')) {
+			log_warnx("%s: key 'tls_key': tls_cert and tls_key "
+			    "go together", cf->path);
+			cf->errors++;
+		}
+	}
 
 	if (cf->nlisten == 0) {
 		log_warnx("%s: no 'listen' address", cf->path);
@@ -309,6 +372,11 @@ conf_apply(struct config *cf)
 		log_warnx("%s: key 'workers_max_spare': %u is above "
 		    "workers_max (%u)", cf->path, cf->workers_max_spare,
 		    cf->workers_max);
+		cf->errors++;
+	}
+	if (strlen(cf->greeting) > 200) {
+		log_warnx("%s: key 'greeting': longer than 200 characters",
+		    cf->path);
 		cf->errors++;
 	}
 	if (cf->expire[0] != '\0' && strcmp(cf->expire, "NEVER") != 0 &&
@@ -403,6 +471,71 @@ conf_apply_one(struct config *cf, const struct conf_key *k,
 		return 0;
 	case T_LISTEN:
 		return conf_parse_listen(cf, e);
+	case T_TLSVER:
+		if (strcmp(e->value, "TLSv1.2") == 0)
+			cf->tls_min_version = 12;
+		else if (strcmp(e->value, "TLSv1.3") == 0)
+			cf->tls_min_version = 13;
+		else {
+			log_warnx("%s:%d: key '%s': want TLSv1.2 or TLSv1.3, "
+			    "not '%s'", cf->path, e->line, e->key, e->value);
+			return -1;
+		}
+		return 0;
+	case T_SNI: {
+		struct conf_sni *sn;
+		char *name, *cert, *key, *extra;
+
+		if (cf->ntls_sni == CONF_SNI_MAX) {
+			log_warnx("%s:%d: key '%s': more than %d", cf->path,
+			    e->line, e->key, CONF_SNI_MAX);
+			return -1;
+		}
+		name = strtok_r(e->value, " \t", &save);
+		cert = strtok_r(NULL, " \t", &save);
+		key = strtok_r(NULL, " \t", &save);
+		extra = strtok_r(NULL, " \t", &save);
+		if (name == NULL || cert == NULL || key == NULL ||
+		    extra != NULL) {
+			log_warnx("%s:%d: key '%s': want 'HOSTNAME CERT KEY'",
+			    cf->path, e->line, e->key);
+			return -1;
+		}
+		sn = &cf->tls_sni[cf->ntls_sni];
+		if ((sn->name = strdup(name)) == NULL ||
+		    (sn->cert = strdup(cert)) == NULL ||
+		    (sn->key = strdup(key)) == NULL)
+			return -1;
+		cf->ntls_sni++;
+		return 0;
+	}
+	case T_NETS:
+		cf->ntrusted = 0;
+		for (p = strtok_r(e->value, " \t,", &save); p != NULL;
+		    p = strtok_r(NULL, " \t,", &save)) {
+			if (cf->ntrusted == CONF_NETS_MAX) {
+				log_warnx("%s:%d: key '%s': more than %d "
+				    "networks", cf->path, e->line, e->key,
+				    CONF_NETS_MAX);
+				return -1;
+			}
+			if (strcmp(p, "none") == 0)
+				continue;
+			if (conf_parse_net(cf, p,
+			    &cf->trusted[cf->ntrusted]) == -1) {
+				log_warnx("%s:%d: key '%s': '%s' is not an "
+				    "ADDRESS/PREFIX network", cf->path,
+				    e->line, e->key, p);
+				return -1;
+			}
+			cf->ntrusted++;
+		}
+		if (cf->ntrusted == 0) {
+			/* "none": nothing trusted, not even loopback. */
+			cf->trusted[0].family = -1;
+			cf->ntrusted = 1;
+		}
+		return 0;
 	}
 	return -1;
 }
@@ -467,6 +600,77 @@ bad:
 	return -1;
 }
 
+static int
+conf_parse_net(struct config *cf, const char *text, struct conf_net *n)
+{
+	char buf[128], *slash;
+	uint64_t prefix;
+	size_t max;
+
+	(void)cf;
+	if (strlcpy(buf, text, sizeof(buf)) >= sizeof(buf))
+		return -1;
+	memset(n, 0, sizeof(*n));
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash++ = '\0';
+	if (inet_pton(AF_INET, buf, n->addr) == 1) {
+		n->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, n->addr) == 1) {
+		n->family = AF_INET6;
+		max = 128;
+	} else
+		return -1;
+	if (slash == NULL)
+		prefix = max;
+	else if (conf_parse_uint(slash, 0, max, &prefix) == -1)
+		return -1;
+	n->prefix = (unsigned int)prefix;
+	return 0;
+}
+
+static int
+net_match(const unsigned char *a, const unsigned char *b, unsigned int bits)
+{
+	unsigned int full = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	return ((a[full] ^ b[full]) & (0xff << (8 - rest))) == 0;
+}
+
+int
+conf_trusted(const struct config *cf, const struct sockaddr *sa)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0xff, 0xff };
+	const unsigned char *a;
+	int family;
+	size_t i;
+
+	if (sa->sa_family == AF_INET) {
+		a = (const unsigned char *)&((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr;
+		family = AF_INET;
+	} else if (sa->sa_family == AF_INET6) {
+		a = (const unsigned char *)&((const struct sockaddr_in6 *)
+		    (const void *)sa)->sin6_addr;
+		family = AF_INET6;
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			a += 12;
+			family = AF_INET;
+		}
+	} else
+		return 0;
+	for (i = 0; i < cf->ntrusted; i++)
+		if (cf->trusted[i].family == family &&
+		    net_match(a, cf->trusted[i].addr, cf->trusted[i].prefix))
+			return 1;
+	return 0;
+}
+
 void
 conf_free(struct config *cf)
 {
@@ -495,6 +699,16 @@ conf_free(struct config *cf)
 	free(cf->syslog_facility);
 	free(cf->expire);
 	free(cf->greeting);
+	free(cf->tls_cert);
+	free(cf->tls_key);
+	free(cf->tls_ciphers);
+	free(cf->tls_ciphersuites);
+	free(cf->sasl);
+	for (i = 0; i < cf->ntls_sni; i++) {
+		free(cf->tls_sni[i].name);
+		free(cf->tls_sni[i].cert);
+		free(cf->tls_sni[i].key);
+	}
 	free(cf->path);
 	free(cf);
 }

@@ -8,6 +8,7 @@
 #ifndef SATCHEL_CONF_H
 #define SATCHEL_CONF_H
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <stddef.h>
@@ -15,6 +16,8 @@
 
 #define CONF_LISTEN_MAX		16
 #define CONF_MODULES_MAX	8
+#define CONF_SNI_MAX		16
+#define CONF_NETS_MAX		32
 
 struct conf_entry {
 	char			*section;	/* "" at top level */
@@ -74,8 +77,29 @@ struct config {
 	unsigned int		 login_delay;	/* LOGIN-DELAY, 0 off */
 	char			*expire;	/* EXPIRE value, "NEVER" */
 	int			 apop;		/* offer APOP: 0 no, 1 yes */
-	unsigned int		 lock_timeout_ms;
 	char			*greeting;	/* banner text */
+
+	/* TLS (only with OpenSSL) and plaintext policy */
+	char			*tls_cert;	/* chain, PEM */
+	char			*tls_key;
+	struct conf_sni {
+		char		*name;		/* host name, or *.domain */
+		char		*cert;
+		char		*key;
+	}			 tls_sni[CONF_SNI_MAX];
+	size_t			 ntls_sni;
+	int			 tls_min_version;	/* 12 or 13 */
+	char			*tls_ciphers;		/* TLS 1.2 list */
+	char			*tls_ciphersuites;	/* TLS 1.3 list */
+	unsigned int		 tls_ticket_rotate;	/* seconds, 0: off */
+	int			 disable_plaintext_auth;
+	struct conf_net {
+		int		 family;
+		unsigned char	 addr[16];
+		unsigned int	 prefix;
+	}			 trusted[CONF_NETS_MAX];
+	size_t			 ntrusted;
+	char			*sasl;		/* mechanisms offered */
 };
 
 /*
@@ -102,5 +126,8 @@ void		 conf_error(struct config *cf, const char *section,
 int		 conf_parse_uint(const char *s, uint64_t min, uint64_t max,
 		    uint64_t *val_r);
 int		 conf_parse_bool(const char *s, int *val_r);
+/* 1 when the address (AF_INET or AF_INET6, v4-mapped handled) is in one
+ * of the trusted networks. */
+int		 conf_trusted(const struct config *cf, const struct sockaddr *sa);
 
 #endif /* SATCHEL_CONF_H */

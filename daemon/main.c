@@ -41,7 +41,11 @@ main(int argc, char *argv[])
 	while ((ch = getopt(argc, argv, "c:dFhtv")) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			/* A copy: the process title overwrites argv. */
+			if ((path = strdup(optarg)) == NULL) {
+				perror("satcheld");
+				return 1;
+			}
 			break;
 		case 'd':
 			debug = 1;

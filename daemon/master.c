@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -78,7 +79,8 @@ static int master_spawn_auth(struct satcheld *);
 static void master_reload(struct satcheld *);
 static int master_load_modules(struct satcheld *);
 static void master_close_inherited(struct satcheld *, int);
-static int master_write_pidfile(const char *);
+static int master_open_pidfile(const char *);
+static int master_write_pidfile(int, const char *);
 static void master_shutdown(struct satcheld *);
 
 static void
@@ -171,6 +173,34 @@ master_free_config(struct satcheld *s)
 	s->cf = NULL;
 }
 
+/* mail_extra_groups must name existing groups, at most 8 of them. */
+static int
+master_check_groups(struct config *cf)
+{
+	char list[256], *g, *save;
+	int n = 0;
+
+	if (strlcpy(list, cf->mail_extra_groups, sizeof(list)) >=
+	    sizeof(list)) {
+		log_warnx("%s: key 'mail_extra_groups': too long", cf->path);
+		return -1;
+	}
+	for (g = strtok_r(list, " ,", &save); g != NULL;
+	    g = strtok_r(NULL, " ,", &save)) {
+		if (getgrnam(g) == NULL) {
+			log_warnx("%s: key 'mail_extra_groups': no group '%s'",
+			    cf->path, g);
+			return -1;
+		}
+		if (++n > 8) {
+			log_warnx("%s: key 'mail_extra_groups': more than 8 "
+			    "groups", cf->path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 struct satcheld *
 master_configure(const char *path, int foreground)
 {
@@ -205,6 +235,8 @@ master_configure(const char *path, int foreground)
 		}
 		s->worker_uid = pw->pw_uid;
 		s->worker_gid = pw->pw_gid;
+		if (master_check_groups(s->cf) == -1)
+			goto fail;
 		if (s->cf->chroot[0] != '\0') {
 			struct stat st;
 
@@ -302,9 +334,10 @@ master_listen(struct satcheld *s)
 
 /*
  * The auth pool's socket: SOCK_SEQPACKET in the abstract namespace, so
- * a chrooted worker can reach it.  Its name has 64 random bits, and
- * each auth process checks SO_PEERCRED, so another local user that
- * finds the name still cannot talk to it.
+ * a chrooted worker can reach it.  Abstract names are visible to every
+ * local user (/proc/net/unix), so the name is no secret: what protects
+ * the pool is the SO_PEERCRED check in each auth process, which admits
+ * only the worker user and root.
  */
 static int
 master_auth_socket(struct satcheld *s)
@@ -580,6 +613,10 @@ master_reload(struct satcheld *s)
 	    memcmp(n->cf->listen, s->cf->listen,
 	    sizeof(n->cf->listen[0]) * n->cf->nlisten) != 0)
 		log_warnx("'listen' changed: restart satcheld to apply it");
+	if (strcmp(n->cf->pidfile, s->cf->pidfile) != 0 ||
+	    strcmp(n->cf->syslog_facility, s->cf->syslog_facility) != 0)
+		log_warnx("'pidfile' or 'syslog_facility' changed: restart "
+		    "satcheld to apply it");
 	if (n->cf->workers_max > s->sb->nslots)
 		log_warnx("'workers_max' raised above %u: restart satcheld "
 		    "to apply it", s->sb->nslots);
@@ -591,6 +628,8 @@ master_reload(struct satcheld *s)
 	s->nauth = n->nauth;
 	s->storage = n->storage;
 	s->apop = n->apop;
+	s->worker_uid = n->worker_uid;
+	s->worker_gid = n->worker_gid;
 	free(n);
 	log_setlevel(s->cf->log_level);
 	s->generation++;
@@ -605,19 +644,31 @@ master_reload(struct satcheld *s)
 	log_info("reloaded: generation %u", s->generation);
 }
 
+/*
+ * The pidfile is opened before daemon() so that an unwritable path is
+ * reported on the terminal, and written after it, with the final pid.
+ */
 static int
-master_write_pidfile(const char *path)
+master_open_pidfile(const char *path)
 {
-	char buf[32];
-	int fd, n;
+	int fd;
 
 	if (path[0] == '\0')
-		return 0;
+		return -2;
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-	    O_NOFOLLOW, 0644)) == -1) {
-		log_warn("pidfile %s", path);
-		return -1;
-	}
+	    O_NOFOLLOW, 0644)) == -1)
+		log_warn("%s: key 'pidfile': %s", sd->cf->path, path);
+	return fd;
+}
+
+static int
+master_write_pidfile(int fd, const char *path)
+{
+	char buf[32];
+	int n;
+
+	if (fd == -2)
+		return 0;
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (write(fd, buf, (size_t)n) != n) {
 		log_warn("pidfile %s", path);
@@ -668,7 +719,7 @@ master_run(struct satcheld *s)
 	sigset_t block, empty;
 	unsigned int i;
 	char drain[256];
-	int r;
+	int r, pidfd;
 
 	sd = s;
 	if (master_listen(s) == -1 || master_auth_socket(s) == -1)
@@ -680,13 +731,15 @@ master_run(struct satcheld *s)
 	if ((s->sb = sb_create(s->cf->workers_max)) == NULL)
 		return 1;
 
+	if ((pidfd = master_open_pidfile(s->cf->pidfile)) == -1)
+		return 1;
 	if (!s->foreground) {
 		if (daemon(0, 0) == -1) {
 			log_warn("daemon");
 			return 1;
 		}
 	}
-	if (master_write_pidfile(s->cf->pidfile) == -1)
+	if (master_write_pidfile(pidfd, s->cf->pidfile) == -1)
 		return 1;
 
 	memset(&sa, 0, sizeof(sa));

@@ -32,7 +32,23 @@ sb_create(uint32_t nslots)
 	}
 	memset(sb, 0, size);
 	sb->nslots = nslots;
+	sb->fails = mmap(NULL, SB_FAIL_SLOTS * sizeof(struct sb_fail),
+	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sb->fails == MAP_FAILED) {
+		log_warn("%s: mmap", __func__);
+		munmap(sb, size);
+		return NULL;
+	}
 	return sb;
+}
+
+void
+sb_forget_fails(struct scoreboard *sb)
+{
+	if (sb != NULL && sb->fails != NULL) {
+		munmap(sb->fails, SB_FAIL_SLOTS * sizeof(struct sb_fail));
+		sb->fails = NULL;
+	}
 }
 
 void
@@ -74,6 +90,8 @@ sb_fail_find(struct scoreboard *sb, const char *key, int create)
 	struct sb_fail *f, *oldest = NULL;
 	uint32_t h = sb_hash(key), i;
 
+	if (sb->fails == NULL)
+		return NULL;
 	for (i = 0; i < 8; i++) {
 		f = &sb->fails[(h + i) % SB_FAIL_SLOTS];
 		if (f->key == h)
@@ -95,6 +113,8 @@ sb_fail_add(struct scoreboard *sb, const char *key, int window)
 	struct sb_fail *f = sb_fail_find(sb, key, 1);
 	time_t now = time(NULL);
 
+	if (f == NULL)
+		return 0;
 	if (now - f->last > window)
 		f->count = 0;
 	f->last = now;

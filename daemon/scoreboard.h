@@ -50,12 +50,18 @@ struct sb_fail {
 
 struct scoreboard {
 	uint32_t	 nslots;
-	struct sb_fail	 fails[SB_FAIL_SLOTS];
+	/*
+	 * The failed-login table is a mapping of its own, which workers
+	 * and agents unmap (sb_forget_fails) so they cannot forge it.
+	 */
+	struct sb_fail	*fails;
 	struct sb_slot	 slots[];
 };
 
 /* Map a scoreboard with nslots worker slots.  NULL on error. */
 struct scoreboard *sb_create(uint32_t nslots);
+/* In a worker or agent: drop the failed-login table. */
+void	 sb_forget_fails(struct scoreboard *sb);
 /* Set a slot's state (and the time it changed). */
 void	 sb_set(struct sb_slot *s, uint32_t state);
 const char *sb_state_name(uint32_t state);

@@ -46,6 +46,7 @@
 
 #define BAD_COMMANDS_MAX	10
 #define AUTH_TIMEOUT_MS		60000
+#define MAILBOX_OPEN_TIMEOUT_MS	300000	/* lock wait plus a big scan */
 #define READ_CHUNK		(64 * 1024)
 
 struct session {
@@ -295,8 +296,15 @@ session_login(struct session *s, const char *secret, const char *apop_ts)
 		    vis);
 		s->failures++;
 		session_sleep(res.delay_ms);
-		return reply(s, "-ERR [SYS/PERM] Authentication failed: "
-		    "account misconfigured, contact the administrator");
+		if (reply(s, "-ERR [SYS/PERM] Authentication failed: "
+		    "account misconfigured, contact the administrator") == -1)
+			return -1;
+		if (s->failures >= sd->cf->login_fail_max) {
+			s->reason = "auth-failures";
+			reply(s, "-ERR Too many failed logins, disconnecting");
+			return CMD_CLOSE;
+		}
+		return CMD_OK;
 	default:
 		s->failures++;
 		log_info("session=%s event=auth user=%s addr=%s result=fail "
@@ -351,7 +359,7 @@ session_open_mailbox(struct session *s, int fd)
 
 	s->agent = fd;
 	/* The agent locks and scans: allow for a big mailbox. */
-	r = privsep_recv(fd, &m, AUTH_TIMEOUT_MS + (int)sd->cf->lock_timeout_ms);
+	r = privsep_recv(fd, &m, MAILBOX_OPEN_TIMEOUT_MS);
 	if (r != 0 || m.type != PS_MBOX_HELLO)
 		goto broken;
 	unpack_init(&u, m.data, m.len);
@@ -808,9 +816,10 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 	const char *line;
 	char where[128], host[256];
 	unsigned char rnd[8];
+	struct timespec deadline, now;
 	size_t len, i;
 	ssize_t n;
-	int r, timeout;
+	int r, timeout, waiting = 0;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		close(fd);
@@ -860,10 +869,21 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 				s->reason = "shutdown";
 				break;
 			}
-			timeout = (int)(s->state == S_AUTH ?
-			    sd->cf->timeout_preauth : sd->cf->timeout_session)
-			    * 1000;
-			n = conn_fill(&s->c, timeout);
+			if (!waiting) {
+				/* The idle clock starts once, not on every
+				 * signal that interrupts the wait. */
+				clock_gettime(CLOCK_MONOTONIC, &deadline);
+				deadline.tv_sec += (time_t)(s->state ==
+				    S_AUTH ? sd->cf->timeout_preauth :
+				    sd->cf->timeout_session);
+				waiting = 1;
+			}
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			timeout = (int)((deadline.tv_sec - now.tv_sec) * 1000 +
+			    (deadline.tv_nsec - now.tv_nsec) / 1000000);
+			n = timeout <= 0 ? -2 : conn_fill(&s->c, timeout);
+			if (n != -3)
+				waiting = 0;
 			if (n == -3)
 				continue;	/* signal: check the flags */
 			if (n == -2) {

@@ -108,6 +108,7 @@ worker_main(struct sb_slot *slot)
 	int fd, on = 1, r;
 
 	log_procname("worker");
+	sb_forget_fails(s->sb);
 	setproctitle_fmt("satcheld: worker (starting)");
 	if (worker_drop_privileges(cf->chroot, s->worker_uid,
 	    s->worker_gid) == -1)

@@ -4,6 +4,11 @@
  * test_conf.c -- satchel.conf parsing: defaults, every value type, and
  * errors that must name the file, the line and the key.
  */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +104,24 @@ static const struct bad_case bad_cases[] = {
 	    "key 'workers_min_spare': 20 is above workers_max_spare" },
 	{ "bad facility", "listen = *:110\nauth = file\n"
 	    "syslog_facility = kern2\n", "key 'syslog_facility'" },
+	{ "tls listener without certificate", "listen = *:995 tls\n"
+	    "auth = file\n", "key 'tls_cert'" },
+	{ "tls_key without tls_cert", "listen = *:110\nauth = file\n"
+	    "tls_key = /k\n", "key 'tls_key'" },
+	{ "bad tls version", "listen = *:110\nauth = file\n"
+	    "tls_min_version = SSLv3\n", "satchel.conf:3: key 'tls_min_version'" },
+	{ "bad network", "listen = *:110\nauth = file\n"
+	    "trusted_networks = 10.0.0.0/33\n",
+	    "satchel.conf:3: key 'trusted_networks': '10.0.0.0/33'" },
+	{ "bad sni", "listen = *:110\nauth = file\ntls_sni = a.b /c\n",
+	    "satchel.conf:3: key 'tls_sni'" },
+	{ "unknown sasl mechanism", "listen = *:110\nauth = file\n"
+	    "sasl = PLAIN DIGEST-MD5\n", "unknown mechanism 'DIGEST-MD5'" },
+	{ "long greeting", "listen = *:110\nauth = file\ngreeting = "
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxx\n", "key 'greeting'" },
 	{ "bad expire", "listen = *:110\nauth = file\nexpire = soon\n",
 	    "key 'expire'" },
 };
@@ -128,6 +151,26 @@ main(void)
 		ASSERT_INT_EQ(cf->nauth, 1);
 		ASSERT_STR_EQ(cf->auth[0], "file");
 		ASSERT_INT_EQ(cf->mail_uid, -1);
+		ASSERT_INT_EQ(cf->tls_min_version, 12);
+		ASSERT_STR_EQ(cf->pidfile, "/run/satcheld.pid");
+		{
+			struct sockaddr_in a4;
+			struct sockaddr_in6 a6;
+
+			memset(&a4, 0, sizeof(a4));
+			a4.sin_family = AF_INET;
+			inet_pton(AF_INET, "127.0.0.2", &a4.sin_addr);
+			ASSERT_INT_EQ(conf_trusted(cf,
+			    (struct sockaddr *)&a4), 1);
+			inet_pton(AF_INET, "192.0.2.1", &a4.sin_addr);
+			ASSERT_INT_EQ(conf_trusted(cf,
+			    (struct sockaddr *)&a4), 0);
+			memset(&a6, 0, sizeof(a6));
+			a6.sin6_family = AF_INET6;
+			inet_pton(AF_INET6, "::1", &a6.sin6_addr);
+			ASSERT_INT_EQ(conf_trusted(cf,
+			    (struct sockaddr *)&a6), 1);
+		}
 		conf_free(cf);
 	}
 	TEST_DONE();
@@ -137,6 +180,10 @@ main(void)
 	    "listen = 10.0.0.1:1110\nauth = file, mysql\n"
 	    "workers_max = 1000\nmail_uid = 5000\nlog_level = debug\n"
 	    "apop = yes\nexpire = NEVER\ngreeting = Hello there = friend\n"
+	    "tls_cert = /c.pem\ntls_key = /k.pem\ntls_min_version = TLSv1.3\n"
+	    "tls_sni = mail.example.org /m.pem /m.key\n"
+	    "trusted_networks = 10.1.0.0/16 2001:db8::/32 192.0.2.7\n"
+	    "sasl = PLAIN SCRAM-SHA-256\n"
 	    "[file]\npath = /etc/satchel/users\n");
 	ASSERT_TRUE(cf != NULL);
 	if (cf != NULL) {
@@ -154,6 +201,43 @@ main(void)
 		ASSERT_INT_EQ(cf->apop, 1);
 		ASSERT_STR_EQ(cf->expire, "NEVER");
 		ASSERT_STR_EQ(cf->greeting, "Hello there = friend");
+		ASSERT_INT_EQ(cf->tls_min_version, 13);
+		ASSERT_INT_EQ(cf->ntls_sni, 1);
+		ASSERT_STR_EQ(cf->tls_sni[0].name, "mail.example.org");
+		ASSERT_STR_EQ(cf->tls_sni[0].key, "/m.key");
+		ASSERT_STR_EQ(cf->sasl, "PLAIN SCRAM-SHA-256");
+		ASSERT_INT_EQ(cf->disable_plaintext_auth, 1);
+		ASSERT_INT_EQ(cf->ntrusted, 3);
+		{
+			struct sockaddr_in a4;
+			struct sockaddr_in6 a6;
+
+			memset(&a4, 0, sizeof(a4));
+			a4.sin_family = AF_INET;
+			inet_pton(AF_INET, "10.1.200.3", &a4.sin_addr);
+			ASSERT_INT_EQ(conf_trusted(cf,
+			    (struct sockaddr *)&a4), 1);
+			inet_pton(AF_INET, "10.2.0.1", &a4.sin_addr);
+			ASSERT_INT_EQ(conf_trusted(cf,
+			    (struct sockaddr *)&a4), 0);
+			inet_pton(AF_INET, "192.0.2.7", &a4.sin_addr);
+			ASSERT_INT_EQ(conf_trusted(cf,
+			    (struct sockaddr *)&a4), 1);
+			inet_pton(AF_INET, "127.0.0.1", &a4.sin_addr);
+			ASSERT_INT_EQ(conf_trusted(cf,
+			    (struct sockaddr *)&a4), 0);
+			memset(&a6, 0, sizeof(a6));
+			a6.sin6_family = AF_INET6;
+			inet_pton(AF_INET6, "2001:db8:1::5", &a6.sin6_addr);
+			ASSERT_INT_EQ(conf_trusted(cf,
+			    (struct sockaddr *)&a6), 1);
+			inet_pton(AF_INET6, "::ffff:10.1.0.9", &a6.sin6_addr);
+			ASSERT_INT_EQ(conf_trusted(cf,
+			    (struct sockaddr *)&a6), 1);
+			inet_pton(AF_INET6, "2001:db9::1", &a6.sin6_addr);
+			ASSERT_INT_EQ(conf_trusted(cf,
+			    (struct sockaddr *)&a6), 0);
+		}
 		ASSERT_STR_EQ(conf_get(cf, "file", "path"),
 		    "/etc/satchel/users");
 		ASSERT_TRUE(conf_get(cf, "file", "nope") == NULL);
