@@ -235,6 +235,13 @@ agent_commit(struct agent *a, struct privsep_msg *m)
 		    "error=\"%s\"", a->session, a->user,
 		    err != NULL ? err : "");
 	a->committed = 1;
+	/*
+	 * Release the session lock before the worker says +OK (RFC 1939
+	 * section 6), so a client that logs in again at once is not told
+	 * [IN-USE].
+	 */
+	a->ops->close(a->mbox);
+	a->mbox = NULL;
 	pack_init(&pk, out, sizeof(out));
 	pack_u32(&pk, r == 0 ? 0 : 1);
 	pack_str(&pk, "");

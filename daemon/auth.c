@@ -16,7 +16,8 @@
  * process and so inherits the modules' handles (a MySQL connection); it
  * must never use or close them, which is why it leaves with _exit().
  *
- * auth_request() at the end of this file is the worker's side.
+ * auth_send(), auth_continue(), auth_scram_final() and auth_result() at
+ * the end of this file are the worker's side.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "compat/compat.h"
@@ -43,6 +45,9 @@
 #include "md5.h"
 #include "module.h"
 #include "password.h"
+#ifdef HAVE_OPENSSL
+#include "scram.h"
+#endif
 #include "privsep.h"
 #include "scoreboard.h"
 #include "compat/poison.h"
@@ -51,17 +56,20 @@
 #define AUTH_FAIL_STEPS		4	/* delay doubles up to 2^4 x base */
 #define AUTH_REQUEST_TIMEOUT_MS	30000
 #define AUTH_DELAY_CAP_MS	30000
+#define SCRAM_FINAL_MAX		1024
 
 static volatile sig_atomic_t auth_quit;
 
 struct auth_req {
 	uint32_t	 type;
+	int		 fd;		/* the worker's connection */
 	char		 user[SATCHEL_USER_MAX + 1];
-	char		 secret[512];
-	char		 apop_ts[256];
+	char		 secret[SCRAM_FINAL_MAX];
+	char		 extra[256];
 	char		 remote[64];
 	char		 local[64];
 	char		 session[17];
+	char		 data[512];	/* SCRAM server-final */
 };
 
 static void auth_signal(int);
@@ -182,17 +190,18 @@ auth_serve(int fd)
 		return;
 	memset(&req, 0, sizeof(req));
 	req.type = m.type;
+	req.fd = fd;
 	unpack_init(&u, m.data, m.len);
 	unpack_str(&u, req.user, sizeof(req.user));
 	unpack_str(&u, req.secret, sizeof(req.secret));
-	if (m.type == PS_AUTH_APOP)
-		unpack_str(&u, req.apop_ts, sizeof(req.apop_ts));
+	unpack_str(&u, req.extra, sizeof(req.extra));
 	unpack_str(&u, req.remote, sizeof(req.remote));
 	unpack_str(&u, req.local, sizeof(req.local));
 	unpack_str(&u, req.session, sizeof(req.session));
 	if (m.fd != -1)
 		close(m.fd);
-	if ((m.type != PS_AUTH_PASS && m.type != PS_AUTH_APOP) ||
+	if ((m.type != PS_AUTH_PASS && m.type != PS_AUTH_APOP &&
+	    m.type != PS_AUTH_CRAM && m.type != PS_AUTH_SCRAM) ||
 	    unpack_done(&u) == -1) {
 		log_warnx("malformed auth request from worker pid %ld",
 		    (long)cred.pid);
@@ -228,6 +237,8 @@ auth_serve(int fd)
 		afails = sb_fail_add(s->sb, key, AUTH_FAIL_WINDOW);
 		if (afails > fails)
 			fails = afails;
+		if (fails == 0)
+			fails = 1;	/* no table: still the base delay */
 		if (fails > AUTH_FAIL_STEPS + 1)
 			fails = AUTH_FAIL_STEPS + 1;
 		delay = s->cf->login_fail_delay_ms << (fails - 1);
@@ -244,6 +255,7 @@ auth_serve(int fd)
 	pack_u32(&pk, result == SATCHEL_AUTH_OK ? (user.login_delay > 0 ?
 	    user.login_delay : s->cf->login_delay) : 0);
 	pack_str(&pk, result == SATCHEL_AUTH_OK ? user.name : "");
+	pack_str(&pk, result == SATCHEL_AUTH_OK ? req.data : "");
 	if (pk.err || privsep_send(fd, PS_AUTH_RESULT, out, pk.len,
 	    agent) == -1)
 		log_warn("auth reply to worker pid %ld", (long)cred.pid);
@@ -251,6 +263,135 @@ auth_serve(int fd)
 		close(agent);
 	explicit_bzero(&req, sizeof(req));
 }
+
+/*
+ * The digest mechanisms (APOP, CRAM-MD5) need the plaintext: compare
+ * the client's hex digest with ours in constant time.
+ */
+static int
+auth_digest_ok(struct auth_req *req, const char *cred)
+{
+	unsigned char digest[16];
+	struct md5_ctx md5;
+	char hex[33];
+	const char *secret;
+	int ok;
+
+	if (strncmp(cred, "{PLAIN}", 7) != 0 || strlen(req->secret) != 32)
+		return 0;
+	secret = cred + 7;
+	if (req->type == PS_AUTH_APOP) {
+		md5_init(&md5);
+		md5_update(&md5, req->extra, strlen(req->extra));
+		md5_update(&md5, secret, strlen(secret));
+		md5_final(&md5, digest);
+	} else
+		hmac_md5(secret, strlen(secret), req->extra,
+		    strlen(req->extra), digest);
+	md5_hex(digest, hex);
+	ok = timingsafe_bcmp(hex, req->secret, 32) == 0;
+	explicit_bzero(hex, sizeof(hex));
+	explicit_bzero(digest, sizeof(digest));
+	explicit_bzero(&md5, sizeof(md5));
+	return ok;
+}
+
+/*
+ * Ask the modules for a stored credential (lookup), in chain order.
+ * Returns the SATCHEL_AUTH_* of the module that knew the user, or
+ * NOUSER; on OK the tagged credential is in cred.
+ */
+static int
+auth_lookup_chain(struct satchel_auth_request *ar, struct satchel_user *user,
+    char *cred, size_t credsz, size_t *which_r)
+{
+	const struct satchel_auth_ops *ops;
+	struct satcheld *s = sd;
+	size_t i;
+	int r = SATCHEL_AUTH_NOUSER;
+
+	for (i = 0; i < s->nauth; i++) {
+		ops = s->auth[i]->ops;
+		if (ops->lookup == NULL)
+			continue;
+		core_set_module_name(s->auth[i]->desc->name);
+		memset(user, 0, sizeof(*user));
+		r = ops->lookup(s->auth[i]->ctx, ar, user, cred, credsz);
+		core_set_module_name("core");
+		*which_r = i;
+		if (r != SATCHEL_AUTH_NOUSER)
+			break;
+	}
+	return r;
+}
+
+#ifdef HAVE_OPENSSL
+/*
+ * SCRAM-SHA-256 with the worker relaying: client-first came in the
+ * request, server-first goes back as CONTINUE, client-final comes as
+ * SCRAM_FINAL.  An unknown user, or one stored as a one-way hash, gets
+ * made-up keys, so the exchange looks the same and fails at the proof.
+ */
+static int
+auth_scram(struct auth_req *req, struct satchel_auth_request *ar,
+    struct satchel_user *user, size_t *which_r)
+{
+	static struct privsep_msg m;
+	struct scram_server st;
+	struct unpack u;
+	struct pack pk;
+	unsigned char out[SCRAM_MSG_MAX + 16];
+	char cred[512], final[SCRAM_FINAL_MAX], sfirst[SCRAM_MSG_MAX];
+	int r, known = 0;
+
+	if (scram_client_first(&st, req->secret, strlen(req->secret)) == -1)
+		return SATCHEL_AUTH_FAIL;
+	strlcpy(req->user, st.user, sizeof(req->user));
+	r = SATCHEL_AUTH_NOUSER;
+	if (auth_user_valid(st.user) == 0) {
+		ar->user = req->user;
+		r = auth_lookup_chain(ar, user, cred, sizeof(cred), which_r);
+	}
+	if (r == SATCHEL_AUTH_TEMPFAIL || r == SATCHEL_AUTH_ERROR)
+		return r;
+	if (r == SATCHEL_AUTH_OK && strncmp(cred, "{SCRAM-SHA-256}", 15) ==
+	    0 && scram_parse_stored(cred + 15, &st.keys) == 0)
+		known = 1;
+	else if (r == SATCHEL_AUTH_OK && strncmp(cred, "{PLAIN}", 7) == 0) {
+		unsigned char salt[16];
+
+		if (getrandom(salt, sizeof(salt), 0) == (ssize_t)sizeof(salt) &&
+		    scram_derive(cred + 7, salt, sizeof(salt),
+		    SCRAM_ITER_DEFAULT, &st.keys) == 0)
+			known = 1;
+	}
+	explicit_bzero(cred, sizeof(cred));
+	if (!known)
+		scram_fake_keys(&st);
+	if (scram_server_first(&st, sfirst, sizeof(sfirst)) == -1)
+		return SATCHEL_AUTH_FAIL;
+	pack_init(&pk, out, sizeof(out));
+	pack_str(&pk, sfirst);
+	if (pk.err || privsep_send(req->fd, PS_AUTH_CONTINUE, out, pk.len,
+	    -1) == -1)
+		return SATCHEL_AUTH_FAIL;
+	/* The client types nothing here: its library answers at once. */
+	if (privsep_recv(req->fd, &m, AUTH_REQUEST_TIMEOUT_MS) != 0 ||
+	    m.type != PS_AUTH_SCRAM_FINAL || m.fd != -1) {
+		if (m.fd != -1)
+			close(m.fd);
+		return SATCHEL_AUTH_FAIL;
+	}
+	unpack_init(&u, m.data, m.len);
+	unpack_str(&u, final, sizeof(final));
+	if (unpack_done(&u) == -1)
+		return SATCHEL_AUTH_FAIL;
+	r = scram_client_final(&st, final, strlen(final), req->data,
+	    sizeof(req->data));
+	explicit_bzero(&st, sizeof(st));
+	return r == 1 && known ? SATCHEL_AUTH_OK : SATCHEL_AUTH_FAIL;
+}
+#endif
 
 /*
  * Run the chain: an unknown user goes on to the next module; a wrong
@@ -262,52 +403,43 @@ auth_check(struct auth_req *req, struct satchel_user *user)
 	struct satcheld *s = sd;
 	struct satchel_auth_request ar;
 	const struct satchel_auth_ops *ops;
-	unsigned char digest[16];
-	char secret[512], hex[33], vis[128];
-	struct md5_ctx md5;
-	size_t i;
+	char cred[512], vis[128];
+	size_t i = 0;
 	int r = SATCHEL_AUTH_NOUSER;
 
-	if (auth_user_valid(req->user) == -1) {
-		/* Same work as a wrong password, then the same answer. */
-		if (req->type == PS_AUTH_PASS)
-			password_dummy(req->secret);
-		return SATCHEL_AUTH_FAIL;
-	}
 	memset(&ar, 0, sizeof(ar));
 	ar.user = req->user;
 	ar.remote_addr = req->remote;
 	ar.local_addr = req->local;
 	ar.session = req->session;
-	for (i = 0; i < s->nauth; i++) {
-		ops = s->auth[i]->ops;
-		core_set_module_name(s->auth[i]->desc->name);
-		memset(user, 0, sizeof(*user));
-		if (req->type == PS_AUTH_PASS) {
+	if (req->type == PS_AUTH_SCRAM) {
+#ifdef HAVE_OPENSSL
+		r = auth_scram(req, &ar, user, &i);
+#else
+		r = SATCHEL_AUTH_FAIL;
+#endif
+	} else if (auth_user_valid(req->user) == -1) {
+		/* Same work as a wrong password, then the same answer. */
+		if (req->type == PS_AUTH_PASS)
+			password_dummy(req->secret);
+		return SATCHEL_AUTH_FAIL;
+	} else if (req->type == PS_AUTH_PASS) {
+		for (i = 0; i < s->nauth; i++) {
+			ops = s->auth[i]->ops;
+			core_set_module_name(s->auth[i]->desc->name);
+			memset(user, 0, sizeof(*user));
 			ar.password = req->secret;
 			r = ops->verify(s->auth[i]->ctx, &ar, user);
-		} else if (ops->lookup == NULL) {
-			r = SATCHEL_AUTH_NOUSER;
-		} else {
-			ar.password = NULL;
-			r = ops->lookup(s->auth[i]->ctx, &ar, user, secret,
-			    sizeof(secret));
-			if (r == SATCHEL_AUTH_OK) {
-				md5_init(&md5);
-				md5_update(&md5, req->apop_ts,
-				    strlen(req->apop_ts));
-				md5_update(&md5, secret, strlen(secret));
-				md5_final(&md5, digest);
-				md5_hex(digest, hex);
-				if (timingsafe_bcmp(hex, req->secret, 32) != 0)
-					r = SATCHEL_AUTH_FAIL;
-				explicit_bzero(secret, sizeof(secret));
-				explicit_bzero(hex, sizeof(hex));
-			}
+			core_set_module_name("core");
+			if (r != SATCHEL_AUTH_NOUSER)
+				break;
 		}
-		core_set_module_name("core");
-		if (r != SATCHEL_AUTH_NOUSER)
-			break;
+	} else {
+		/* APOP, CRAM-MD5 */
+		r = auth_lookup_chain(&ar, user, cred, sizeof(cred), &i);
+		if (r == SATCHEL_AUTH_OK && !auth_digest_ok(req, cred))
+			r = SATCHEL_AUTH_FAIL;
+		explicit_bzero(cred, sizeof(cred));
 	}
 	if (r == SATCHEL_AUTH_NOUSER)
 		r = SATCHEL_AUTH_FAIL;
@@ -320,7 +452,7 @@ auth_check(struct auth_req *req, struct satchel_user *user)
 			    strlen(user->name));
 			log_warnx("session=%s module %s returned an invalid "
 			    "user name '%s'", req->session,
-			    s->auth[i]->desc->name, vis);
+			    i < s->nauth ? s->auth[i]->desc->name : "?", vis);
 			r = SATCHEL_AUTH_ERROR;
 		}
 	}
@@ -499,52 +631,86 @@ auth_fork_agent(struct module *mod, const char *path,
 /* ---- the worker's side ------------------------------------------- */
 
 int
-auth_request(const char *user, const char *secret, const char *apop_ts,
-    const char *remote, const char *local, const char *session,
-    struct auth_result *res)
+auth_send(uint32_t type, const char *user, const char *secret,
+    const char *extra, const struct auth_addrs *a)
 {
-	static struct privsep_msg m;
 	static unsigned char out[2048];
 	struct pack pk;
-	struct unpack u;
-	int fd, r = -1;
+	int fd;
 
-	memset(res, 0, sizeof(*res));
-	res->agent_fd = -1;
 	pack_init(&pk, out, sizeof(out));
 	pack_str(&pk, user);
 	pack_str(&pk, secret);
-	if (apop_ts != NULL)
-		pack_str(&pk, apop_ts);
-	pack_str(&pk, remote);
-	pack_str(&pk, local);
-	pack_str(&pk, session);
-	if (pk.err)
-		goto out;
+	pack_str(&pk, extra);
+	pack_str(&pk, a->remote);
+	pack_str(&pk, a->local);
+	pack_str(&pk, a->session);
+	if (pk.err) {
+		explicit_bzero(out, sizeof(out));
+		return -1;
+	}
 	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1) {
 		log_warn("auth socket");
-		goto out;
+		explicit_bzero(out, sizeof(out));
+		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&sd->auth_addr,
-	    sd->auth_addrlen) == -1) {
-		log_warn("connect to auth pool");
+	    sd->auth_addrlen) == -1 ||
+	    privsep_send(fd, type, out, pk.len, -1) == -1) {
+		log_warn("auth pool");
 		close(fd);
-		goto out;
+		fd = -1;
 	}
-	if (privsep_send(fd, apop_ts != NULL ? PS_AUTH_APOP : PS_AUTH_PASS,
-	    out, pk.len, -1) == -1) {
-		log_warn("send to auth pool");
-		close(fd);
-		goto out;
+	explicit_bzero(out, sizeof(out));
+	return fd;
+}
+
+int
+auth_continue(int fd, char *buf, size_t bufsz)
+{
+	static struct privsep_msg m;
+	struct unpack u;
+
+	if (privsep_recv(fd, &m, AUTH_REQUEST_TIMEOUT_MS) != 0 ||
+	    m.type != PS_AUTH_CONTINUE) {
+		if (m.fd != -1)
+			close(m.fd);
+		return -1;
 	}
-	explicit_bzero(out, pk.len);
+	unpack_init(&u, m.data, m.len);
+	unpack_str(&u, buf, bufsz);
+	return unpack_done(&u);
+}
+
+int
+auth_scram_final(int fd, const char *msg)
+{
+	unsigned char out[SCRAM_FINAL_MAX + 8];
+	struct pack pk;
+
+	pack_init(&pk, out, sizeof(out));
+	pack_str(&pk, msg);
+	if (pk.err)
+		return -1;
+	return privsep_send(fd, PS_AUTH_SCRAM_FINAL, out, pk.len, -1);
+}
+
+int
+auth_result(int fd, struct auth_result *res)
+{
+	static struct privsep_msg m;
+	struct unpack u;
+	int r = -1;
+
+	memset(res, 0, sizeof(*res));
+	res->agent_fd = -1;
 	if (privsep_recv(fd, &m, AUTH_REQUEST_TIMEOUT_MS) != 0 ||
 	    m.type != PS_AUTH_RESULT) {
 		log_warn("auth pool reply");
 		if (m.fd != -1)
 			close(m.fd);
 		close(fd);
-		goto out;
+		return -1;
 	}
 	close(fd);
 	unpack_init(&u, m.data, m.len);
@@ -552,19 +718,18 @@ auth_request(const char *user, const char *secret, const char *apop_ts,
 	res->delay_ms = unpack_u32(&u);
 	res->login_delay = unpack_u32(&u);
 	unpack_str(&u, res->user, sizeof(res->user));
+	unpack_str(&u, res->data, sizeof(res->data));
 	if (unpack_done(&u) == -1 || res->result > SATCHEL_AUTH_NOUSER ||
 	    (res->result == SATCHEL_AUTH_OK && m.fd == -1) ||
 	    res->delay_ms > 120000) {
 		log_warnx("malformed reply from the auth pool");
 		if (m.fd != -1)
 			close(m.fd);
-		goto out;
+		return -1;
 	}
 	res->agent_fd = res->result == SATCHEL_AUTH_OK ? m.fd : -1;
 	if (res->result != SATCHEL_AUTH_OK && m.fd != -1)
 		close(m.fd);
 	r = 0;
-out:
-	explicit_bzero(out, sizeof(out));
 	return r;
 }

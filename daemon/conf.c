@@ -94,6 +94,13 @@ static char *trim(char *);
 static int conf_parse_net(struct config *, const char *, struct conf_net *);
 
 #define SASL_MECHS	"PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256"
+/*
+ * Offered by default: only what works for every stored password.  A
+ * client such as curl picks the strongest mechanism offered and does
+ * not fall back, so CRAM-MD5 or SCRAM offered to users stored as crypt
+ * hashes would lock them out; the admin adds them with "sasl = ...".
+ */
+#define SASL_DEFAULT	"PLAIN LOGIN"
 
 static struct config *
 conf_new(const char *path)
@@ -306,7 +313,7 @@ conf_apply(struct config *cf)
 	DEFSTR(tls_key, "");
 	DEFSTR(tls_ciphers, "");
 	DEFSTR(tls_ciphersuites, "");
-	DEFSTR(sasl, SASL_MECHS);
+	DEFSTR(sasl, SASL_DEFAULT);
 #undef DEFSTR
 	if (cf->ntrusted == 0) {
 		/* Default: loopback is trusted for plaintext logins. */

@@ -42,6 +42,7 @@ static const struct satchel_core core = {
 	.password_verify = password_verify,
 	.password_dummy = password_dummy,
 	.password_plain = password_plain,
+	.password_credential = password_credential,
 	.timingsafe_bcmp = core_timingsafe_bcmp,
 	.lock_fcntl = lock_fcntl,
 	.lock_dotlock = lock_dotlock,

@@ -49,6 +49,9 @@
 #include "master.h"
 #include "module.h"
 #include "scoreboard.h"
+#ifdef HAVE_OPENSSL
+#include "tls.h"
+#endif
 #include "worker.h"
 #include "compat/poison.h"
 
@@ -139,6 +142,12 @@ master_load_modules(struct satcheld *s)
 	 * back to USER/PASS, so offering it to users stored as hashes would
 	 * lock them out.
 	 */
+	s->lookup = 0;
+	for (i = 0; i < s->nauth; i++) {
+		ops = s->auth[i]->ops;
+		if (ops->lookup != NULL)
+			s->lookup = 1;
+	}
 	s->apop = 0;
 	if (cf->apop == 1) {
 		for (i = 0; i < s->nauth; i++) {
@@ -206,6 +215,7 @@ master_configure(const char *path, int foreground)
 {
 	struct satcheld *s;
 	struct passwd *pw;
+	size_t i;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_warn("%s", __func__);
@@ -258,10 +268,25 @@ master_configure(const char *path, int foreground)
 		s->worker_uid = geteuid();
 		s->worker_gid = getegid();
 	}
+	for (i = 0; i < s->cf->nlisten; i++)
+		if (s->cf->listen[i].tls) {
+#ifndef HAVE_OPENSSL
+			log_warnx("%s: key 'listen': TLS listener, but this "
+			    "satcheld was built without OpenSSL", path);
+			goto fail;
+#endif
+		}
+#ifdef HAVE_OPENSSL
+	if (tls_configure(s) == -1)
+		goto fail;
+#endif
 	return s;
 fail:
 	if (s->cf != NULL)
 		master_free_config(s);
+#ifdef HAVE_OPENSSL
+	tls_free(s);
+#endif
 	free(s);
 	return NULL;
 }
@@ -622,12 +647,16 @@ master_reload(struct satcheld *s)
 		    "to apply it", s->sb->nslots);
 	/* Swap config, modules and TLS; keep sockets and scoreboard. */
 	master_free_config(s);
+#ifdef HAVE_OPENSSL
+	tls_swap(s, n);
+#endif
 	s->cf = n->cf;
 	for (i = 0; i < n->nauth; i++)
 		s->auth[i] = n->auth[i];
 	s->nauth = n->nauth;
 	s->storage = n->storage;
 	s->apop = n->apop;
+	s->lookup = n->lookup;
 	s->worker_uid = n->worker_uid;
 	s->worker_gid = n->worker_gid;
 	free(n);
@@ -797,6 +826,9 @@ master_run(struct satcheld *s)
 #endif
 		}
 		master_maintain(s, r == 0);
+#ifdef HAVE_OPENSSL
+		tls_tick(s);
+#endif
 	}
 #ifdef HAVE_SYSTEMD
 	sd_notify(0, "STOPPING=1");

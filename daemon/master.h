@@ -37,6 +37,7 @@ struct satcheld {
 	size_t			 nauth;
 	struct module		*storage;	/* list */
 	int			 apop;		/* banner timestamp offered */
+	int			 lookup;	/* a module can look up secrets */
 
 	struct scoreboard	*sb;
 	uint32_t		 generation;

@@ -4,9 +4,9 @@
  * password.c -- the password schemes every auth module shares: "{PLAIN}"
  * and "{CLEAR}" secrets, and crypt(3) hashes through libxcrypt's
  * crypt_r() ("{CRYPT}", "{SHA512-CRYPT}", "{SHA256-CRYPT}",
- * "{BLF-CRYPT}", "{YESCRYPT}" or a bare "$id$..." hash).  Runs in the auth
- * pool (root by default, or auth_user) and, for the admin tools, in the
- * master.  Not thread-safe: one static struct crypt_data serves the
+ * "{BLF-CRYPT}", "{YESCRYPT}" or a bare "$id$..." hash), and, with
+ * OpenSSL, "{SCRAM-SHA-256}" stored keys.  Runs in the auth pool (root)
+ * and in satchel-passwd.  Not thread-safe: one static struct crypt_data serves the
  * process, and is wiped after every use.
  *
  * Caution: nothing here may log a password or a stored value.  Messages
@@ -24,12 +24,16 @@
 #include "log.h"
 #include "md5.h"
 #include "password.h"
+#ifdef HAVE_OPENSSL
+#include "scram.h"
+#endif
 #include "compat/poison.h"
 
 /* Scheme classes: how the data after "{SCHEME}" is checked. */
 enum pw_kind {
 	PW_PLAIN,	/* the secret itself */
 	PW_CRYPT,	/* any hash crypt_r() accepts */
+	PW_SCRAM,	/* SCRAM-SHA-256 stored keys */
 };
 
 struct pw_scheme {
@@ -48,6 +52,9 @@ static const struct pw_scheme pw_schemes[] = {
 	{ "SHA256-CRYPT",	PW_CRYPT, "$5$", "$5$", 0 },
 	{ "BLF-CRYPT",		PW_CRYPT, "$2b$|$2y$|$2a$", "$2b$", 10 },
 	{ "YESCRYPT",		PW_CRYPT, "$y$", "$y$", 0 },
+#ifdef HAVE_OPENSSL
+	{ "SCRAM-SHA-256",	PW_SCRAM, NULL, NULL, 0 },
+#endif
 };
 
 /* Bare hashes ("$id$...") we accept without a "{SCHEME}" tag. */
@@ -254,6 +261,15 @@ password_verify(const char *stored, const char *password)
 		}
 		return pw_plain_verify(data, password);
 	}
+#ifdef HAVE_OPENSSL
+	if (s->kind == PW_SCRAM) {
+		int r = scram_verify_plain(data, password);
+
+		if (r == -1)
+			log_warnx("password: malformed {SCRAM-SHA-256} value");
+		return r;
+	}
+#endif
 	if (!pw_prefix_ok(data, s->prefixes)) {
 		if (data == stored)
 			log_warnx("password: unsupported $id$ crypt hash");
@@ -292,6 +308,25 @@ password_plain(const char *stored, char *buf, size_t bufsz)
 }
 
 int
+password_credential(const char *stored, char *buf, size_t bufsz)
+{
+	const struct pw_scheme *s;
+	const char *data = NULL;
+	int n;
+
+	if ((s = pw_parse(stored, &data, 0)) == NULL ||
+	    (s->kind != PW_PLAIN && s->kind != PW_SCRAM) || data[0] == '\0')
+		return 0;
+	n = snprintf(buf, bufsz, "{%s}%s", s->kind == PW_PLAIN ? "PLAIN" :
+	    s->name, data);
+	if (n < 0 || (size_t)n >= bufsz) {
+		pw_wipe(buf, bufsz);
+		return -1;
+	}
+	return 1;
+}
+
+int
 password_hash(const char *scheme, const char *password, char *buf,
     size_t bufsz)
 {
@@ -320,6 +355,10 @@ password_hash(const char *scheme, const char *password, char *buf,
 		}
 		return 0;
 	}
+#ifdef HAVE_OPENSSL
+	if (s->kind == PW_SCRAM)
+		return scram_make_stored(password, buf, bufsz);
+#endif
 	if (s->gensalt == NULL) {
 		log_warnx("password: {%s} is accepted but not generated",
 		    s->name);

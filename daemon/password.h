@@ -6,7 +6,8 @@
  *
  * Stored forms: "{PLAIN}secret", "{CLEAR}secret", "{CRYPT}hash",
  * "{SHA512-CRYPT}$6$...", "{SHA256-CRYPT}$5$...", "{BLF-CRYPT}$2b$...",
- * "{YESCRYPT}$y$...", or a bare crypt(3) hash starting with '$'.
+ * "{YESCRYPT}$y$...", "{SCRAM-SHA-256}ITER,SALT,STORED,SERVER" (with
+ * OpenSSL), or a bare crypt(3) hash starting with '$'.
  * Scheme names are case-insensitive.
  */
 #ifndef SATCHEL_PASSWORD_H
@@ -20,6 +21,13 @@ int	 password_verify(const char *stored, const char *password);
 void	 password_dummy(const char *password);
 /* 1 and secret copied for {PLAIN}/{CLEAR}; 0 for hashes; -1 too small. */
 int	 password_plain(const char *stored, char *buf, size_t bufsz);
+/*
+ * For challenge-response mechanisms: if stored can serve one ({PLAIN},
+ * {CLEAR}: APOP, CRAM-MD5, SCRAM; {SCRAM-SHA-256}: SCRAM), copy it to
+ * buf in canonical tagged form ("{PLAIN}secret", "{SCRAM-SHA-256}...")
+ * and return 1; 0 when it cannot (a crypt hash); -1 buf too small.
+ */
+int	 password_credential(const char *stored, char *buf, size_t bufsz);
 /*
  * Make a stored value for password in scheme ("SHA512-CRYPT",
  * "YESCRYPT", "BLF-CRYPT", "SHA256-CRYPT", "PLAIN"), with a fresh salt

@@ -19,10 +19,25 @@
 
 #define PRIVSEP_MSG_MAX		32768	/* payload octets */
 
-/* Worker <-> auth pool */
-#define PS_AUTH_PASS		1	/* user, password, addrs, session */
-#define PS_AUTH_APOP		2	/* user, timestamp, digest, addrs, ... */
-#define PS_AUTH_RESULT		3	/* result, delay, name, msg; fd on OK */
+/*
+ * Worker <-> auth pool.  Every request is: user, secret, extra, remote
+ * address, local address, session id (all strings).
+ *   PASS:  secret is the password
+ *   APOP:  secret is the hex digest, extra the banner timestamp
+ *   CRAM:  secret is the hex digest, extra the challenge
+ *   SCRAM: user is empty, secret the client-first-message; the pool
+ *          answers CONTINUE (server-first-message), the worker sends
+ *          SCRAM_FINAL (client-final-message), then comes RESULT.
+ * RESULT: result, delay ms, login delay, canonical user, data (the
+ * SCRAM server-final-message); the agent's socket on OK.
+ */
+#define PS_AUTH_PASS		1
+#define PS_AUTH_APOP		2
+#define PS_AUTH_RESULT		3
+#define PS_AUTH_CRAM		4
+#define PS_AUTH_SCRAM		5
+#define PS_AUTH_CONTINUE	6
+#define PS_AUTH_SCRAM_FINAL	7
 
 /* Worker <-> mailbox agent */
 #define PS_MBOX_HELLO		10	/* status, count, total, msg */

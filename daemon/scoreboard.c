@@ -17,6 +17,9 @@
 #include "scoreboard.h"
 #include "compat/poison.h"
 
+/* Process-local: each child decides for itself whether it keeps it. */
+static struct sb_fail *sb_fails;
+
 struct scoreboard *
 sb_create(uint32_t nslots)
 {
@@ -32,9 +35,10 @@ sb_create(uint32_t nslots)
 	}
 	memset(sb, 0, size);
 	sb->nslots = nslots;
-	sb->fails = mmap(NULL, SB_FAIL_SLOTS * sizeof(struct sb_fail),
+	sb_fails = mmap(NULL, SB_FAIL_SLOTS * sizeof(struct sb_fail),
 	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sb->fails == MAP_FAILED) {
+	if (sb_fails == MAP_FAILED) {
+		sb_fails = NULL;
 		log_warn("%s: mmap", __func__);
 		munmap(sb, size);
 		return NULL;
@@ -45,9 +49,10 @@ sb_create(uint32_t nslots)
 void
 sb_forget_fails(struct scoreboard *sb)
 {
-	if (sb != NULL && sb->fails != NULL) {
-		munmap(sb->fails, SB_FAIL_SLOTS * sizeof(struct sb_fail));
-		sb->fails = NULL;
+	(void)sb;
+	if (sb_fails != NULL) {
+		munmap(sb_fails, SB_FAIL_SLOTS * sizeof(struct sb_fail));
+		sb_fails = NULL;
 	}
 }
 
@@ -90,10 +95,10 @@ sb_fail_find(struct scoreboard *sb, const char *key, int create)
 	struct sb_fail *f, *oldest = NULL;
 	uint32_t h = sb_hash(key), i;
 
-	if (sb->fails == NULL)
+	if (sb_fails == NULL)
 		return NULL;
 	for (i = 0; i < 8; i++) {
-		f = &sb->fails[(h + i) % SB_FAIL_SLOTS];
+		f = &sb_fails[(h + i) % SB_FAIL_SLOTS];
 		if (f->key == h)
 			return f;
 		if (oldest == NULL || f->last < oldest->last)

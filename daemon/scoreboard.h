@@ -50,17 +50,17 @@ struct sb_fail {
 
 struct scoreboard {
 	uint32_t	 nslots;
-	/*
-	 * The failed-login table is a mapping of its own, which workers
-	 * and agents unmap (sb_forget_fails) so they cannot forge it.
-	 */
-	struct sb_fail	*fails;
 	struct sb_slot	 slots[];
 };
 
 /* Map a scoreboard with nslots worker slots.  NULL on error. */
 struct scoreboard *sb_create(uint32_t nslots);
-/* In a worker or agent: drop the failed-login table. */
+/*
+ * The failed-login table is a mapping of its own, separate from the
+ * scoreboard, and its address is process-local memory: a worker or an
+ * agent unmaps it (sb_forget_fails) so it cannot forge the counts,
+ * while the master and the auth pool keep it.
+ */
 void	 sb_forget_fails(struct scoreboard *sb);
 /* Set a slot's state (and the time it changed). */
 void	 sb_set(struct sb_slot *s, uint32_t state);

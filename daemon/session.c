@@ -34,7 +34,11 @@
 #include "privsep.h"
 #include "protocol.h"
 #include "scoreboard.h"
+#include "sasl.h"
 #include "session.h"
+#ifdef HAVE_OPENSSL
+#include "tls.h"
+#endif
 #include "worker.h"
 #include "compat/poison.h"
 
@@ -48,6 +52,7 @@
 #define AUTH_TIMEOUT_MS		60000
 #define MAILBOX_OPEN_TIMEOUT_MS	300000	/* lock wait plus a big scan */
 #define READ_CHUNK		(64 * 1024)
+#define SASL_LINE_MAX		4096	/* RFC 5034 sets no limit */
 
 struct session {
 	struct conn		 c;
@@ -59,6 +64,8 @@ struct session {
 	char			 peer[64];
 	char			 local[64];
 	char			 apop_ts[160];
+	int			 tls;		/* the connection is TLS */
+	int			 trusted;	/* peer in trusted_networks */
 
 	char			 user[SATCHEL_USER_MAX + 1];
 	int			 have_user;
@@ -99,12 +106,16 @@ static int cmd_retr(struct session *, const struct proto_cmd *);
 static int cmd_top(struct session *, const struct proto_cmd *);
 static int cmd_dele(struct session *, const struct proto_cmd *);
 static int cmd_rset(struct session *, const struct proto_cmd *);
+static int cmd_stls(struct session *, const struct proto_cmd *);
+static int cmd_auth(struct session *, const struct proto_cmd *);
 
 static const struct command commands[] = {
 	{ "CAPA", S_AUTH | S_TRANS, cmd_capa },
 	{ "USER", S_AUTH, cmd_user },
 	{ "PASS", S_AUTH, cmd_pass },
 	{ "APOP", S_AUTH, cmd_apop },
+	{ "STLS", S_AUTH, cmd_stls },
+	{ "AUTH", S_AUTH, cmd_auth },
 	{ "QUIT", S_AUTH | S_TRANS, cmd_quit },
 	{ "NOOP", S_TRANS, cmd_noop },
 	{ "STAT", S_TRANS, cmd_stat },
@@ -120,7 +131,13 @@ static int reply(struct session *, const char *);
 static int replyf(struct session *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 static void session_sleep(unsigned int);
-static int session_login(struct session *, const char *, const char *);
+static int session_login(struct session *, uint32_t, const char *,
+    const char *, const char *);
+static int session_auth_result(struct session *, int, struct auth_result *,
+    const char *);
+static int session_plain_ok(const struct session *);
+static int session_mech_ok(const struct session *, const char *);
+
 static int session_open_mailbox(struct session *, int);
 static void session_free_mailbox(struct session *);
 static int session_msgnum(struct session *, const char *, size_t *);
@@ -178,8 +195,25 @@ cmd_capa(struct session *s, const struct proto_cmd *cmd)
 	reply(s, "RESP-CODES");
 	reply(s, "AUTH-RESP-CODE");
 	reply(s, "PIPELINING");
-	if (s->state == S_AUTH)
-		reply(s, "USER");
+	if (s->state == S_AUTH) {
+		char mechs[128];
+		size_t i, o = 0;
+		static const char *all[] = { "PLAIN", "LOGIN", "CRAM-MD5",
+		    "SCRAM-SHA-256" };
+
+		if (session_plain_ok(s))
+			reply(s, "USER");
+#ifdef HAVE_OPENSSL
+		if (tls_enabled(sd) && !s->tls)
+			reply(s, "STLS");
+#endif
+		for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+			if (session_mech_ok(s, all[i]))
+				o += (size_t)snprintf(mechs + o,
+				    sizeof(mechs) - o, " %s", all[i]);
+		if (o > 0)
+			replyf(s, "SASL%s", mechs);
+	}
 	if (cf->expire[0] != '\0')
 		replyf(s, "EXPIRE %s%s", cf->expire,
 		    s->state == S_AUTH && strcmp(cf->expire, "NEVER") != 0 ?
@@ -193,9 +227,43 @@ cmd_capa(struct session *s, const struct proto_cmd *cmd)
 	return reply(s, ".");
 }
 
+#define PLAINTEXT_REFUSED "-ERR [AUTH] Plaintext authentication disallowed " \
+	"on non-secure (SSL/TLS) connections"
+
+/* USER/PASS and AUTH PLAIN/LOGIN: only over TLS or from trusted nets. */
+static int
+session_plain_ok(const struct session *s)
+{
+	return !sd->cf->disable_plaintext_auth || s->tls || s->trusted;
+}
+
+/* A SASL mechanism is offered when configured and able to work here. */
+static int
+session_mech_ok(const struct session *s, const char *mech)
+{
+	char pad[64];
+	char list[256];
+
+	(void)snprintf(list, sizeof(list), " %s ", sd->cf->sasl);
+	(void)snprintf(pad, sizeof(pad), " %s ", mech);
+	if (strstr(list, pad) == NULL)
+		return 0;
+	if (strcmp(mech, "PLAIN") == 0 || strcmp(mech, "LOGIN") == 0)
+		return session_plain_ok(s);
+	if (!sd->lookup)
+		return 0;	/* no module can give a stored credential */
+#ifndef HAVE_OPENSSL
+	if (strcmp(mech, "SCRAM-SHA-256") == 0)
+		return 0;
+#endif
+	return 1;
+}
+
 static int
 cmd_user(struct session *s, const struct proto_cmd *cmd)
 {
+	if (!session_plain_ok(s))
+		return reply(s, PLAINTEXT_REFUSED);
 	if (cmd->restlen == 0 || cmd->restlen > SATCHEL_USER_MAX ||
 	    memchr(cmd->rest, ' ', cmd->restlen) != NULL)
 		return reply(s, "-ERR Usage: USER name");
@@ -215,13 +283,19 @@ cmd_pass(struct session *s, const struct proto_cmd *cmd)
 	char pass[PROTO_LINE_MAX + 1];
 	int r;
 
-	if (!s->have_user)
-		return reply(s, "-ERR USER first");
+	/* The line buffer holds the password: wipe it on every path. */
 	memcpy(pass, cmd->rest, cmd->restlen);
 	pass[cmd->restlen] = '\0';
-	/* The line buffer held the password too: wipe it. */
 	explicit_bzero((void *)(uintptr_t)cmd->rest, cmd->restlen);
-	r = session_login(s, pass, NULL);
+	if (!session_plain_ok(s)) {
+		explicit_bzero(pass, sizeof(pass));
+		return reply(s, PLAINTEXT_REFUSED);
+	}
+	if (!s->have_user) {
+		explicit_bzero(pass, sizeof(pass));
+		return reply(s, "-ERR USER first");
+	}
+	r = session_login(s, PS_AUTH_PASS, pass, "", "pass");
 	explicit_bzero(pass, sizeof(pass));
 	return r;
 }
@@ -257,7 +331,7 @@ cmd_apop(struct session *s, const struct proto_cmd *cmd)
 	memcpy(s->user, cmd->rest, ulen);
 	s->user[ulen] = '\0';
 	s->have_user = 1;
-	return session_login(s, digest, s->apop_ts);
+	return session_login(s, PS_AUTH_APOP, digest, s->apop_ts, "apop");
 }
 
 /*
@@ -266,15 +340,25 @@ cmd_apop(struct session *s, const struct proto_cmd *cmd)
  * words and the same delay.
  */
 static int
-session_login(struct session *s, const char *secret, const char *apop_ts)
+session_login(struct session *s, uint32_t type, const char *secret,
+    const char *extra, const char *method)
 {
+	struct auth_addrs a = { s->peer, s->local, s->id };
 	struct auth_result res;
-	char vis[128];
-	int r;
+	int fd, r = -1;
 
 	sb_set(s->slot, SB_AUTH);
-	r = auth_request(s->user, secret, apop_ts, s->peer, s->local, s->id,
-	    &res);
+	if ((fd = auth_send(type, s->user, secret, extra, &a)) != -1)
+		r = auth_result(fd, &res);
+	return session_auth_result(s, r, &res, method);
+}
+
+static int
+session_auth_result(struct session *s, int r, struct auth_result *res,
+    const char *method)
+{
+	char vis[128];
+
 	log_vis(vis, sizeof(vis), s->user, strlen(s->user));
 	sb_set(s->slot, SB_PREAUTH);
 	if (r == -1) {
@@ -283,19 +367,19 @@ session_login(struct session *s, const char *secret, const char *apop_ts)
 		return reply(s, "-ERR [SYS/TEMP] Authentication service "
 		    "unavailable, try again later");
 	}
-	switch (res.result) {
+	switch (res->result) {
 	case SATCHEL_AUTH_OK:
 		break;
 	case SATCHEL_AUTH_TEMPFAIL:
-		log_info("session=%s event=auth user=%s result=tempfail",
-		    s->id, vis);
+		log_info("session=%s event=auth user=%s method=%s "
+		    "result=tempfail", s->id, vis, method);
 		return reply(s, "-ERR [SYS/TEMP] Temporary authentication "
 		    "failure, try again later");
 	case SATCHEL_AUTH_ERROR:
-		log_info("session=%s event=auth user=%s result=error", s->id,
-		    vis);
+		log_info("session=%s event=auth user=%s method=%s "
+		    "result=error", s->id, vis, method);
 		s->failures++;
-		session_sleep(res.delay_ms);
+		session_sleep(res->delay_ms);
 		if (reply(s, "-ERR [SYS/PERM] Authentication failed: "
 		    "account misconfigured, contact the administrator") == -1)
 			return -1;
@@ -307,9 +391,10 @@ session_login(struct session *s, const char *secret, const char *apop_ts)
 		return CMD_OK;
 	default:
 		s->failures++;
-		log_info("session=%s event=auth user=%s addr=%s result=fail "
-		    "failures=%u", s->id, vis, s->peer, s->failures);
-		session_sleep(res.delay_ms);
+		log_info("session=%s event=auth user=%s method=%s addr=%s "
+		    "result=fail failures=%u", s->id, vis, method, s->peer,
+		    s->failures);
+		session_sleep(res->delay_ms);
 		s->have_user = 0;
 		if (reply(s, "-ERR [AUTH] Authentication failed") == -1)
 			return -1;
@@ -321,13 +406,336 @@ session_login(struct session *s, const char *secret, const char *apop_ts)
 		return CMD_OK;
 	}
 
-	strlcpy(s->canon, res.user, sizeof(s->canon));
-	s->login_delay = res.login_delay;
+	strlcpy(s->canon, res->user, sizeof(s->canon));
+	s->login_delay = res->login_delay;
 	log_vis(vis, sizeof(vis), s->canon, strlen(s->canon));
 	strlcpy(s->slot->user, vis, sizeof(s->slot->user));
-	log_info("session=%s event=auth user=%s method=%s result=ok", s->id,
-	    vis, apop_ts != NULL ? "apop" : "pass");
-	return session_open_mailbox(s, res.agent_fd);
+	log_info("session=%s event=auth user=%s method=%s result=ok "
+	    "tls=%s", s->id, vis, method, s->tls ? "yes" : "no");
+	return session_open_mailbox(s, res->agent_fd);
+}
+
+/* ---- STLS and AUTH ----------------------------------------------- */
+
+static int
+cmd_stls(struct session *s, const struct proto_cmd *cmd)
+{
+#ifdef HAVE_OPENSSL
+	const char *err;
+
+	if (!tls_enabled(sd))
+		return reply(s, "-ERR STLS is not available");
+	if (s->tls)
+		return reply(s, "-ERR Already using TLS");
+	if (cmd->restlen != 0)
+		return reply(s, "-ERR STLS takes no argument");
+	if (reply(s, "+OK Begin TLS negotiation") == -1 ||
+	    conn_flush(&s->c, 60000) == -1)
+		return -1;
+	/*
+	 * Whatever the client sent after STLS, before the handshake, was
+	 * sent in the clear: it is discarded, never run inside TLS (the
+	 * STARTTLS command injection class, CVE-2011-0411).
+	 */
+	buf_reset(&s->c.in);
+	proto_reader_init(&s->rd, PROTO_LINE_MAX);
+	if (tls_accept(sd, &s->c, (int)sd->cf->timeout_preauth * 1000,
+	    &err) == -1) {
+		log_info("session=%s event=tls result=fail error=\"%s\"",
+		    s->id, err);
+		s->reason = "tls-failed";
+		return CMD_CLOSE;
+	}
+	s->tls = 1;
+	/* RFC 2595: forget what was learned before the handshake. */
+	s->have_user = 0;
+	memset(s->user, 0, sizeof(s->user));
+	log_info("session=%s event=tls result=ok tls=%s", s->id,
+	    tls_describe(&s->c));
+	return CMD_OK;
+#else
+	return reply(s, "-ERR STLS is not available");
+#endif
+}
+
+/*
+ * Read one SASL response line: "*" cancels (1), a bad or over-long
+ * line is an error (-1), else the decoded bytes are in out (*len_r).
+ */
+static int
+session_sasl_read(struct session *s, char *out, size_t outsz,
+    size_t *len_r)
+{
+	struct proto_reader rd;
+	const char *line;
+	size_t len;
+	ssize_t n;
+	int r, dl;
+
+	proto_reader_init(&rd, SASL_LINE_MAX);
+	for (;;) {
+		r = proto_getline(&rd, &s->c.in, &line, &len);
+		if (r == PROTO_LINE_OK)
+			break;
+		if (r != PROTO_LINE_NEED) {
+			reply(s, "-ERR SASL response too long or invalid");
+			return -1;
+		}
+		if (conn_flush(&s->c, 60000) == -1)
+			return -2;
+		n = conn_fill(&s->c, (int)sd->cf->timeout_preauth * 1000);
+		if (n == -3 && !worker_quit)
+			continue;
+		if (n <= 0)
+			return -2;
+	}
+	if (len == 1 && line[0] == '*') {
+		reply(s, "-ERR Authentication cancelled");
+		return 1;
+	}
+	if (len == 1 && line[0] == '=') {
+		*len_r = 0;
+		return 0;
+	}
+	if ((dl = sasl_b64_decode(line, len, out, outsz)) < 0) {
+		explicit_bzero((void *)(uintptr_t)line, len);
+		reply(s, "-ERR Invalid base64 in SASL response");
+		return -1;
+	}
+	explicit_bzero((void *)(uintptr_t)line, len);
+	*len_r = (size_t)dl;
+	return 0;
+}
+
+/* Send a SASL challenge: "+ " and the base64 of p. */
+static int
+session_challenge(struct session *s, const void *p, size_t len)
+{
+	char b64[1400];
+
+	if (sasl_b64_encode(p, len, b64, sizeof(b64)) < 0)
+		return -1;
+	return replyf(s, "+ %s", b64);
+}
+
+static int
+cmd_auth(struct session *s, const struct proto_cmd *cmd)
+{
+	static const char *all[] = { "PLAIN", "LOGIN", "CRAM-MD5",
+	    "SCRAM-SHA-256" };
+	char mech[32], data[SASL_LINE_MAX], user[SATCHEL_USER_MAX + 1];
+	char pass[256], chal[256], host[128];
+	const char *sp, *ir = NULL;
+	size_t i, mlen, irlen = 0, len;
+	int r;
+
+	if (cmd->restlen == 0) {
+		/* Old clients (Outlook) list mechanisms with a bare AUTH. */
+		reply(s, "+OK Supported mechanisms follow");
+		for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+			if (session_mech_ok(s, all[i]))
+				reply(s, all[i]);
+		return reply(s, ".");
+	}
+	sp = memchr(cmd->rest, ' ', cmd->restlen);
+	mlen = sp == NULL ? cmd->restlen : (size_t)(sp - cmd->rest);
+	if (mlen == 0 || mlen >= sizeof(mech))
+		return reply(s, "-ERR Unknown authentication mechanism");
+	for (i = 0; i < mlen; i++) {
+		char c = cmd->rest[i];
+
+		mech[i] = c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
+	}
+	mech[mlen] = '\0';
+	if (sp != NULL) {
+		ir = sp + 1;
+		irlen = cmd->restlen - mlen - 1;
+	}
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (strcmp(all[i], mech) == 0)
+			break;
+	if (i == sizeof(all) / sizeof(all[0]))
+		return reply(s, "-ERR Unknown authentication mechanism");
+	if (!session_mech_ok(s, mech)) {
+		if ((strcmp(mech, "PLAIN") == 0 ||
+		    strcmp(mech, "LOGIN") == 0) && !session_plain_ok(s))
+			return reply(s, PLAINTEXT_REFUSED);
+		return reply(s, "-ERR Authentication mechanism not "
+		    "available");
+	}
+
+	/* The initial response, if any: "=" is an empty one. */
+	len = 0;
+	if (ir != NULL) {
+		int dl;
+
+		if (irlen == 1 && ir[0] == '=')
+			dl = 0;
+		else if ((dl = sasl_b64_decode(ir, irlen, data,
+		    sizeof(data))) < 0) {
+			explicit_bzero((void *)(uintptr_t)ir, irlen);
+			return reply(s, "-ERR Invalid base64 in SASL "
+			    "response");
+		}
+		explicit_bzero((void *)(uintptr_t)ir, irlen);
+		len = (size_t)dl;
+	}
+
+	if (strcmp(mech, "PLAIN") == 0) {
+		if (ir == NULL) {
+			if (reply(s, "+ ") == -1)
+				return -1;
+			if ((r = session_sasl_read(s, data, sizeof(data),
+			    &len)) != 0)
+				return r == -2 ? CMD_CLOSE : 0;
+		}
+		r = sasl_plain_parse(data, len, user, sizeof(user), pass,
+		    sizeof(pass));
+		explicit_bzero(data, sizeof(data));
+		if (r == -1) {
+			explicit_bzero(pass, sizeof(pass));
+			return reply(s, "-ERR Malformed PLAIN response");
+		}
+		strlcpy(s->user, user, sizeof(s->user));
+		r = session_login(s, PS_AUTH_PASS, pass, "", "plain");
+		explicit_bzero(pass, sizeof(pass));
+		return r;
+	}
+
+	if (strcmp(mech, "LOGIN") == 0) {
+		if (ir == NULL) {
+			if (session_challenge(s, "Username:", 9) == -1)
+				return -1;
+			if ((r = session_sasl_read(s, data, sizeof(data),
+			    &len)) != 0)
+				return r == -2 ? CMD_CLOSE : 0;
+		}
+		if (len == 0 || len >= sizeof(user) ||
+		    memchr(data, '\0', len) != NULL)
+			return reply(s, "-ERR Malformed LOGIN user name");
+		memcpy(user, data, len);
+		user[len] = '\0';
+		if (session_challenge(s, "Password:", 9) == -1)
+			return -1;
+		if ((r = session_sasl_read(s, data, sizeof(data), &len)) != 0)
+			return r == -2 ? CMD_CLOSE : 0;
+		if (len == 0 || len >= sizeof(pass) ||
+		    memchr(data, '\0', len) != NULL) {
+			explicit_bzero(data, sizeof(data));
+			return reply(s, "-ERR Malformed LOGIN password");
+		}
+		memcpy(pass, data, len);
+		pass[len] = '\0';
+		explicit_bzero(data, sizeof(data));
+		strlcpy(s->user, user, sizeof(s->user));
+		r = session_login(s, PS_AUTH_PASS, pass, "", "login");
+		explicit_bzero(pass, sizeof(pass));
+		return r;
+	}
+
+	if (strcmp(mech, "CRAM-MD5") == 0) {
+		const char *space;
+
+		if (ir != NULL)
+			return reply(s, "-ERR CRAM-MD5 takes no initial "
+			    "response");
+		if (gethostname(host, sizeof(host)) == -1)
+			strlcpy(host, "localhost", sizeof(host));
+		host[sizeof(host) - 1] = '\0';
+		(void)snprintf(chal, sizeof(chal), "<%ld.%s.%lld@%.80s>",
+		    (long)getpid(), s->id, (long long)time(NULL), host);
+		if (session_challenge(s, chal, strlen(chal)) == -1)
+			return -1;
+		if ((r = session_sasl_read(s, data, sizeof(data), &len)) != 0)
+			return r == -2 ? CMD_CLOSE : 0;
+		/* "user SP 32-hex-digest" */
+		if (len < 34 || (space = memchr(data, ' ', len)) == NULL ||
+		    (size_t)(data + len - space - 1) != 32 ||
+		    space == data || (size_t)(space - data) >= sizeof(user))
+			return reply(s, "-ERR Malformed CRAM-MD5 response");
+		memcpy(user, data, (size_t)(space - data));
+		user[space - data] = '\0';
+		memcpy(pass, space + 1, 32);
+		pass[32] = '\0';
+		for (i = 0; i < 32; i++)
+			if (pass[i] >= 'A' && pass[i] <= 'F')
+				pass[i] = (char)(pass[i] + 32);
+		strlcpy(s->user, user, sizeof(s->user));
+		return session_login(s, PS_AUTH_CRAM, pass, chal, "cram-md5");
+	}
+
+	/* SCRAM-SHA-256: the auth pool holds the exchange's state. */
+	{
+		struct auth_addrs a = { s->peer, s->local, s->id };
+		struct auth_result res;
+		char sfirst[1024];
+		int fd;
+
+		if (ir == NULL) {
+			if (reply(s, "+ ") == -1)
+				return -1;
+			if ((r = session_sasl_read(s, data, sizeof(data) - 1,
+			    &len)) != 0)
+				return r == -2 ? CMD_CLOSE : 0;
+		}
+		if (len == 0 || memchr(data, '\0', len) != NULL ||
+		    len >= sizeof(data))
+			return reply(s, "-ERR Malformed SCRAM message");
+		data[len] = '\0';
+		/* For the log line: the n= attribute, if it is there. */
+		{
+			const char *np = strstr(data, ",n=");
+			size_t k = 0;
+
+			if (np != NULL)
+				for (np += 3; *np != '\0' && *np != ',' &&
+				    k + 1 < sizeof(s->user); np++)
+					s->user[k++] = *np;
+			s->user[k] = '\0';
+		}
+		sb_set(s->slot, SB_AUTH);
+		if ((fd = auth_send(PS_AUTH_SCRAM, "", data, "", &a)) == -1)
+			return session_auth_result(s, -1, &res, "scram");
+		if (auth_continue(fd, sfirst, sizeof(sfirst)) == -1) {
+			/* A malformed client-first ends here. */
+			r = auth_result(fd, &res);
+			return session_auth_result(s, r, &res, "scram");
+		}
+		if (session_challenge(s, sfirst, strlen(sfirst)) == -1) {
+			close(fd);
+			return -1;
+		}
+		r = session_sasl_read(s, data, sizeof(data) - 1, &len);
+		if (r != 0 || memchr(data, '\0', len) != NULL) {
+			close(fd);
+			sb_set(s->slot, SB_PREAUTH);
+			return r == -2 ? CMD_CLOSE : r == 1 ? 0 :
+			    reply(s, "-ERR Malformed SCRAM message");
+		}
+		data[len] = '\0';
+		if (auth_scram_final(fd, data) == -1) {
+			close(fd);
+			return session_auth_result(s, -1, &res, "scram");
+		}
+		r = auth_result(fd, &res);
+		if (r == 0 && res.result == SATCHEL_AUTH_OK) {
+			/* The server signature, answered with an empty
+			 * line, before +OK (RFC 5034 section 4). */
+			if (session_challenge(s, res.data,
+			    strlen(res.data)) == -1) {
+				close(res.agent_fd);
+				return -1;
+			}
+			if (session_sasl_read(s, data, sizeof(data),
+			    &len) != 0 || len != 0) {
+				close(res.agent_fd);
+				sb_set(s->slot, SB_PREAUTH);
+				return reply(s, "-ERR [AUTH] Authentication "
+				    "failed");
+			}
+		}
+		return session_auth_result(s, r, &res, "scram");
+	}
 }
 
 static void
@@ -842,9 +1250,26 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 		addr_text((struct sockaddr *)&ls, lslen, s->local,
 		    sizeof(s->local), 0);
 	strlcpy(slot->peer, s->peer, sizeof(slot->peer));
+	s->trusted = conf_trusted(sd->cf, sa);
 	log_info("session=%s event=connect addr=%s listener=%s tls=%s",
 	    s->id, where, l->name, l->tls ? "yes" : "no");
 	setproctitle_fmt("satcheld: worker [%s]", s->peer);
+#ifdef HAVE_OPENSSL
+	if (l->tls) {
+		const char *err;
+
+		if (tls_accept(sd, &s->c, (int)sd->cf->timeout_preauth * 1000,
+		    &err) == -1) {
+			log_info("session=%s event=tls result=fail "
+			    "error=\"%s\"", s->id, err);
+			s->reason = "tls-failed";
+			goto end;
+		}
+		s->tls = 1;
+		log_info("session=%s event=tls result=ok tls=%s", s->id,
+		    tls_describe(&s->c));
+	}
+#endif
 
 	if (sd->apop) {
 		if (gethostname(host, sizeof(host)) == -1)
@@ -942,6 +1367,7 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 		}
 	}
 	(void)conn_flush(&s->c, 5000);
+end:
 	session_log_end(s);
 	/* Closing the agent's socket without a commit deletes nothing. */
 	session_free_mailbox(s);

@@ -99,6 +99,15 @@ struct satchel_core {
 	int		(*password_plain)(const char *stored, char *buf,
 			    size_t bufsz);
 
+	/*
+	 * For lookup(): if stored can serve a challenge-response mechanism
+	 * ({PLAIN}/{CLEAR} for APOP, CRAM-MD5 and SCRAM; {SCRAM-SHA-256}
+	 * for SCRAM), copy it to buf in tagged form and return 1; 0 when it
+	 * is a one-way hash; -1 if buf is too small.
+	 */
+	int		(*password_credential)(const char *stored, char *buf,
+			    size_t bufsz);
+
 	/* Constant-time comparison: 0 when equal. */
 	int		(*timingsafe_bcmp)(const void *a, const void *b,
 			    size_t len);
@@ -171,9 +180,12 @@ struct satchel_auth_ops {
 	int	(*verify)(void *ctx, const struct satchel_auth_request *req,
 		    struct satchel_user *user);
 	/*
-	 * Optional (NULL): the plaintext-equivalent secret for APOP and
-	 * CRAM-MD5.  Returns OK with secret filled, NOUSER, FAIL when the
-	 * user has only a hash, or TEMPFAIL.
+	 * Optional (NULL): the stored credential for challenge-response
+	 * mechanisms (APOP, CRAM-MD5, SCRAM-SHA-256), in the tagged form
+	 * core->password_credential() makes ("{PLAIN}secret" or
+	 * "{SCRAM-SHA-256}..."), with *user filled as verify() would.
+	 * Returns OK, NOUSER, FAIL when the user has only a one-way hash,
+	 * or TEMPFAIL.
 	 */
 	int	(*lookup)(void *ctx, const struct satchel_auth_request *req,
 		    struct satchel_user *user, char *secret, size_t secretsz);

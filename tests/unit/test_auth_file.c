@@ -283,16 +283,16 @@ test_basic(void)
 	ASSERT_INT_EQ(verify(in.ctx, "nopw", "", NULL), SATCHEL_AUTH_ERROR);
 	TEST_DONE();
 
-	TEST_START("lookup: {PLAIN} gives the secret, hashes FAIL");
+	TEST_START("lookup: {PLAIN} gives the tagged secret, hashes FAIL");
 	memset(&u, 0xa5, sizeof(u));
 	ASSERT_INT_EQ(lookup(in.ctx, "alice", secret, sizeof(secret), &u),
 	    SATCHEL_AUTH_OK);
-	ASSERT_STR_EQ(secret, "alicepw");
+	ASSERT_STR_EQ(secret, "{PLAIN}alicepw");
 	ASSERT_STR_EQ(u.name, "alice");
 	ASSERT_STR_EQ(u.home, "/home/alice");
 	ASSERT_INT_EQ(lookup(in.ctx, "last", secret, sizeof(secret), &u),
 	    SATCHEL_AUTH_OK);
-	ASSERT_STR_EQ(secret, "lastpw");
+	ASSERT_STR_EQ(secret, "{PLAIN}lastpw");
 	ASSERT_INT_EQ(lookup(in.ctx, "bob", secret, sizeof(secret), &u),
 	    SATCHEL_AUTH_FAIL);
 	ASSERT_INT_EQ(lookup(in.ctx, "demo@example.org", secret,
@@ -461,7 +461,7 @@ test_reload(void)
 
 		ASSERT_INT_EQ(lookup(in.ctx, "zoe", secret, sizeof(secret),
 		    &u), SATCHEL_AUTH_OK);
-		ASSERT_STR_EQ(secret, "zoe4");
+		ASSERT_STR_EQ(secret, "{PLAIN}zoe4");
 	}
 	TEST_DONE();
 

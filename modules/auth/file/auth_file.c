@@ -803,9 +803,9 @@ file_lookup(void *arg, const struct satchel_auth_request *req,
 		return SATCHEL_AUTH_NOUSER;
 	if (e->nologin)
 		return SATCHEL_AUTH_FAIL;
-	r = ctx->core->password_plain(e->password, secret, secretsz);
+	r = ctx->core->password_credential(e->password, secret, secretsz);
 	if (r == 0)
-		return SATCHEL_AUTH_FAIL;	/* only a hash: no APOP */
+		return SATCHEL_AUTH_FAIL;	/* a one-way hash: no APOP */
 	if (r == -1 || file_fill(e, user) == -1) {
 		file_wipe(secret, secretsz);
 		ctx->core->log(SATCHEL_LOG_WARNING, "%s:%u: secret does not "

@@ -1,0 +1,34 @@
+/*
+ * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
+ *
+ * sasl.h -- pure helpers for SASL (RFC 4422) in POP3 AUTH (RFC 5034):
+ * base64 and the PLAIN message.  No I/O; used by the worker (which
+ * parses what the client sends) and the auth pool.
+ */
+#ifndef SATCHEL_SASL_H
+#define SATCHEL_SASL_H
+
+#include <stddef.h>
+
+/*
+ * Encode len bytes as base64 into dst (dstsz includes the NUL).
+ * Returns the length, or -1 if dst is too small.
+ */
+int	 sasl_b64_encode(const void *src, size_t len, char *dst, size_t dstsz);
+/*
+ * Decode strict base64 (padding required, no white space) into dst.
+ * Returns the number of bytes, or -1 for bad input or a small dst.
+ * dst gets a NUL after the data when there is room (not counted).
+ */
+int	 sasl_b64_decode(const char *src, size_t len, void *dst,
+	    size_t dstsz);
+/*
+ * Split a PLAIN message "authzid NUL authcid NUL passwd" (RFC 4616).
+ * authzid must be empty or equal to authcid (no proxy logins); neither
+ * user nor password may be empty or hold a NUL.  Copies out, NUL-
+ * terminated.  Returns 0 or -1.
+ */
+int	 sasl_plain_parse(const char *msg, size_t len, char *user,
+	    size_t usersz, char *pass, size_t passsz);
+
+#endif /* SATCHEL_SASL_H */
