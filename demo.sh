@@ -1,7 +1,8 @@
 #!/bin/bash
 # demo.sh -- install what Satchel needs, build it, and start it on a demo
-# config: POP3 on 127.0.0.1:1110, user demo@example.org, password demo,
-# three sample messages in a Maildir under ./demo/.  Run as root on
+# config: POP3 with STLS on 127.0.0.1:1110 and POP3S on 127.0.0.1:1995
+# (a self-signed certificate it makes), user demo@example.org, password
+# demo, three sample messages in a Maildir under ./demo/.  Run as root on
 # Debian 12.  "./demo.sh stop" stops the demo server.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -77,6 +78,14 @@ for subject in "Welcome to Satchel" "Dots and From lines" "A third message"; do
 done
 chown -R vmail:vmail "$mail"
 chmod -R go-rwx "$mail"
+# A self-signed certificate for POP3S on 1995 and STLS on 1110.
+mkdir -p "$demo/tls"
+if [ ! -f "$demo/tls/cert.pem" ]; then
+	openssl req -x509 -newkey rsa:2048 -nodes -days 825 \
+		-subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+		-keyout "$demo/tls/key.pem" -out "$demo/tls/cert.pem" 2>/dev/null
+fi
+chmod 600 "$demo/tls/key.pem"
 hash=$(openssl passwd -6 demo)
 printf 'demo@example.org:{SHA512-CRYPT}%s:%s:%s::%s::\n' "$hash" \
 	"$(id -u vmail)" "$(id -g vmail)" "$mail/example.org/demo" >"$demo/users"
@@ -84,6 +93,9 @@ chmod 640 "$demo/users"
 cat >"$demo/satchel.conf" <<CONF
 # Satchel demo configuration (made by demo.sh).
 listen = 127.0.0.1:1110
+listen = 127.0.0.1:1995 tls
+tls_cert = $demo/tls/cert.pem
+tls_key = $demo/tls/key.pem
 worker_user = satchel
 chroot = $demo/empty
 auth = file
@@ -111,9 +123,12 @@ curl -s --max-time 5 pop3://127.0.0.1:1110/ -u demo@example.org:demo >/dev/null 
 }
 cat <<MSG
 
-Satchel is running on 127.0.0.1:1110 (pid $(cat "$demo/satcheld.pid")).
+Satchel is running on 127.0.0.1:1110 (POP3, STLS) and 127.0.0.1:1995
+(POP3S) (pid $(cat "$demo/satcheld.pid")).
 Try:
     curl pop3://127.0.0.1:1110/ -u demo@example.org:demo       # list
     curl pop3://127.0.0.1:1110/1 -u demo@example.org:demo      # read message 1
+    curl --cacert $demo/tls/cert.pem pop3s://localhost:1995/1 -u demo@example.org:demo
+    curl --cacert $demo/tls/cert.pem --ssl-reqd pop3://localhost:1110/1 -u demo@example.org:demo
 Stop it with: ./demo.sh stop
 MSG

@@ -267,6 +267,23 @@ agent_main(int sock, struct module *mod, const char *path,
 
 	log_procname("agent");
 	sb_forget_fails(sd->sb);
+	/*
+	 * Close everything inherited but the worker's socket and stderr:
+	 * the auth modules' connections (a MySQL socket) and the accepted
+	 * auth request must not stay open in a process that runs as the
+	 * mail user.  Closing a descriptor never ends the parent's
+	 * session; calling the library's close would.
+	 */
+	if (sock != 3) {
+		if (dup2(sock, 3) == -1)
+			_exit(1);
+		close(sock);
+		sock = 3;
+	}
+	if (close_range(4, ~0U, 0) == -1)
+		_exit(1);
+	if (!sd->foreground)
+		log_init(0, sd->cf->syslog_facility, 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);

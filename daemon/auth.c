@@ -106,8 +106,8 @@ auth_user_valid(const char *user)
 			continue;
 		}
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '-' || c == '+' || c == '='))
+		    (c >= '0' && c <= '9') || strchr("._-+='!#$&*^{|}~",
+		    c) != NULL))
 			return -1;
 	}
 	return 0;

@@ -42,8 +42,9 @@ int	 auth_continue(int fd, char *buf, size_t bufsz);
 int	 auth_scram_final(int fd, const char *msg);
 int	 auth_result(int fd, struct auth_result *res);
 /*
- * Validate a user name as sent by a client: 1..255 octets of
- * [A-Za-z0-9._@+=-], not starting with '.', no "..", at most one '@'.
+ * Validate a user name as sent by a client: 1..255 octets of letters,
+ * digits and . _ - + = ' ! # $ & * ^ { | } ~, not starting with '.', no
+ * "..", at most one '@'.
  * Returns 0 if acceptable.
  */
 int	 auth_user_valid(const char *user);

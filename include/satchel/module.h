@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #define SATCHEL_ABI_MAJOR	1	/* bump on any incompatible change */
-#define SATCHEL_ABI_MINOR	0	/* bump when appending members */
+#define SATCHEL_ABI_MINOR	1	/* bump when appending members */
 #define SATCHEL_MODULE_SYMBOL	"satchel_module"
 
 #define SATCHEL_MODULE_AUTH	1
@@ -99,15 +99,6 @@ struct satchel_core {
 	int		(*password_plain)(const char *stored, char *buf,
 			    size_t bufsz);
 
-	/*
-	 * For lookup(): if stored can serve a challenge-response mechanism
-	 * ({PLAIN}/{CLEAR} for APOP, CRAM-MD5 and SCRAM; {SCRAM-SHA-256}
-	 * for SCRAM), copy it to buf in tagged form and return 1; 0 when it
-	 * is a one-way hash; -1 if buf is too small.
-	 */
-	int		(*password_credential)(const char *stored, char *buf,
-			    size_t bufsz);
-
 	/* Constant-time comparison: 0 when equal. */
 	int		(*timingsafe_bcmp)(const void *a, const void *b,
 			    size_t len);
@@ -137,7 +128,25 @@ struct satchel_core {
 	uint64_t	(*msg_size_feed)(struct satchel_msgsize *st,
 			    const char *p, size_t len);
 	uint64_t	(*msg_size_end)(struct satchel_msgsize *st);
+
+	/* ---- ABI 1.1 ---- */
+
+	/*
+	 * For lookup(): if stored can serve a challenge-response mechanism
+	 * ({PLAIN}/{CLEAR} for APOP, CRAM-MD5 and SCRAM; {SCRAM-SHA-256}
+	 * for SCRAM), copy it to buf in tagged form and return 1; 0 when it
+	 * is a one-way hash; -1 if buf is too small.  A module built for
+	 * 1.0 does not know this member; one built for 1.1 checks
+	 * SATCHEL_CORE_HAS(core, password_credential) before use.
+	 */
+	int		(*password_credential)(const char *stored, char *buf,
+			    size_t bufsz);
 };
+
+/* True when the running core has member m (it may be older than us). */
+#define SATCHEL_CORE_HAS(core, m)					\
+	((core)->size >= offsetof(struct satchel_core, m) +		\
+	    sizeof((core)->m))
 
 /* ---- Auth modules ------------------------------------------------ */
 
