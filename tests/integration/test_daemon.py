@@ -158,3 +158,33 @@ def test_config_check_missing_listen(env):
     check(rc != 0, "-t accepted a config without listen: %r" % out)
     check(path in out and "'listen'" in out,
           "want the file and 'listen' in %r" % out)
+
+
+def test_ipv6_and_several_listeners(env):
+    """listen on two IPv4 ports and on [::1]: every one serves."""
+    import socket
+    from satchel import DEFAULT_PASSWORD, Pop
+    user = env.add_user("alice", messages=MSGS)
+    env.port = free_port()
+    p2, p6 = free_port(), free_port()
+    env.start(listen="127.0.0.1:%d\nlisten = 127.0.0.1:%d\n"
+              "listen = [::1]:%d" % (env.port, p2, p6))
+    for port in (env.port, p2):
+        with Pop(port) as p:
+            eq(p.login(user)[:3], "+OK", "login on port %d" % port)
+            eq(p.cmd("STAT").split()[:2], ["+OK", "2"], "STAT")
+            p.cmd("QUIT")
+    s = socket.create_connection(("::1", p6), 5)
+    try:
+        f = s.makefile("rb")
+        check(f.readline().startswith(b"+OK"), "no banner on [::1]")
+        s.sendall(b"USER %s\r\nPASS %s\r\nSTAT\r\nQUIT\r\n" % (
+            user.encode(), DEFAULT_PASSWORD.encode()))
+        lines = [f.readline() for _ in range(4)]
+    finally:
+        s.close()
+    eq(lines[2].split()[:2], [b"+OK", b"2"], "STAT over IPv6: %r" % lines)
+    log = env.log()
+    check("listening on [::1]:%d" % p6 in log,
+          "the IPv6 listener is not in the log")
+    check("addr=::1" in log, "the IPv6 peer is not logged")
