@@ -360,8 +360,8 @@ auth_scram(struct auth_req *req, struct satchel_auth_request *ar,
 	else if (r == SATCHEL_AUTH_OK && strncmp(cred, "{PLAIN}", 7) == 0) {
 		unsigned char salt[16];
 
-		if (getrandom(salt, sizeof(salt), 0) == (ssize_t)sizeof(salt) &&
-		    scram_derive(cred + 7, salt, sizeof(salt),
+		scram_salt_for(st.user, salt);
+		if (scram_derive(cred + 7, salt, sizeof(salt),
 		    SCRAM_ITER_DEFAULT, &st.keys) == 0)
 			known = 1;
 	}
@@ -375,8 +375,9 @@ auth_scram(struct auth_req *req, struct satchel_auth_request *ar,
 	if (pk.err || privsep_send(req->fd, PS_AUTH_CONTINUE, out, pk.len,
 	    -1) == -1)
 		return SATCHEL_AUTH_FAIL;
-	/* The client types nothing here: its library answers at once. */
-	if (privsep_recv(req->fd, &m, AUTH_REQUEST_TIMEOUT_MS) != 0 ||
+	/* The client answers within the worker's pre-auth timeout. */
+	if (privsep_recv(req->fd, &m, (int)sd->cf->timeout_preauth * 1000 +
+	    5000) != 0 ||
 	    m.type != PS_AUTH_SCRAM_FINAL || m.fd != -1) {
 		if (m.fd != -1)
 			close(m.fd);

@@ -322,11 +322,13 @@ conf_apply(struct config *cf)
 		cf->ntrusted = 2;
 	}
 	{
-		char list[256], *m, *save2;
+		/* Normalised to single spaces: the worker matches " MECH ". */
+		char list[256], norm[256], *m, *save2;
 
 		strlcpy(list, cf->sasl, sizeof(list));
-		for (m = strtok_r(list, " \t", &save2); m != NULL;
-		    m = strtok_r(NULL, " \t", &save2)) {
+		norm[0] = '\0';
+		for (m = strtok_r(list, " \t,", &save2); m != NULL;
+		    m = strtok_r(NULL, " \t,", &save2)) {
 			char pad[64];
 
 			(void)snprintf(pad, sizeof(pad), " %s ", m);
@@ -336,7 +338,13 @@ conf_apply(struct config *cf)
 				    SASL_MECHS);
 				cf->errors++;
 			}
+			if (norm[0] != '\0')
+				strlcat(norm, " ", sizeof(norm));
+			strlcat(norm, m, sizeof(norm));
 		}
+		free(cf->sasl);
+		if ((cf->sasl = strdup(norm)) == NULL)
+			return -1;
 	}
 	{
 		size_t l, ntls = 0;

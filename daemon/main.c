@@ -82,6 +82,7 @@ main(int argc, char *argv[])
 		printf("satcheld: %s: configuration OK\n", path);
 		return 0;
 	}
+	s->debug = debug;
 	if (!foreground)
 		log_init(0, s->cf->syslog_facility, 0);
 	log_setlevel(debug ? SATCHEL_LOG_DEBUG : s->cf->log_level);

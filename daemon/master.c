@@ -50,6 +50,7 @@
 #include "module.h"
 #include "scoreboard.h"
 #ifdef HAVE_OPENSSL
+#include "scram.h"
 #include "tls.h"
 #endif
 #include "worker.h"
@@ -215,7 +216,9 @@ master_configure(const char *path, int foreground)
 {
 	struct satcheld *s;
 	struct passwd *pw;
+#ifndef HAVE_OPENSSL
 	size_t i;
+#endif
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_warn("%s", __func__);
@@ -268,17 +271,20 @@ master_configure(const char *path, int foreground)
 		s->worker_uid = geteuid();
 		s->worker_gid = getegid();
 	}
-	for (i = 0; i < s->cf->nlisten; i++)
-		if (s->cf->listen[i].tls) {
-#ifndef HAVE_OPENSSL
-			log_warnx("%s: key 'listen': TLS listener, but this "
-			    "satcheld was built without OpenSSL", path);
-			goto fail;
-#endif
-		}
 #ifdef HAVE_OPENSSL
 	if (tls_configure(s) == -1)
 		goto fail;
+	scram_init();
+#else
+	for (i = 0; i < s->cf->nlisten; i++)
+		if (s->cf->listen[i].tls)
+			break;
+	if (i < s->cf->nlisten || s->cf->tls_cert[0] != '\0') {
+		log_warnx("%s: key '%s': TLS is configured, but this satcheld "
+		    "was built without OpenSSL", path, i < s->cf->nlisten ?
+		    "listen" : "tls_cert");
+		goto fail;
+	}
 #endif
 	return s;
 fail:
@@ -660,7 +666,7 @@ master_reload(struct satcheld *s)
 	s->worker_uid = n->worker_uid;
 	s->worker_gid = n->worker_gid;
 	free(n);
-	log_setlevel(s->cf->log_level);
+	log_setlevel(s->debug ? SATCHEL_LOG_DEBUG : s->cf->log_level);
 	s->generation++;
 
 	/* New auth processes; the old ones finish their request. */

@@ -28,6 +28,7 @@ struct satcheld {
 	struct config		*cf;
 	const char		*conf_path;
 	int			 foreground;
+	int			 debug;		/* -d: keeps debug across reloads */
 	int			 privileged;	/* running as root */
 
 	struct listener		 listeners[LISTENERS_MAX];

@@ -71,12 +71,14 @@ sasl_b64_decode(const char *src, size_t len, void *dst, size_t dstsz)
 	size_t i, o = 0, pad = 0;
 	int a, b, c, d;
 
-	if (len % 4 != 0 || len / 4 * 3 > dstsz)
+	if (len % 4 != 0)
 		return -1;
 	if (len >= 1 && src[len - 1] == '=')
 		pad++;
 	if (len >= 2 && src[len - 2] == '=')
 		pad++;
+	if (len / 4 * 3 - pad > dstsz)
+		return -1;
 	for (i = 0; i < len; i += 4) {
 		int last = i + 4 == len;
 

@@ -219,19 +219,30 @@ scram_client_first(struct scram_server *st, const char *msg, size_t len)
 }
 
 void
-scram_fake_keys(struct scram_server *st)
+scram_init(void)
+{
+	if (fake_ready)
+		return;
+	if (getrandom(fake_secret, sizeof(fake_secret), 0) !=
+	    (ssize_t)sizeof(fake_secret))
+		memset(fake_secret, 0x5a, sizeof(fake_secret));
+	fake_ready = 1;
+}
+
+void
+scram_salt_for(const char *user, unsigned char salt[16])
 {
 	unsigned char h[32];
 
-	if (!fake_ready) {
-		if (getrandom(fake_secret, sizeof(fake_secret), 0) !=
-		    (ssize_t)sizeof(fake_secret))
-			memset(fake_secret, 0x5a, sizeof(fake_secret));
-		fake_ready = 1;
-	}
-	(void)hmac256(fake_secret, sizeof(fake_secret), st->user,
-	    strlen(st->user), h);
-	memcpy(st->keys.salt, h, 16);
+	scram_init();
+	(void)hmac256(fake_secret, sizeof(fake_secret), user, strlen(user), h);
+	memcpy(salt, h, 16);
+}
+
+void
+scram_fake_keys(struct scram_server *st)
+{
+	scram_salt_for(st->user, st->keys.salt);
 	st->keys.saltlen = 16;
 	st->keys.iter = SCRAM_ITER_DEFAULT;
 	/* Keys no proof can match. */

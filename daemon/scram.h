@@ -52,7 +52,15 @@ int	 scram_client_first(struct scram_server *st, const char *msg,
  * exchange looks the same), write server-first-message to out.  0/-1.
  */
 int	 scram_server_first(struct scram_server *st, char *out, size_t outsz);
-/* Made-up keys for a user that has none: stable per user and process. */
+/*
+ * Salts for users without stored SCRAM keys (an unknown user, or a
+ * {PLAIN} one) come from a secret the master makes once, before it forks
+ * the auth pool: every auth process then gives one user the same salt,
+ * so the salt tells nothing about how, or whether, the user is stored.
+ */
+void	 scram_init(void);
+void	 scram_salt_for(const char *user, unsigned char salt[16]);
+/* Made-up keys for a user that has none (salt from scram_salt_for). */
 void	 scram_fake_keys(struct scram_server *st);
 /*
  * Check client-final-message.  1 proof ok (server-final-message "v=..."

@@ -458,6 +458,32 @@ cmd_stls(struct session *s, const struct proto_cmd *cmd)
 #endif
 }
 
+/* Discard input up to and including the next LF.  0, or -1 if the
+ * connection failed or timed out first. */
+static int
+session_skip_line(struct session *s)
+{
+	char *lf;
+	ssize_t n;
+
+	for (;;) {
+		if (s->c.in.len > 0) {
+			lf = memchr(buf_ptr(&s->c.in), '\n', s->c.in.len);
+			if (lf != NULL) {
+				buf_consume(&s->c.in,
+				    (size_t)(lf - buf_ptr(&s->c.in)) + 1);
+				return 0;
+			}
+			buf_consume(&s->c.in, s->c.in.len);
+		}
+		n = conn_fill(&s->c, (int)sd->cf->timeout_preauth * 1000);
+		if (n == -3 && !worker_quit)
+			continue;
+		if (n <= 0)
+			return -1;
+	}
+}
+
 /*
  * Read one SASL response line: "*" cancels (1), a bad or over-long
  * line is an error (-1), else the decoded bytes are in out (*len_r).
@@ -477,6 +503,16 @@ session_sasl_read(struct session *s, char *out, size_t outsz,
 		r = proto_getline(&rd, &s->c.in, &line, &len);
 		if (r == PROTO_LINE_OK)
 			break;
+		if (r == PROTO_LINE_TOOLONG && rd.skipping) {
+			/*
+			 * Drop the rest of the line here, up to its LF and not
+			 * a byte further, so its tail is never read as a
+			 * command and the next line stays for the session.
+			 */
+			if (session_skip_line(s) == -1)
+				return -2;
+			r = PROTO_LINE_TOOLONG;
+		}
 		if (r != PROTO_LINE_NEED) {
 			reply(s, "-ERR SASL response too long or invalid");
 			return -1;
