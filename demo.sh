@@ -111,10 +111,16 @@ CONF
 echo "==> starting satcheld (log: $demo/satcheld.log)"
 ./satcheld -t -c "$demo/satchel.conf" >/dev/null
 setsid ./satcheld -F -c "$demo/satchel.conf" >"$demo/satcheld.log" 2>&1 </dev/null &
+pid=$!
 for _ in $(seq 50); do
-	if curl -s --max-time 2 -o /dev/null pop3://127.0.0.1:1110/ -u demo@example.org:demo; then
-		break
+	if ! kill -0 "$pid" 2>/dev/null; then
+		echo "satcheld did not start:" >&2
+		tail -n 5 "$demo/satcheld.log" >&2
+		exit 1
 	fi
+	[ -s "$demo/satcheld.pid" ] &&
+		curl -s --max-time 2 -o /dev/null pop3://127.0.0.1:1110/ \
+		-u demo@example.org:demo && break
 	sleep 0.2
 done
 curl -s --max-time 5 pop3://127.0.0.1:1110/ -u demo@example.org:demo >/dev/null || {
