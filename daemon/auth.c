@@ -87,6 +87,78 @@ auth_signal(int sig)
 	auth_quit = 1;
 }
 
+/*
+ * The spare agent.  A fork on the login path costs several
+ * milliseconds on a virtual machine, so each auth process keeps one
+ * agent forked ahead of time, waiting on spare_ctl for its session:
+ * which storage module, the mailbox path, the user and the worker's
+ * socket.  It is a plain fork of this process, exactly what
+ * auth_fork_agent() would make, only earlier.
+ */
+static int spare_ctl = -1;
+
+static void
+auth_spare_main(int ctl)
+{
+	static struct privsep_msg m;
+	struct satchel_user user;
+	struct module *mod;
+	struct unpack u;
+	char name[64], path[SATCHEL_PATH_MAX], session[17];
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	setproctitle_fmt("satcheld: agent (spare)");
+	/* Waits until used, or until the auth process goes away (EOF). */
+	if (privsep_recv(ctl, &m, -1) != 0 || m.type != PS_AGENT_START ||
+	    m.fd == -1)
+		_exit(0);
+	memset(&user, 0, sizeof(user));
+	unpack_init(&u, m.data, m.len);
+	unpack_str(&u, name, sizeof(name));
+	unpack_str(&u, path, sizeof(path));
+	unpack_str(&u, user.name, sizeof(user.name));
+	user.uid = (uid_t)unpack_u32(&u);
+	user.gid = (gid_t)unpack_u32(&u);
+	unpack_str(&u, user.home, sizeof(user.home));
+	unpack_str(&u, session, sizeof(session));
+	user.uid_set = user.gid_set = 1;
+	if (unpack_done(&u) == -1 ||
+	    (mod = module_find(sd->storage, name)) == NULL)
+		_exit(1);
+	close(ctl);
+	agent_main(m.fd, mod, path, &user, session);
+}
+
+/* Fork the next spare agent, if there is none. */
+static void
+auth_spare_fork(void)
+{
+	int sv[2];
+
+	if (spare_ctl != -1)
+		return;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		return;
+	switch (fork()) {
+	case -1:
+		close(sv[0]);
+		close(sv[1]);
+		return;
+	case 0:
+		close(sv[0]);
+		close(sd->auth_fd);
+		auth_spare_main(sv[1]);
+		_exit(0);
+	}
+	close(sv[1]);
+	spare_ctl = sv[0];
+}
+
 int
 auth_user_valid(const char *user)
 {
@@ -149,6 +221,7 @@ auth_main(void)
 	}
 	core_set_module_name("core");
 
+	auth_spare_fork();
 	while (!auth_quit) {
 		pfd.fd = s->auth_fd;
 		pfd.events = POLLIN;
@@ -159,6 +232,8 @@ auth_main(void)
 			continue;
 		auth_serve(fd);
 		close(fd);
+		/* After the reply: the next login finds its agent ready. */
+		auth_spare_fork();
 	}
 	_exit(0);
 }
@@ -612,6 +687,31 @@ auth_fork_agent(struct module *mod, const char *path,
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("socketpair");
 		return -1;
+	}
+	/* A spare agent forked ahead of time takes the session at once. */
+	if (spare_ctl != -1) {
+		unsigned char msg[2 * SATCHEL_PATH_MAX + 512];
+		struct pack pk;
+
+		pack_init(&pk, msg, sizeof(msg));
+		pack_str(&pk, mod->desc->name);
+		pack_str(&pk, path);
+		pack_str(&pk, user.name);
+		pack_u32(&pk, (uint32_t)user.uid);
+		pack_u32(&pk, (uint32_t)user.gid);
+		pack_str(&pk, user.home);
+		pack_str(&pk, session);
+		pid = -1;
+		if (!pk.err && privsep_send(spare_ctl, PS_AGENT_START, msg,
+		    pk.len, sv[1]) == 0)
+			pid = 0;
+		close(spare_ctl);
+		spare_ctl = -1;
+		if (pid == 0) {
+			close(sv[1]);
+			return sv[0];
+		}
+		/* The spare died: fork one now, as below. */
 	}
 	switch (pid = fork()) {
 	case -1:

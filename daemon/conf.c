@@ -114,8 +114,8 @@ conf_new(const char *path)
 		return NULL;
 	}
 	/* Defaults: the values documented in satchel.conf(5). */
-	cf->workers_min_spare = 4;
-	cf->workers_max_spare = 16;
+	cf->workers_min_spare = 8;
+	cf->workers_max_spare = 32;
 	cf->workers_max = 256;
 	cf->worker_max_sessions = 1;
 	cf->auth_processes = 2;

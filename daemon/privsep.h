@@ -39,6 +39,10 @@
 #define PS_AUTH_CONTINUE	6
 #define PS_AUTH_SCRAM_FINAL	7
 
+/* Auth process -> its spare agent: storage module name, path, user
+ * name, uid, gid, home, session; the worker's socket as the fd. */
+#define PS_AGENT_START		8
+
 /* Worker <-> mailbox agent */
 #define PS_MBOX_HELLO		10	/* status, count, total, msg */
 #define PS_MBOX_LIST		11	/* (empty) */

@@ -143,7 +143,7 @@ main(void)
 		ASSERT_STR_EQ(cf->listen[0].port, "1110");
 		ASSERT_INT_EQ(cf->listen[0].tls, 0);
 		ASSERT_STR_EQ(cf->worker_user, "satchel");
-		ASSERT_INT_EQ(cf->workers_min_spare, 4);
+		ASSERT_INT_EQ(cf->workers_min_spare, 8);
 		ASSERT_INT_EQ(cf->workers_max, 256);
 		ASSERT_INT_EQ(cf->worker_max_sessions, 1);
 		ASSERT_INT_EQ(cf->timeout_session, 600);

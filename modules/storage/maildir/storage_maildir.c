@@ -1230,26 +1230,40 @@ maildir_commit(void *vmb, const uint8_t *marks, size_t count,
 {
 	struct maildir *mb = vmb;
 	size_t i, failed = 0;
-	int sub;
+	int sub, dirty[2] = { 0, 0 };
 
 	if (count != mb->n) {
 		*errstr_r = "message count mismatch";
 		return -1;
 	}
 	for (i = 0; i < mb->n; i++) {
-		if (mb->msgs[i].gone)
+		struct md_msg *m = &mb->msgs[i];
+		const char *before = m->name;
+		int oldsub = m->sub;
+
+		if (m->gone)
 			continue;
 		if (marks[i] & SATCHEL_MARK_DELETED) {
 			if (md_delete(mb, i) == -1)
 				failed++;
-		} else if (mb->msgs[i].sub == MD_NEW ||
-		    (marks[i] & SATCHEL_MARK_SEEN))
+			else
+				dirty[oldsub] = dirty[m->sub] = 1;
+		} else if (m->sub == MD_NEW ||
+		    (marks[i] & SATCHEL_MARK_SEEN)) {
 			(void)md_update(mb, i,
 			    (marks[i] & SATCHEL_MARK_SEEN) != 0);
+			/* A rename gives the message a new name string. */
+			if (m->name != before || m->sub != oldsub)
+				dirty[oldsub] = dirty[m->sub] = 1;
+		}
 	}
-	/* Make the unlinks and renames durable before we say +OK. */
+	/*
+	 * Make the unlinks and renames durable before we say +OK; a
+	 * directory nothing changed in needs no fsync (a read-only session
+	 * then quits at once).
+	 */
 	for (sub = 0; sub < 2; sub++)
-		if (fsync(mb->subfd[sub]) == -1)
+		if (dirty[sub] && fsync(mb->subfd[sub]) == -1)
 			mb->core->log(SATCHEL_LOG_ERR, "%s/%s: fsync: %s",
 			    mb->path, md_subname[sub], strerror(errno));
 	md_cache_write(mb);
