@@ -34,58 +34,16 @@
 #include "privsep.h"
 #include "protocol.h"
 #include "scoreboard.h"
-#include "sasl.h"
 #include "session.h"
+#include "session_int.h"
 #ifdef HAVE_OPENSSL
 #include "tls.h"
 #endif
 #include "worker.h"
 #include "compat/poison.h"
 
-#define S_AUTH		0x01	/* AUTHORIZATION */
-#define S_TRANS		0x02	/* TRANSACTION */
-
-#define CMD_OK		0
-#define CMD_CLOSE	1	/* reply sent; end the session */
-
 #define BAD_COMMANDS_MAX	10
-#define AUTH_TIMEOUT_MS		60000
-#define MAILBOX_OPEN_TIMEOUT_MS	300000	/* lock wait plus a big scan */
 #define READ_CHUNK		(64 * 1024)
-#define SASL_LINE_MAX		4096	/* RFC 5034 sets no limit */
-
-struct session {
-	struct conn		 c;
-	struct proto_reader	 rd;
-	const struct listener	*l;
-	struct sb_slot		*slot;
-	int			 state;
-	char			 id[17];
-	char			 peer[64];
-	char			 local[64];
-	char			 apop_ts[160];
-	int			 tls;		/* the connection is TLS */
-	int			 trusted;	/* peer in trusted_networks */
-
-	char			 user[SATCHEL_USER_MAX + 1];
-	int			 have_user;
-	char			 canon[SATCHEL_USER_MAX + 1];
-	unsigned int		 failures;
-	unsigned int		 bad;
-	uint32_t		 login_delay;
-
-	int			 agent;
-	size_t			 count;
-	uint64_t		*sizes;
-	char			(*uids)[SATCHEL_UID_MAX + 1];
-	uint8_t			*marks;
-	uint64_t		 total;
-
-	size_t			 nretr, ndele;
-	uint64_t		 bretr, bdele;
-	struct timespec		 start;
-	const char		*reason;
-};
 
 struct command {
 	const char	*keyword;
@@ -106,8 +64,6 @@ static int cmd_retr(struct session *, const struct proto_cmd *);
 static int cmd_top(struct session *, const struct proto_cmd *);
 static int cmd_dele(struct session *, const struct proto_cmd *);
 static int cmd_rset(struct session *, const struct proto_cmd *);
-static int cmd_stls(struct session *, const struct proto_cmd *);
-static int cmd_auth(struct session *, const struct proto_cmd *);
 
 static const struct command commands[] = {
 	{ "CAPA", S_AUTH | S_TRANS, cmd_capa },
@@ -127,16 +83,6 @@ static const struct command commands[] = {
 	{ "RSET", S_TRANS, cmd_rset },
 };
 
-static int reply(struct session *, const char *);
-static int replyf(struct session *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-static void session_sleep(unsigned int);
-static int session_login(struct session *, uint32_t, const char *,
-    const char *, const char *);
-static int session_auth_result(struct session *, int, struct auth_result *,
-    const char *);
-static int session_plain_ok(const struct session *);
-static int session_mech_ok(const struct session *, const char *);
 
 static int session_open_mailbox(struct session *, int);
 static void session_free_mailbox(struct session *);
@@ -145,8 +91,8 @@ static int session_send_message(struct session *, size_t, int, uint64_t);
 static int session_commit(struct session *);
 static void session_log_end(struct session *);
 
-static int
-reply(struct session *s, const char *line)
+int
+session_reply(struct session *s, const char *line)
 {
 	if (conn_puts(&s->c, line) == -1 || conn_write(&s->c, "\r\n", 2) ==
 	    -1)
@@ -154,8 +100,8 @@ reply(struct session *s, const char *line)
 	return 0;
 }
 
-static int
-replyf(struct session *s, const char *fmt, ...)
+int
+session_replyf(struct session *s, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
@@ -166,10 +112,10 @@ replyf(struct session *s, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return -1;
-	return reply(s, line);
+	return session_reply(s, line);
 }
 
-static void
+void
 session_sleep(unsigned int ms)
 {
 	struct timespec ts, rem;
@@ -188,13 +134,13 @@ cmd_capa(struct session *s, const struct proto_cmd *cmd)
 	struct config *cf = sd->cf;
 
 	if (cmd->restlen != 0)
-		return reply(s, "-ERR CAPA takes no argument");
-	reply(s, "+OK Capability list follows");
-	reply(s, "TOP");
-	reply(s, "UIDL");
-	reply(s, "RESP-CODES");
-	reply(s, "AUTH-RESP-CODE");
-	reply(s, "PIPELINING");
+		return session_reply(s, "-ERR CAPA takes no argument");
+	session_reply(s, "+OK Capability list follows");
+	session_reply(s, "TOP");
+	session_reply(s, "UIDL");
+	session_reply(s, "RESP-CODES");
+	session_reply(s, "AUTH-RESP-CODE");
+	session_reply(s, "PIPELINING");
 	if (s->state == S_AUTH) {
 		char mechs[128];
 		size_t i, o = 0;
@@ -202,43 +148,41 @@ cmd_capa(struct session *s, const struct proto_cmd *cmd)
 		    "SCRAM-SHA-256" };
 
 		if (session_plain_ok(s))
-			reply(s, "USER");
+			session_reply(s, "USER");
 #ifdef HAVE_OPENSSL
 		if (tls_enabled(sd) && !s->tls)
-			reply(s, "STLS");
+			session_reply(s, "STLS");
 #endif
 		for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 			if (session_mech_ok(s, all[i]))
 				o += (size_t)snprintf(mechs + o,
 				    sizeof(mechs) - o, " %s", all[i]);
 		if (o > 0)
-			replyf(s, "SASL%s", mechs);
+			session_replyf(s, "SASL%s", mechs);
 	}
 	if (cf->expire[0] != '\0')
-		replyf(s, "EXPIRE %s%s", cf->expire,
+		session_replyf(s, "EXPIRE %s%s", cf->expire,
 		    s->state == S_AUTH && strcmp(cf->expire, "NEVER") != 0 ?
 		    " USER" : "");
 	if (s->state == S_TRANS && s->login_delay > 0)
-		replyf(s, "LOGIN-DELAY %u", s->login_delay);
+		session_replyf(s, "LOGIN-DELAY %u", s->login_delay);
 	else if (cf->login_delay > 0)
-		replyf(s, "LOGIN-DELAY %u%s", cf->login_delay,
+		session_replyf(s, "LOGIN-DELAY %u%s", cf->login_delay,
 		    s->state == S_AUTH ? " USER" : "");
-	reply(s, "IMPLEMENTATION Satchel");
-	return reply(s, ".");
+	session_reply(s, "IMPLEMENTATION Satchel");
+	return session_reply(s, ".");
 }
 
-#define PLAINTEXT_REFUSED "-ERR [AUTH] Plaintext authentication disallowed " \
-	"on non-secure (SSL/TLS) connections"
 
 /* USER/PASS and AUTH PLAIN/LOGIN: only over TLS or from trusted nets. */
-static int
+int
 session_plain_ok(const struct session *s)
 {
 	return !sd->cf->disable_plaintext_auth || s->tls || s->trusted;
 }
 
 /* A SASL mechanism is offered when configured and able to work here. */
-static int
+int
 session_mech_ok(const struct session *s, const char *mech)
 {
 	char pad[64];
@@ -263,10 +207,10 @@ static int
 cmd_user(struct session *s, const struct proto_cmd *cmd)
 {
 	if (!session_plain_ok(s))
-		return reply(s, PLAINTEXT_REFUSED);
+		return session_reply(s, PLAINTEXT_REFUSED);
 	if (cmd->restlen == 0 || cmd->restlen > SATCHEL_USER_MAX ||
 	    memchr(cmd->rest, ' ', cmd->restlen) != NULL)
-		return reply(s, "-ERR Usage: USER name");
+		return session_reply(s, "-ERR Usage: USER name");
 	memcpy(s->user, cmd->rest, cmd->restlen);
 	s->user[cmd->restlen] = '\0';
 	s->have_user = 1;
@@ -274,7 +218,7 @@ cmd_user(struct session *s, const struct proto_cmd *cmd)
 	 * The same answer for every name: whether a user exists is only
 	 * ever learned by a correct password.
 	 */
-	return reply(s, "+OK");
+	return session_reply(s, "+OK");
 }
 
 static int
@@ -289,11 +233,11 @@ cmd_pass(struct session *s, const struct proto_cmd *cmd)
 	explicit_bzero((void *)(uintptr_t)cmd->rest, cmd->restlen);
 	if (!session_plain_ok(s)) {
 		explicit_bzero(pass, sizeof(pass));
-		return reply(s, PLAINTEXT_REFUSED);
+		return session_reply(s, PLAINTEXT_REFUSED);
 	}
 	if (!s->have_user) {
 		explicit_bzero(pass, sizeof(pass));
-		return reply(s, "-ERR USER first");
+		return session_reply(s, "-ERR USER first");
 	}
 	r = session_login(s, PS_AUTH_PASS, pass, "", "pass");
 	explicit_bzero(pass, sizeof(pass));
@@ -309,22 +253,22 @@ cmd_apop(struct session *s, const struct proto_cmd *cmd)
 	size_t ulen, i;
 
 	if (!sd->apop)
-		return reply(s, "-ERR APOP is not available");
+		return session_reply(s, "-ERR APOP is not available");
 	/* APOP name digest: the name may be longer than 40 octets. */
 	if ((sp = memchr(cmd->rest, ' ', cmd->restlen)) == NULL)
-		return reply(s, "-ERR Usage: APOP name digest");
+		return session_reply(s, "-ERR Usage: APOP name digest");
 	ulen = (size_t)(sp - cmd->rest);
 	if (ulen == 0 || ulen > SATCHEL_USER_MAX ||
 	    proto_split(sp + 1, cmd->restlen - ulen - 1, args, 1) != 1 ||
 	    strlen(args[0]) != 32)
-		return reply(s, "-ERR Usage: APOP name digest");
+		return session_reply(s, "-ERR Usage: APOP name digest");
 	for (i = 0; i < 32; i++) {
 		char ch = args[0][i];
 
 		if (ch >= 'A' && ch <= 'F')
 			ch = (char)(ch - 'A' + 'a');
 		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
-			return reply(s, "-ERR Usage: APOP name digest");
+			return session_reply(s, "-ERR Usage: APOP name digest");
 		digest[i] = ch;
 	}
 	digest[32] = '\0';
@@ -339,7 +283,7 @@ cmd_apop(struct session *s, const struct proto_cmd *cmd)
  * Failures of every kind that depend on the credentials get the same
  * words and the same delay.
  */
-static int
+int
 session_login(struct session *s, uint32_t type, const char *secret,
     const char *extra, const char *method)
 {
@@ -353,7 +297,7 @@ session_login(struct session *s, uint32_t type, const char *secret,
 	return session_auth_result(s, r, &res, method);
 }
 
-static int
+int
 session_auth_result(struct session *s, int r, struct auth_result *res,
     const char *method)
 {
@@ -364,7 +308,7 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 	if (r == -1) {
 		log_warnx("session=%s event=auth user=%s result=tempfail "
 		    "reason=auth-pool-unreachable", s->id, vis);
-		return reply(s, "-ERR [SYS/TEMP] Authentication service "
+		return session_reply(s, "-ERR [SYS/TEMP] Authentication service "
 		    "unavailable, try again later");
 	}
 	switch (res->result) {
@@ -373,19 +317,19 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 	case SATCHEL_AUTH_TEMPFAIL:
 		log_info("session=%s event=auth user=%s method=%s "
 		    "result=tempfail", s->id, vis, method);
-		return reply(s, "-ERR [SYS/TEMP] Temporary authentication "
+		return session_reply(s, "-ERR [SYS/TEMP] Temporary authentication "
 		    "failure, try again later");
 	case SATCHEL_AUTH_ERROR:
 		log_info("session=%s event=auth user=%s method=%s "
 		    "result=error", s->id, vis, method);
 		s->failures++;
 		session_sleep(res->delay_ms);
-		if (reply(s, "-ERR [SYS/PERM] Authentication failed: "
+		if (session_reply(s, "-ERR [SYS/PERM] Authentication failed: "
 		    "account misconfigured, contact the administrator") == -1)
 			return -1;
 		if (s->failures >= sd->cf->login_fail_max) {
 			s->reason = "auth-failures";
-			reply(s, "-ERR Too many failed logins, disconnecting");
+			session_reply(s, "-ERR Too many failed logins, disconnecting");
 			return CMD_CLOSE;
 		}
 		return CMD_OK;
@@ -396,11 +340,11 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 		    s->failures);
 		session_sleep(res->delay_ms);
 		s->have_user = 0;
-		if (reply(s, "-ERR [AUTH] Authentication failed") == -1)
+		if (session_reply(s, "-ERR [AUTH] Authentication failed") == -1)
 			return -1;
 		if (s->failures >= sd->cf->login_fail_max) {
 			s->reason = "auth-failures";
-			reply(s, "-ERR Too many failed logins, disconnecting");
+			session_reply(s, "-ERR Too many failed logins, disconnecting");
 			return CMD_CLOSE;
 		}
 		return CMD_OK;
@@ -413,365 +357,6 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 	log_info("session=%s event=auth user=%s method=%s result=ok "
 	    "tls=%s", s->id, vis, method, s->tls ? "yes" : "no");
 	return session_open_mailbox(s, res->agent_fd);
-}
-
-/* ---- STLS and AUTH ----------------------------------------------- */
-
-static int
-cmd_stls(struct session *s, const struct proto_cmd *cmd)
-{
-#ifdef HAVE_OPENSSL
-	const char *err;
-
-	if (!tls_enabled(sd))
-		return reply(s, "-ERR STLS is not available");
-	if (s->tls)
-		return reply(s, "-ERR Already using TLS");
-	if (cmd->restlen != 0)
-		return reply(s, "-ERR STLS takes no argument");
-	if (reply(s, "+OK Begin TLS negotiation") == -1 ||
-	    conn_flush(&s->c, 60000) == -1)
-		return -1;
-	/*
-	 * Whatever the client sent after STLS, before the handshake, was
-	 * sent in the clear: it is discarded, never run inside TLS (the
-	 * STARTTLS command injection class, CVE-2011-0411).
-	 */
-	buf_reset(&s->c.in);
-	proto_reader_init(&s->rd, PROTO_LINE_MAX);
-	if (tls_accept(sd, &s->c, (int)sd->cf->timeout_preauth * 1000,
-	    &err) == -1) {
-		log_info("session=%s event=tls result=fail error=\"%s\"",
-		    s->id, err);
-		s->reason = "tls-failed";
-		return CMD_CLOSE;
-	}
-	s->tls = 1;
-	/* RFC 2595: forget what was learned before the handshake. */
-	s->have_user = 0;
-	memset(s->user, 0, sizeof(s->user));
-	log_info("session=%s event=tls result=ok tls=%s", s->id,
-	    tls_describe(&s->c));
-	return CMD_OK;
-#else
-	return reply(s, "-ERR STLS is not available");
-#endif
-}
-
-/* Discard input up to and including the next LF.  0, or -1 if the
- * connection failed or timed out first. */
-static int
-session_skip_line(struct session *s)
-{
-	char *lf;
-	ssize_t n;
-
-	for (;;) {
-		if (s->c.in.len > 0) {
-			lf = memchr(buf_ptr(&s->c.in), '\n', s->c.in.len);
-			if (lf != NULL) {
-				buf_consume(&s->c.in,
-				    (size_t)(lf - buf_ptr(&s->c.in)) + 1);
-				return 0;
-			}
-			buf_consume(&s->c.in, s->c.in.len);
-		}
-		n = conn_fill(&s->c, (int)sd->cf->timeout_preauth * 1000);
-		if (n == -3 && !worker_quit)
-			continue;
-		if (n <= 0)
-			return -1;
-	}
-}
-
-/*
- * Read one SASL response line: "*" cancels (1), a bad or over-long
- * line is an error (-1), else the decoded bytes are in out (*len_r).
- */
-static int
-session_sasl_read(struct session *s, char *out, size_t outsz,
-    size_t *len_r)
-{
-	struct proto_reader rd;
-	const char *line;
-	size_t len;
-	ssize_t n;
-	int r, dl;
-
-	proto_reader_init(&rd, SASL_LINE_MAX);
-	for (;;) {
-		r = proto_getline(&rd, &s->c.in, &line, &len);
-		if (r == PROTO_LINE_OK)
-			break;
-		if (r == PROTO_LINE_TOOLONG && rd.skipping) {
-			/*
-			 * Drop the rest of the line here, up to its LF and not
-			 * a byte further, so its tail is never read as a
-			 * command and the next line stays for the session.
-			 */
-			if (session_skip_line(s) == -1)
-				return -2;
-			r = PROTO_LINE_TOOLONG;
-		}
-		if (r != PROTO_LINE_NEED) {
-			reply(s, "-ERR SASL response too long or invalid");
-			return -1;
-		}
-		if (conn_flush(&s->c, 60000) == -1)
-			return -2;
-		n = conn_fill(&s->c, (int)sd->cf->timeout_preauth * 1000);
-		if (n == -3 && !worker_quit)
-			continue;
-		if (n <= 0)
-			return -2;
-	}
-	if (len == 1 && line[0] == '*') {
-		reply(s, "-ERR Authentication cancelled");
-		return 1;
-	}
-	if (len == 1 && line[0] == '=') {
-		*len_r = 0;
-		return 0;
-	}
-	if ((dl = sasl_b64_decode(line, len, out, outsz)) < 0) {
-		explicit_bzero((void *)(uintptr_t)line, len);
-		reply(s, "-ERR Invalid base64 in SASL response");
-		return -1;
-	}
-	explicit_bzero((void *)(uintptr_t)line, len);
-	*len_r = (size_t)dl;
-	return 0;
-}
-
-/* Send a SASL challenge: "+ " and the base64 of p. */
-static int
-session_challenge(struct session *s, const void *p, size_t len)
-{
-	char b64[1400];
-
-	if (sasl_b64_encode(p, len, b64, sizeof(b64)) < 0)
-		return -1;
-	return replyf(s, "+ %s", b64);
-}
-
-static int
-cmd_auth(struct session *s, const struct proto_cmd *cmd)
-{
-	static const char *all[] = { "PLAIN", "LOGIN", "CRAM-MD5",
-	    "SCRAM-SHA-256" };
-	char mech[32], data[SASL_LINE_MAX], user[SATCHEL_USER_MAX + 1];
-	char pass[256], chal[256], host[128];
-	const char *sp, *ir = NULL;
-	size_t i, mlen, irlen = 0, len;
-	int r;
-
-	if (cmd->restlen == 0) {
-		/* Old clients (Outlook) list mechanisms with a bare AUTH. */
-		reply(s, "+OK Supported mechanisms follow");
-		for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-			if (session_mech_ok(s, all[i]))
-				reply(s, all[i]);
-		return reply(s, ".");
-	}
-	sp = memchr(cmd->rest, ' ', cmd->restlen);
-	mlen = sp == NULL ? cmd->restlen : (size_t)(sp - cmd->rest);
-	if (mlen == 0 || mlen >= sizeof(mech))
-		return reply(s, "-ERR Unknown authentication mechanism");
-	for (i = 0; i < mlen; i++) {
-		char c = cmd->rest[i];
-
-		mech[i] = c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
-	}
-	mech[mlen] = '\0';
-	if (sp != NULL) {
-		ir = sp + 1;
-		irlen = cmd->restlen - mlen - 1;
-	}
-	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (strcmp(all[i], mech) == 0)
-			break;
-	if (i == sizeof(all) / sizeof(all[0]))
-		return reply(s, "-ERR Unknown authentication mechanism");
-	if (!session_mech_ok(s, mech)) {
-		if ((strcmp(mech, "PLAIN") == 0 ||
-		    strcmp(mech, "LOGIN") == 0) && !session_plain_ok(s))
-			return reply(s, PLAINTEXT_REFUSED);
-		return reply(s, "-ERR Authentication mechanism not "
-		    "available");
-	}
-
-	/* The initial response, if any: "=" is an empty one. */
-	len = 0;
-	if (ir != NULL) {
-		int dl;
-
-		if (irlen == 1 && ir[0] == '=')
-			dl = 0;
-		else if ((dl = sasl_b64_decode(ir, irlen, data,
-		    sizeof(data))) < 0) {
-			explicit_bzero((void *)(uintptr_t)ir, irlen);
-			return reply(s, "-ERR Invalid base64 in SASL "
-			    "response");
-		}
-		explicit_bzero((void *)(uintptr_t)ir, irlen);
-		len = (size_t)dl;
-	}
-
-	if (strcmp(mech, "PLAIN") == 0) {
-		if (ir == NULL) {
-			if (reply(s, "+ ") == -1)
-				return -1;
-			if ((r = session_sasl_read(s, data, sizeof(data),
-			    &len)) != 0)
-				return r == -2 ? CMD_CLOSE : 0;
-		}
-		r = sasl_plain_parse(data, len, user, sizeof(user), pass,
-		    sizeof(pass));
-		explicit_bzero(data, sizeof(data));
-		if (r == -1) {
-			explicit_bzero(pass, sizeof(pass));
-			return reply(s, "-ERR Malformed PLAIN response");
-		}
-		strlcpy(s->user, user, sizeof(s->user));
-		r = session_login(s, PS_AUTH_PASS, pass, "", "plain");
-		explicit_bzero(pass, sizeof(pass));
-		return r;
-	}
-
-	if (strcmp(mech, "LOGIN") == 0) {
-		if (ir == NULL) {
-			if (session_challenge(s, "Username:", 9) == -1)
-				return -1;
-			if ((r = session_sasl_read(s, data, sizeof(data),
-			    &len)) != 0)
-				return r == -2 ? CMD_CLOSE : 0;
-		}
-		if (len == 0 || len >= sizeof(user) ||
-		    memchr(data, '\0', len) != NULL)
-			return reply(s, "-ERR Malformed LOGIN user name");
-		memcpy(user, data, len);
-		user[len] = '\0';
-		if (session_challenge(s, "Password:", 9) == -1)
-			return -1;
-		if ((r = session_sasl_read(s, data, sizeof(data), &len)) != 0)
-			return r == -2 ? CMD_CLOSE : 0;
-		if (len == 0 || len >= sizeof(pass) ||
-		    memchr(data, '\0', len) != NULL) {
-			explicit_bzero(data, sizeof(data));
-			return reply(s, "-ERR Malformed LOGIN password");
-		}
-		memcpy(pass, data, len);
-		pass[len] = '\0';
-		explicit_bzero(data, sizeof(data));
-		strlcpy(s->user, user, sizeof(s->user));
-		r = session_login(s, PS_AUTH_PASS, pass, "", "login");
-		explicit_bzero(pass, sizeof(pass));
-		return r;
-	}
-
-	if (strcmp(mech, "CRAM-MD5") == 0) {
-		const char *space;
-
-		if (ir != NULL)
-			return reply(s, "-ERR CRAM-MD5 takes no initial "
-			    "response");
-		if (gethostname(host, sizeof(host)) == -1)
-			strlcpy(host, "localhost", sizeof(host));
-		host[sizeof(host) - 1] = '\0';
-		(void)snprintf(chal, sizeof(chal), "<%ld.%s.%lld@%.80s>",
-		    (long)getpid(), s->id, (long long)time(NULL), host);
-		if (session_challenge(s, chal, strlen(chal)) == -1)
-			return -1;
-		if ((r = session_sasl_read(s, data, sizeof(data), &len)) != 0)
-			return r == -2 ? CMD_CLOSE : 0;
-		/* "user SP 32-hex-digest" */
-		if (len < 34 || (space = memchr(data, ' ', len)) == NULL ||
-		    (size_t)(data + len - space - 1) != 32 ||
-		    space == data || (size_t)(space - data) >= sizeof(user))
-			return reply(s, "-ERR Malformed CRAM-MD5 response");
-		memcpy(user, data, (size_t)(space - data));
-		user[space - data] = '\0';
-		memcpy(pass, space + 1, 32);
-		pass[32] = '\0';
-		for (i = 0; i < 32; i++)
-			if (pass[i] >= 'A' && pass[i] <= 'F')
-				pass[i] = (char)(pass[i] + 32);
-		strlcpy(s->user, user, sizeof(s->user));
-		return session_login(s, PS_AUTH_CRAM, pass, chal, "cram-md5");
-	}
-
-	/* SCRAM-SHA-256: the auth pool holds the exchange's state. */
-	{
-		struct auth_addrs a = { s->peer, s->local, s->id };
-		struct auth_result res;
-		char sfirst[1024];
-		int fd;
-
-		if (ir == NULL) {
-			if (reply(s, "+ ") == -1)
-				return -1;
-			if ((r = session_sasl_read(s, data, sizeof(data) - 1,
-			    &len)) != 0)
-				return r == -2 ? CMD_CLOSE : 0;
-		}
-		if (len == 0 || memchr(data, '\0', len) != NULL ||
-		    len >= sizeof(data))
-			return reply(s, "-ERR Malformed SCRAM message");
-		data[len] = '\0';
-		/* For the log line: the n= attribute, if it is there. */
-		{
-			const char *np = strstr(data, ",n=");
-			size_t k = 0;
-
-			if (np != NULL)
-				for (np += 3; *np != '\0' && *np != ',' &&
-				    k + 1 < sizeof(s->user); np++)
-					s->user[k++] = *np;
-			s->user[k] = '\0';
-		}
-		sb_set(s->slot, SB_AUTH);
-		if ((fd = auth_send(PS_AUTH_SCRAM, "", data, "", &a)) == -1)
-			return session_auth_result(s, -1, &res, "scram");
-		if (auth_continue(fd, sfirst, sizeof(sfirst)) == -1) {
-			/* A malformed client-first ends here. */
-			r = auth_result(fd, &res);
-			return session_auth_result(s, r, &res, "scram");
-		}
-		if (session_challenge(s, sfirst, strlen(sfirst)) == -1) {
-			close(fd);
-			return -1;
-		}
-		r = session_sasl_read(s, data, sizeof(data) - 1, &len);
-		if (r != 0 || memchr(data, '\0', len) != NULL) {
-			close(fd);
-			sb_set(s->slot, SB_PREAUTH);
-			return r == -2 ? CMD_CLOSE : r == 1 ? 0 :
-			    reply(s, "-ERR Malformed SCRAM message");
-		}
-		data[len] = '\0';
-		if (auth_scram_final(fd, data) == -1) {
-			close(fd);
-			return session_auth_result(s, -1, &res, "scram");
-		}
-		r = auth_result(fd, &res);
-		if (r == 0 && res.result == SATCHEL_AUTH_OK) {
-			/* The server signature, answered with an empty
-			 * line, before +OK (RFC 5034 section 4). */
-			if (session_challenge(s, res.data,
-			    strlen(res.data)) == -1) {
-				close(res.agent_fd);
-				return -1;
-			}
-			if (session_sasl_read(s, data, sizeof(data),
-			    &len) != 0 || len != 0) {
-				close(res.agent_fd);
-				sb_set(s->slot, SB_PREAUTH);
-				return reply(s, "-ERR [AUTH] Authentication "
-				    "failed");
-			}
-		}
-		return session_auth_result(s, r, &res, "scram");
-	}
 }
 
 static void
@@ -817,14 +402,14 @@ session_open_mailbox(struct session *s, int fd)
 		session_free_mailbox(s);
 		log_info("session=%s event=mailbox user=%s result=in-use",
 		    s->id, s->slot->user);
-		return reply(s, "-ERR [IN-USE] Mailbox is locked by another "
+		return session_reply(s, "-ERR [IN-USE] Mailbox is locked by another "
 		    "POP3 session");
 	}
 	if (status != SATCHEL_MBOX_OK) {
 		session_free_mailbox(s);
 		log_info("session=%s event=mailbox user=%s result=fail", s->id,
 		    s->slot->user);
-		return replyf(s, "-ERR [%s] Cannot open the mailbox",
+		return session_replyf(s, "-ERR [%s] Cannot open the mailbox",
 		    status == SATCHEL_MBOX_TEMPFAIL ? "SYS/TEMP" : "SYS/PERM");
 	}
 	if (count > 10000000 || (s->sizes = calloc(count + 1,
@@ -868,13 +453,13 @@ session_open_mailbox(struct session *s, int fd)
 	s->state = S_TRANS;
 	sb_set(s->slot, SB_TRANSACTION);
 	setproctitle_fmt("satcheld: worker %s", s->slot->user);
-	return replyf(s, "+OK Logged in, %zu message%s (%llu octets)",
+	return session_replyf(s, "+OK Logged in, %zu message%s (%llu octets)",
 	    s->count, s->count == 1 ? "" : "s", (unsigned long long)s->total);
 broken:
 	log_warnx("session=%s event=mailbox user=%s result=error "
 	    "reason=agent-failed", s->id, s->slot->user);
 	session_free_mailbox(s);
-	return reply(s, "-ERR [SYS/TEMP] Cannot open the mailbox, try again "
+	return session_reply(s, "-ERR [SYS/TEMP] Cannot open the mailbox, try again "
 	    "later");
 }
 
@@ -883,7 +468,7 @@ cmd_quit(struct session *s, const struct proto_cmd *cmd)
 {
 	if (s->state == S_AUTH) {
 		s->reason = "quit";
-		reply(s, "+OK Bye");
+		session_reply(s, "+OK Bye");
 		return CMD_CLOSE;
 	}
 	return session_commit(s);
@@ -898,11 +483,11 @@ session_msgnum(struct session *s, const char *arg, size_t *idx_r)
 	uint64_t n;
 
 	if (proto_number(arg, strlen(arg), 1, s->count, &n) == -1) {
-		reply(s, "-ERR No such message");
+		session_reply(s, "-ERR No such message");
 		return -1;
 	}
 	if (s->marks[n - 1] & SATCHEL_MARK_DELETED) {
-		replyf(s, "-ERR Message %llu is deleted",
+		session_replyf(s, "-ERR Message %llu is deleted",
 		    (unsigned long long)n);
 		return -1;
 	}
@@ -913,15 +498,15 @@ session_msgnum(struct session *s, const char *arg, size_t *idx_r)
 static int
 cmd_noop(struct session *s, const struct proto_cmd *cmd)
 {
-	return reply(s, "+OK");
+	return session_reply(s, "+OK");
 }
 
 static int
 cmd_stat(struct session *s, const struct proto_cmd *cmd)
 {
 	if (cmd->restlen != 0)
-		return reply(s, "-ERR STAT takes no argument");
-	return replyf(s, "+OK %zu %llu", s->count - s->ndele,
+		return session_reply(s, "-ERR STAT takes no argument");
+	return session_replyf(s, "+OK %zu %llu", s->count - s->ndele,
 	    (unsigned long long)(s->total - s->bdele));
 }
 
@@ -934,19 +519,19 @@ cmd_list_uidl(struct session *s, const struct proto_cmd *cmd, int uidl)
 
 	n = proto_split(cmd->rest, cmd->restlen, args, 1);
 	if (n == -1)
-		return reply(s, "-ERR Too many arguments");
+		return session_reply(s, "-ERR Too many arguments");
 	if (n == 1) {
 		if (session_msgnum(s, args[0], &i) == -1)
 			return 0;
 		if (uidl)
-			return replyf(s, "+OK %zu %s", i + 1, s->uids[i]);
-		return replyf(s, "+OK %zu %llu", i + 1,
+			return session_replyf(s, "+OK %zu %s", i + 1, s->uids[i]);
+		return session_replyf(s, "+OK %zu %llu", i + 1,
 		    (unsigned long long)s->sizes[i]);
 	}
 	if (uidl)
-		reply(s, "+OK Unique-ID listing follows");
+		session_reply(s, "+OK Unique-ID listing follows");
 	else
-		replyf(s, "+OK %zu messages (%llu octets)",
+		session_replyf(s, "+OK %zu messages (%llu octets)",
 		    s->count - s->ndele,
 		    (unsigned long long)(s->total - s->bdele));
 	for (i = 0; i < s->count; i++) {
@@ -962,7 +547,7 @@ cmd_list_uidl(struct session *s, const struct proto_cmd *cmd, int uidl)
 		    conn_write(&s->c, line, (size_t)n) == -1)
 			return -1;
 	}
-	return reply(s, ".");
+	return session_reply(s, ".");
 }
 
 static int
@@ -1020,14 +605,14 @@ session_send_message(struct session *s, size_t idx, int top,
 	if (status != 0) {
 		if (fd != -1)
 			close(fd);
-		return replyf(s, "-ERR %s", status == 1 ?
+		return session_replyf(s, "-ERR %s", status == 1 ?
 		    "Message was removed by another program" :
 		    "[SYS/TEMP] Cannot read the message");
 	}
 	if (top)
-		reply(s, "+OK Top of message follows");
+		session_reply(s, "+OK Top of message follows");
 	else
-		replyf(s, "+OK %llu octets",
+		session_replyf(s, "+OK %llu octets",
 		    (unsigned long long)s->sizes[idx]);
 	proto_xfer_init(&x, flags, 1, top, top_lines);
 	while (done < length && !proto_xfer_done(&x)) {
@@ -1077,7 +662,7 @@ agent_failed:
 	log_warnx("session=%s event=retr user=%s result=error "
 	    "reason=agent-failed", s->id, s->slot->user);
 	s->reason = "agent-failed";
-	reply(s, "-ERR [SYS/TEMP] Mailbox service failed");
+	session_reply(s, "-ERR [SYS/TEMP] Mailbox service failed");
 	return CMD_CLOSE;
 }
 
@@ -1089,7 +674,7 @@ cmd_retr(struct session *s, const struct proto_cmd *cmd)
 	int r;
 
 	if (proto_split(cmd->rest, cmd->restlen, args, 1) != 1)
-		return reply(s, "-ERR Usage: RETR message");
+		return session_reply(s, "-ERR Usage: RETR message");
 	if (session_msgnum(s, args[0], &i) == -1)
 		return 0;
 	if ((r = session_send_message(s, i, 0, 0)) != 0)
@@ -1110,12 +695,12 @@ cmd_top(struct session *s, const struct proto_cmd *cmd)
 	size_t i;
 
 	if (proto_split(cmd->rest, cmd->restlen, args, 2) != 2)
-		return reply(s, "-ERR Usage: TOP message lines");
+		return session_reply(s, "-ERR Usage: TOP message lines");
 	if (session_msgnum(s, args[0], &i) == -1)
 		return 0;
 	if (proto_number(args[1], strlen(args[1]), 0, UINT64_MAX / 2,
 	    &lines) == -1)
-		return reply(s, "-ERR Invalid number of lines");
+		return session_reply(s, "-ERR Invalid number of lines");
 	return session_send_message(s, i, 1, lines);
 }
 
@@ -1126,13 +711,13 @@ cmd_dele(struct session *s, const struct proto_cmd *cmd)
 	size_t i;
 
 	if (proto_split(cmd->rest, cmd->restlen, args, 1) != 1)
-		return reply(s, "-ERR Usage: DELE message");
+		return session_reply(s, "-ERR Usage: DELE message");
 	if (session_msgnum(s, args[0], &i) == -1)
 		return 0;
 	s->marks[i] |= SATCHEL_MARK_DELETED;
 	s->ndele++;
 	s->bdele += s->sizes[i];
-	return replyf(s, "+OK Message %zu deleted", i + 1);
+	return session_replyf(s, "+OK Message %zu deleted", i + 1);
 }
 
 static int
@@ -1144,7 +729,7 @@ cmd_rset(struct session *s, const struct proto_cmd *cmd)
 		s->marks[i] &= (uint8_t)~SATCHEL_MARK_DELETED;
 	s->ndele = 0;
 	s->bdele = 0;
-	return replyf(s, "+OK %zu messages (%llu octets)", s->count,
+	return session_replyf(s, "+OK %zu messages (%llu octets)", s->count,
 	    (unsigned long long)s->total);
 }
 
@@ -1184,18 +769,18 @@ session_commit(struct session *s)
 		goto failed;
 	if (status != 0) {
 		s->reason = "update-failed";
-		reply(s, "-ERR [SYS/TEMP] Some deleted messages were not "
+		session_reply(s, "-ERR [SYS/TEMP] Some deleted messages were not "
 		    "removed");
 		return CMD_CLOSE;
 	}
-	replyf(s, "+OK Logging out, %zu message%s deleted", s->ndele,
+	session_replyf(s, "+OK Logging out, %zu message%s deleted", s->ndele,
 	    s->ndele == 1 ? "" : "s");
 	return CMD_CLOSE;
 failed:
 	log_warnx("session=%s event=update user=%s result=error", s->id,
 	    s->slot->user);
 	s->reason = "update-failed";
-	reply(s, "-ERR [SYS/TEMP] Mailbox update failed, nothing was "
+	session_reply(s, "-ERR [SYS/TEMP] Mailbox update failed, nothing was "
 	    "deleted");
 	return CMD_CLOSE;
 }
@@ -1313,9 +898,9 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 		host[sizeof(host) - 1] = '\0';
 		(void)snprintf(s->apop_ts, sizeof(s->apop_ts),
 		    "<%ld.%s@%.100s>", (long)getpid(), s->id, host);
-		replyf(s, "+OK %s %s", sd->cf->greeting, s->apop_ts);
+		session_replyf(s, "+OK %s %s", sd->cf->greeting, s->apop_ts);
 	} else
-		replyf(s, "+OK %s", sd->cf->greeting);
+		session_replyf(s, "+OK %s", sd->cf->greeting);
 
 	for (;;) {
 		r = proto_getline(&s->rd, &s->c.in, &line, &len);
@@ -1325,7 +910,7 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 				break;
 			}
 			if (worker_quit) {
-				reply(s, "-ERR [SYS/TEMP] Server shutting "
+				session_reply(s, "-ERR [SYS/TEMP] Server shutting "
 				    "down");
 				s->reason = "shutdown";
 				break;
@@ -1348,7 +933,7 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 			if (n == -3)
 				continue;	/* signal: check the flags */
 			if (n == -2) {
-				reply(s, "-ERR Disconnected for inactivity");
+				session_reply(s, "-ERR Disconnected for inactivity");
 				s->reason = "timeout";
 				break;
 			}
@@ -1360,10 +945,10 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 			continue;
 		}
 		if (r == PROTO_LINE_TOOLONG || r == PROTO_LINE_NUL) {
-			reply(s, r == PROTO_LINE_TOOLONG ?
+			session_reply(s, r == PROTO_LINE_TOOLONG ?
 			    "-ERR Line too long" : "-ERR Invalid line (NUL)");
 			if (++s->bad >= BAD_COMMANDS_MAX) {
-				reply(s, "-ERR Too many bad commands, "
+				session_reply(s, "-ERR Too many bad commands, "
 				    "disconnecting");
 				s->reason = "bad-commands";
 				break;
@@ -1380,9 +965,9 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 				    cmd.keyword) == 0)
 					break;
 		if (i == sizeof(commands) / sizeof(commands[0])) {
-			reply(s, "-ERR Unknown command");
+			session_reply(s, "-ERR Unknown command");
 		} else if ((commands[i].states & s->state) == 0) {
-			reply(s, s->state == S_AUTH ?
+			session_reply(s, s->state == S_AUTH ?
 			    "-ERR Not logged in yet" :
 			    "-ERR Command not valid after login");
 		} else {
@@ -1397,7 +982,7 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 			continue;
 		}
 		if (++s->bad >= BAD_COMMANDS_MAX) {
-			reply(s, "-ERR Too many bad commands, disconnecting");
+			session_reply(s, "-ERR Too many bad commands, disconnecting");
 			s->reason = "bad-commands";
 			break;
 		}

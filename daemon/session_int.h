@@ -1,0 +1,92 @@
+/*
+ * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
+ *
+ * session_int.h -- what session.c (the POP3 states) and session_sasl.c
+ * (STLS and AUTH) share: the session itself and the reply and login
+ * helpers.  Private to the worker; runs unprivileged.
+ */
+#ifndef SATCHEL_SESSION_INT_H
+#define SATCHEL_SESSION_INT_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "satchel/module.h"
+#include "auth.h"
+#include "io.h"
+#include "protocol.h"
+
+struct listener;
+struct sb_slot;
+
+#define S_AUTH		0x01	/* AUTHORIZATION */
+#define S_TRANS		0x02	/* TRANSACTION */
+
+#define CMD_OK		0
+#define CMD_CLOSE	1	/* reply sent; end the session */
+
+#define AUTH_TIMEOUT_MS		60000
+#define MAILBOX_OPEN_TIMEOUT_MS	300000	/* lock wait plus a big scan */
+#define SASL_LINE_MAX		4096	/* RFC 5034 sets no limit */
+
+struct session {
+	struct conn		 c;
+	struct proto_reader	 rd;
+	const struct listener	*l;
+	struct sb_slot		*slot;
+	int			 state;
+	char			 id[17];
+	char			 peer[64];
+	char			 local[64];
+	char			 apop_ts[160];
+	int			 tls;		/* the connection is TLS */
+	int			 trusted;	/* peer in trusted_networks */
+
+	char			 user[SATCHEL_USER_MAX + 1];
+	int			 have_user;
+	char			 canon[SATCHEL_USER_MAX + 1];
+	unsigned int		 failures;
+	unsigned int		 bad;
+	uint32_t		 login_delay;
+
+	int			 agent;
+	size_t			 count;
+	uint64_t		*sizes;
+	char			(*uids)[SATCHEL_UID_MAX + 1];
+	uint8_t			*marks;
+	uint64_t		 total;
+
+	size_t			 nretr, ndele;
+	uint64_t		 bretr, bdele;
+	struct timespec		 start;
+	const char		*reason;
+};
+
+
+#define PLAINTEXT_REFUSED "-ERR [AUTH] Plaintext authentication disallowed " \
+	"on non-secure (SSL/TLS) connections"
+
+/* Write one reply line (CRLF added); 0 or -1. */
+int	 session_reply(struct session *s, const char *line);
+int	 session_replyf(struct session *s, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 session_sleep(unsigned int ms);
+/* USER/PASS and AUTH PLAIN/LOGIN allowed: TLS, trusted net, or policy. */
+int	 session_plain_ok(const struct session *s);
+/* A SASL mechanism is offered here (configured and able to work). */
+int	 session_mech_ok(const struct session *s, const char *mech);
+/*
+ * Ask the auth pool (type PS_AUTH_*) for s->user, then open the mailbox;
+ * session_auth_result() answers the client for any outcome.  Both
+ * return CMD_OK, CMD_CLOSE or -1 (write error).
+ */
+int	 session_login(struct session *s, uint32_t type, const char *secret,
+	    const char *extra, const char *method);
+int	 session_auth_result(struct session *s, int r, struct auth_result *res,
+	    const char *method);
+
+/* session_sasl.c */
+int	 cmd_stls(struct session *s, const struct proto_cmd *cmd);
+int	 cmd_auth(struct session *s, const struct proto_cmd *cmd);
+
+#endif /* SATCHEL_SESSION_INT_H */
