@@ -573,3 +573,52 @@ class Env:
             p.close()
             raise Failure("login %s: %r" % (user, r))
         return p
+
+
+# ---- logins shared by the scenario files -----------------------------
+
+def try_login(env, user, password, source=None, timeout=10):
+    """The reply to PASS (or to USER if that already fails); after a good
+    PASS, "+OK ... | <STAT reply>" and the session is QUIT."""
+    with env.client(source=source, timeout=timeout) as p:
+        r = p.cmd("USER " + user)
+        if not r.startswith("+OK"):
+            return r
+        r = p.cmd("PASS " + password)
+        if r.startswith("+OK"):
+            st = p.cmd("STAT")
+            p.cmd("QUIT")
+            return r + " | " + st
+        return r
+
+
+def assert_login_ok(env, user, password=DEFAULT_PASSWORD, messages=None,
+                    source=None):
+    r = try_login(env, user, password, source)
+    check(r.startswith("+OK"), "login %s should work: %r" % (user, r))
+    if messages is not None:
+        check(" | +OK %d " % messages in r, "STAT for %s: %r" % (user, r))
+    return r
+
+
+def assert_login_refused(env, user, password=DEFAULT_PASSWORD, source=None):
+    r = try_login(env, user, password, source)
+    check(r.startswith("-ERR"), "login %r should fail: %r" % (user, r))
+    check("[SYS/TEMP]" not in r, "a refusal, not a temporary failure: %r"
+          % r)
+    return r
+
+
+def relogin(env, user, what="login again"):
+    """A logged-in Pop for user, waiting (at most 5 s) for a session lock
+    that is still being released; any answer but [IN-USE] fails."""
+    def attempt():
+        q = env.client()
+        r = q.login(user)
+        if r.startswith("+OK"):
+            return q
+        q.close()
+        check("[IN-USE]" in r, "%s: %r" % (what, r))
+        return None
+    return wait_for(attempt, 5, 0.1, "the mailbox to be unlocked")
+

@@ -6,22 +6,11 @@ import re
 import signal
 import socket
 
-from satchel import alive, check, eq, simple_message, wait_for
+from satchel import alive, check, eq, relogin, simple_message, wait_for
 
 MSGS = [simple_message(i) for i in range(1, 4)]
 
 
-def _relogin(env, user):
-    """Log in again, waiting out a lock that is still being released."""
-    def attempt():
-        q = env.client()
-        r = q.login(user)
-        if r.startswith("+OK"):
-            return q
-        q.close()
-        check("[IN-USE]" in r, "login after the crash: %r" % r)
-        return None
-    return wait_for(attempt, 5, 0.1, "the mailbox to be unlocked")
 
 
 def _session_worker_pid(env, user):
@@ -51,7 +40,7 @@ def test_kill_worker_mid_session(env):
     env.wait_log(r"worker %d killed by signal 9" % wpid)
     wait_for(lambda: not alive(agents[0]), 5, what="the agent to exit "
              "after its worker died")
-    q = _relogin(env, user)
+    q = relogin(env, user, "login after the crash")
     eq(q.cmd("STAT").split()[:2], ["+OK", "3"], "STAT: nothing deleted")
     eq(q.cmd("QUIT")[:3], "+OK", "QUIT")
     q.close()
@@ -80,7 +69,7 @@ def test_kill_agent_mid_session(env):
             socket.timeout) as e:
         check(not isinstance(e, socket.timeout), "no answer to RETR")
     p.close()
-    q = _relogin(env, user)
+    q = relogin(env, user, "login after the crash")
     eq(q.cmd("STAT").split()[:2], ["+OK", "3"], "STAT: nothing deleted")
     eq(q.cmd("QUIT")[:3], "+OK", "QUIT")
     q.close()

@@ -3,7 +3,7 @@ lock ([IN-USE])."""
 import os
 import time
 
-from satchel import check, eq, simple_message, wait_for
+from satchel import check, eq, relogin, simple_message, wait_for
 
 MSGS = [simple_message(i) for i in range(1, 5)]
 
@@ -38,15 +38,7 @@ def test_dele_then_disconnect_deletes_nothing(env):
     p.close()           # no QUIT
     env.wait_log(r"event=logout user=%s .*dele=0/0 left=4/" % user)
     # the agent is gone once the lock can be taken again
-    def relogin():
-        q = env.client()
-        r = q.login(user)
-        if r.startswith("+OK"):
-            return q
-        q.close()
-        check("[IN-USE]" in r, "login after disconnect: %r" % r)
-        return None
-    q = wait_for(relogin, 5, 0.1, "the mailbox to be unlocked")
+    q = relogin(env, user, "login after disconnect")
     eq(q.cmd("STAT").split()[:2], ["+OK", "4"], "STAT after disconnect")
     eq(q.cmd("QUIT"), "+OK Logging out, 0 messages deleted", "QUIT")
     q.close()

@@ -23,7 +23,9 @@ import threading
 import time
 
 import satchel as S
-from satchel import check, eq
+from satchel import check, eq, try_login
+from satchel import assert_login_ok as assert_ok
+from satchel import assert_login_refused as assert_refused
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCHEMA = os.path.join(HERE, "..", "data", "mysql", "schema.sql")
@@ -249,32 +251,10 @@ def start_mysql(env, auth, sections, keep_file=False, **over):
     return env.start(auth=auth, **over)
 
 
-def try_login(env, user, password, timeout=10):
-    with env.client(timeout=timeout) as p:
-        r = p.cmd("USER " + user)
-        if not r.startswith("+OK"):
-            return r
-        r = p.cmd("PASS " + password)
-        if r.startswith("+OK"):
-            st = p.cmd("STAT")
-            p.cmd("QUIT")
-            return r + " | " + st
-        return r
 
 
-def assert_ok(env, user, password=S.DEFAULT_PASSWORD, messages=None):
-    r = try_login(env, user, password)
-    check(r.startswith("+OK"), "login %s should work: %r" % (user, r))
-    if messages is not None:
-        check(" | +OK %d " % messages in r, "STAT for %s: %r" % (user, r))
 
 
-def assert_refused(env, user, password=S.DEFAULT_PASSWORD):
-    r = try_login(env, user, password)
-    check(r.startswith("-ERR"), "login %r should fail: %r" % (user, r))
-    check("[SYS/TEMP]" not in r, "a refusal, not a temporary failure: %r"
-          % r)
-    return r
 
 
 def assert_tempfail(env, user, password=S.DEFAULT_PASSWORD):

@@ -22,7 +22,9 @@ import secrets
 import subprocess
 
 import satchel as S
-from satchel import check, eq
+from satchel import check, eq, try_login
+from satchel import assert_login_ok as assert_ok
+from satchel import assert_login_refused as assert_refused
 
 PACKAGES = ("libpam-wrapper", "pamtester", "passwd", "libpam-modules")
 _ready = []
@@ -103,33 +105,10 @@ def start_with(env, auth, sections, keep_file=False, environ=None, **over):
                 os.environ[k] = v
 
 
-def try_login(env, user, password, source=None):
-    """The reply to PASS (or to USER if that already fails)."""
-    with env.client(source=source) as p:
-        r = p.cmd("USER " + user)
-        if not r.startswith("+OK"):
-            return r
-        r = p.cmd("PASS " + password)
-        if r.startswith("+OK"):
-            st = p.cmd("STAT")
-            p.cmd("QUIT")
-            return r + " | " + st
-        return r
 
 
-def assert_ok(env, user, password, messages=None, source=None):
-    r = try_login(env, user, password, source)
-    check(r.startswith("+OK"), "login %s should work: %r" % (user, r))
-    if messages is not None:
-        check(" | +OK %d " % messages in r, "STAT for %s: %r" % (user, r))
 
 
-def assert_refused(env, user, password, source=None):
-    r = try_login(env, user, password, source)
-    check(r.startswith("-ERR"), "login %s should fail: %r" % (user, r))
-    check("[SYS/TEMP]" not in r, "a refusal is not a temporary failure: %r"
-          % r)
-    return r
 
 
 def no_password_in_log(env, *passwords):
