@@ -1,19 +1,25 @@
 /*
  * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
  *
- * agent.c -- the mailbox agent.  Forked by an auth process (root) for
- * one session, it drops to the mail user (setgroups with the optional
- * extra groups, setresgid, setresuid), opens the mailbox through the
- * storage module (which takes the session lock and scans), and then
- * answers the worker's few requests from a table: list once, open a
- * message any number of times (answered with a file descriptor, so
- * message bytes never cross the socket), marks, and commit once.
- * Anything else ends the agent.  If the worker goes away without a
- * commit, nothing is deleted: the agent closes the mailbox and exits,
- * and the kernel releases the lock even if the agent is killed.
+ * agent.c -- the mailbox agent.  Forked as a spare by the agent spawner
+ * (root, holding nothing secret), it waits on its control socket for
+ * AGENT_START from the auth process: the user, the storage module and
+ * path, the uid, gid and groups, and the worker's socket.  It drops to
+ * that uid, gid and groups for good, opens the mailbox through the
+ * storage module (which takes the session lock and scans), and answers
+ * the worker's few requests from a table: list once, open a message any
+ * number of times (answered with a file descriptor, so message bytes
+ * never cross the socket), marks, and commit once.  Anything else ends
+ * the session.  If the worker goes away without a commit, nothing is
+ * deleted, and the kernel releases the lock even if the agent is killed.
  *
- * Caution: the agent inherited the auth modules' handles.  It never
- * touches them and leaves with _exit() so no library destructor runs.
+ * After a session it tells the auth process it is idle and may be given
+ * a later session, but only of the very same uid, gid and groups (it
+ * could not become anything else: it has no privileges left).  Nothing
+ * of a session survives into the next: the mailbox is closed (lock
+ * released), the session's state is wiped and freed.  What an agent can
+ * read is what its uid can read, so serving several users of one uid
+ * (every virtual user is "vmail") gives it nothing new.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -36,11 +42,12 @@
 #include "log.h"
 #include "master.h"
 #include "module.h"
+#include "msg.h"
+#include "priv.h"
 #include "privsep.h"
-#include "scoreboard.h"
+#include "auth_fail.h"
 #include "compat/poison.h"
 
-#define AGENT_EXTRA_GROUPS	8
 
 struct agent {
 	int					 sock;
@@ -50,6 +57,7 @@ struct agent {
 	uint8_t					*marks;
 	const char				*session;
 	char					 user[128];	/* escaped */
+	char					 session_id[MSG_SESSION_LEN + 1];
 	int					 listed;
 	int					 committed;
 };
@@ -66,50 +74,11 @@ static int agent_marks(struct agent *, struct privsep_msg *);
 static int agent_commit(struct agent *, struct privsep_msg *);
 
 static const struct agent_request agent_requests[] = {
-	{ PS_MBOX_LIST,		1, agent_list },
-	{ PS_MBOX_OPEN,		0, agent_open },
-	{ PS_MBOX_MARKS,	0, agent_marks },
-	{ PS_MBOX_COMMIT,	1, agent_commit },
+	{ MSG_MBOX_LIST,	1, agent_list },
+	{ MSG_MBOX_OPEN,	0, agent_open },
+	{ MSG_MBOX_MARKS,	0, agent_marks },
+	{ MSG_MBOX_COMMIT,	1, agent_commit },
 };
-
-static int
-agent_drop(const struct satchel_user *user)
-{
-	struct satcheld *s = sd;
-	gid_t groups[AGENT_EXTRA_GROUPS + 1];
-	char list[256], *g, *save;
-	struct group *gr;
-	int ngroups = 0;
-	uid_t ru, eu, su;
-
-	if (!s->privileged)
-		return 0;
-	groups[ngroups++] = user->gid;
-	strlcpy(list, s->cf->mail_extra_groups, sizeof(list));
-	for (g = strtok_r(list, " ,", &save); g != NULL;
-	    g = strtok_r(NULL, " ,", &save)) {
-		if (ngroups > AGENT_EXTRA_GROUPS)
-			break;
-		if ((gr = getgrnam(g)) == NULL) {
-			log_warnx("mail_extra_groups: no group '%s'", g);
-			return -1;
-		}
-		groups[ngroups++] = gr->gr_gid;
-	}
-	if (setgroups((size_t)ngroups, groups) == -1 ||
-	    setresgid(user->gid, user->gid, user->gid) == -1 ||
-	    setresuid(user->uid, user->uid, user->uid) == -1) {
-		log_warn("agent: dropping to uid %lu gid %lu",
-		    (unsigned long)user->uid, (unsigned long)user->gid);
-		return -1;
-	}
-	if (getresuid(&ru, &eu, &su) == -1 || ru != user->uid ||
-	    eu != user->uid || su != user->uid || setuid(0) != -1) {
-		log_warnx("agent: privileges were not dropped");
-		return -1;
-	}
-	return 0;
-}
 
 static int
 agent_list(struct agent *a, struct privsep_msg *m)
@@ -132,7 +101,7 @@ agent_list(struct agent *a, struct privsep_msg *m)
 		/* Room for one more entry?  Else send this batch. */
 		if (pk.len + 8 + 4 + strlen(info.uid) > sizeof(out)) {
 			memcpy(out, &n, sizeof(n));
-			if (privsep_send(a->sock, PS_MBOX_LIST_BATCH, out,
+			if (privsep_send(a->sock, MSG_MBOX_LIST_BATCH, out,
 			    pk.len, -1) == -1)
 				return -1;
 			pack_init(&pk, out, sizeof(out));
@@ -147,32 +116,28 @@ agent_list(struct agent *a, struct privsep_msg *m)
 	(void)start;
 	if (n > 0) {
 		memcpy(out, &n, sizeof(n));
-		if (privsep_send(a->sock, PS_MBOX_LIST_BATCH, out, pk.len,
+		if (privsep_send(a->sock, MSG_MBOX_LIST_BATCH, out, pk.len,
 		    -1) == -1)
 			return -1;
 	}
 	a->listed = 1;
-	return privsep_send(a->sock, PS_MBOX_LIST_END, NULL, 0, -1);
+	return privsep_send(a->sock, MSG_MBOX_LIST_END, NULL, 0, -1);
 }
 
 static int
 agent_open(struct agent *a, struct privsep_msg *m)
 {
 	struct satchel_msgref ref;
-	struct unpack u;
-	struct pack pk;
-	unsigned char out[512];
+	struct msg_mbox_open rq;
+	struct msg_mbox_msg rp;
 	const char *err = "";
-	uint64_t idx;
 	int r;
 
-	unpack_init(&u, m->data, m->len);
-	idx = unpack_u64(&u);
-	if (unpack_done(&u) == -1 || idx >= a->count)
+	if (msg_get_mbox_open(m, &rq) == -1 || rq.index >= a->count)
 		return -1;
 	memset(&ref, 0, sizeof(ref));
 	ref.fd = -1;
-	r = a->ops->message(a->mbox, (size_t)idx, &ref, &err);
+	r = a->ops->message(a->mbox, (size_t)rq.index, &ref, &err);
 	if (r == 0 && ref.fd == -1)
 		r = -1;
 	if (r != 0 && ref.fd != -1) {
@@ -182,16 +147,15 @@ agent_open(struct agent *a, struct privsep_msg *m)
 	if (r != 0)
 		log_warnx("session=%s event=open user=%s msg=%llu "
 		    "result=%s error=\"%s\"", a->session, a->user,
-		    (unsigned long long)idx + 1, r == 1 ? "vanished" : "error",
-		    err != NULL ? err : "");
-	pack_init(&pk, out, sizeof(out));
-	pack_u32(&pk, r == 0 ? 0 : r == 1 ? 1 : 2);
-	pack_u64(&pk, (uint64_t)ref.offset);
-	pack_u64(&pk, ref.length);
-	pack_u32(&pk, ref.flags);
-	pack_str(&pk, "");
-	r = pk.err ? -1 : privsep_send(a->sock, PS_MBOX_MSG, out, pk.len,
-	    ref.fd);
+		    (unsigned long long)rq.index + 1, r == 1 ? "vanished" :
+		    "error", err != NULL ? err : "");
+	memset(&rp, 0, sizeof(rp));
+	rp.status = r == 0 ? MBOX_ST_OK : r == 1 ? MBOX_ST_VANISHED :
+	    MBOX_ST_ERROR;
+	rp.offset = (uint64_t)ref.offset;
+	rp.length = ref.length;
+	rp.flags = ref.flags;
+	r = msg_send_mbox_msg(a->sock, &rp, ref.fd);
 	if (ref.fd != -1)
 		close(ref.fd);
 	return r;
@@ -222,9 +186,8 @@ agent_marks(struct agent *a, struct privsep_msg *m)
 static int
 agent_commit(struct agent *a, struct privsep_msg *m)
 {
-	unsigned char out[512];
+	struct msg_mbox_commit_result rp;
 	const char *err = NULL;
-	struct pack pk;
 	int r;
 
 	if (m->len != 0)
@@ -242,72 +205,44 @@ agent_commit(struct agent *a, struct privsep_msg *m)
 	 */
 	a->ops->close(a->mbox);
 	a->mbox = NULL;
-	pack_init(&pk, out, sizeof(out));
-	pack_u32(&pk, r == 0 ? 0 : 1);
-	pack_str(&pk, "");
-	return privsep_send(a->sock, PS_MBOX_COMMIT_RESULT, out, pk.len, -1);
+	memset(&rp, 0, sizeof(rp));
+	rp.status = r == 0 ? MBOX_ST_OK : MBOX_ST_ERROR;
+	return msg_send_mbox_commit_result(a->sock, &rp, -1);
 }
 
-void
-agent_main(int sock, struct module *mod, const char *path,
-    const struct satchel_user *user, const char *session)
+/*
+ * One session: open the mailbox at st->path for the worker on sock and
+ * serve it until commit or EOF.  Everything it allocated is freed and
+ * wiped before it returns.
+ */
+static void
+agent_session(int sock, struct module *mod, const struct msg_agent_start *st)
 {
 	static struct privsep_msg m;
 	struct satchel_mailbox_ref ref;
-	struct agent a;
-	struct pack pk;
-	unsigned char out[512];
-	const char *err = NULL;
-	int uses[sizeof(agent_requests) / sizeof(agent_requests[0])];
-	size_t i;
-	uint64_t total = 0;
 	struct satchel_msginfo info;
+	struct msg_mbox_hello hello;
+	struct agent a;
+	const char *err = NULL;
+	int uses[nitems(agent_requests)];
+	uint64_t total = 0;
+	size_t i;
 	int r, status;
-	struct sigaction sa;
 
-	log_procname("agent");
-	sb_forget_fails(sd->sb);
-	/*
-	 * Close everything inherited but the worker's socket and stderr:
-	 * the auth modules' connections (a MySQL socket) and the accepted
-	 * auth request must not stay open in a process that runs as the
-	 * mail user.  Closing a descriptor never ends the parent's
-	 * session; calling the library's close would.
-	 */
-	if (sock != 3) {
-		if (dup2(sock, 3) == -1)
-			_exit(1);
-		close(sock);
-		sock = 3;
-	}
-	if (close_range(4, ~0U, 0) == -1)
-		_exit(1);
-	if (!sd->foreground)
-		log_init(0, sd->cf->syslog_facility, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
 	memset(&a, 0, sizeof(a));
 	memset(uses, 0, sizeof(uses));
 	a.sock = sock;
 	a.ops = mod->ops;
-	a.session = session;
-	log_vis(a.user, sizeof(a.user), user->name, strlen(user->name));
+	strlcpy(a.session_id, st->session, sizeof(a.session_id));
+	a.session = a.session_id;
+	log_vis(a.user, sizeof(a.user), st->user, strlen(st->user));
 	setproctitle_fmt("satcheld: agent %s", a.user);
 	core_set_module_name(mod->desc->name);
 
-	if (agent_drop(user) == -1)
-		_exit(1);
-	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-
 	memset(&ref, 0, sizeof(ref));
 	ref.driver = mod->desc->name;
-	ref.path = path;
-	ref.user = user->name;
+	ref.path = st->path;
+	ref.user = st->user;
 	status = a.ops->open(mod->ctx, &ref, &a.mbox, &err);
 	if (status == SATCHEL_MBOX_OK) {
 		a.count = a.ops->count(a.mbox);
@@ -320,14 +255,13 @@ agent_main(int sock, struct module *mod, const char *path,
 		}
 	} else if (status != SATCHEL_MBOX_INUSE)
 		log_warnx("session=%s event=mailbox user=%s path=%s "
-		    "result=error error=\"%s\"", session, a.user, path,
+		    "result=error error=\"%s\"", a.session, a.user, st->path,
 		    err != NULL ? err : "");
-	pack_init(&pk, out, sizeof(out));
-	pack_u32(&pk, (uint32_t)status);
-	pack_u64(&pk, a.count);
-	pack_u64(&pk, total);
-	pack_str(&pk, "");
-	if (privsep_send(sock, PS_MBOX_HELLO, out, pk.len, -1) == -1 ||
+	memset(&hello, 0, sizeof(hello));
+	hello.status = (uint32_t)status;
+	hello.count = a.count;
+	hello.total = total;
+	if (msg_send_mbox_hello(sock, &hello, -1) == -1 ||
 	    status != SATCHEL_MBOX_OK)
 		goto done;
 
@@ -335,32 +269,130 @@ agent_main(int sock, struct module *mod, const char *path,
 		r = privsep_recv(sock, &m, -1);
 		if (r != 0)
 			break;	/* the worker went away: commit nothing */
-		for (i = 0; i < sizeof(agent_requests) /
-		    sizeof(agent_requests[0]); i++)
+		for (i = 0; i < nitems(agent_requests); i++)
 			if (agent_requests[i].type == m.type)
 				break;
 		if (m.fd != -1) {
 			close(m.fd);
 			m.fd = -1;
-			i = sizeof(agent_requests) / sizeof(agent_requests[0]);
+			i = nitems(agent_requests);
 		}
-		if (i == sizeof(agent_requests) / sizeof(agent_requests[0]) ||
+		if (i == nitems(agent_requests) ||
 		    (agent_requests[i].max_uses > 0 &&
 		    uses[i] >= agent_requests[i].max_uses) ||
-		    (m.type != PS_MBOX_LIST && !a.listed)) {
-			log_warnx("session=%s agent: request %u not "
-			    "permitted: ending", session, m.type);
+		    (m.type != MSG_MBOX_LIST && !a.listed)) {
+			log_warnx("session=%s agent: request %s not "
+			    "permitted: ending", a.session,
+			    msg_type_name(m.type));
 			break;
 		}
 		uses[i]++;
 		if (agent_requests[i].handler(&a, &m) == -1) {
-			log_warnx("session=%s agent: request %u failed: "
-			    "ending", session, m.type);
+			log_warnx("session=%s agent: request %s failed: "
+			    "ending", a.session, msg_type_name(m.type));
 			break;
 		}
 	}
 done:
 	if (a.mbox != NULL)
 		a.ops->close(a.mbox);
+	if (a.marks != NULL) {
+		explicit_bzero(a.marks, a.count + 1);
+		free(a.marks);
+	}
+	explicit_bzero(&m, sizeof(m));
+	explicit_bzero(&a, sizeof(a));
+	core_set_module_name("core");
+	setproctitle_fmt("satcheld: agent (idle)");
+}
+
+static int
+agent_same_id(const struct msg_agent_start *x, const struct msg_agent_start *y)
+{
+	return x->uid == y->uid && x->gid == y->gid &&
+	    x->ngroups == y->ngroups && memcmp(x->groups, y->groups,
+	    x->ngroups * sizeof(x->groups[0])) == 0;
+}
+
+void
+agent_main(int ctl, struct satcheld *s)
+{
+	static struct privsep_msg m;
+	struct msg_agent_start st, first;
+	struct msg_agent_idle idle;
+	struct module *mod;
+	struct sigaction sa;
+	gid_t groups[MSG_GROUPS_MAX];
+	uint32_t served = 0, i;
+	int sock;
+
+	log_procname("agent");
+	setproctitle_fmt("satcheld: agent (spare)");
+	/* A spare dies with its spawner; a dropped agent does not. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() == 1)
+		_exit(0);
+	auth_fail_forget();
+	if (ctl != 3) {
+		if (dup2(ctl, 3) == -1)
+			_exit(1);
+		close(ctl);
+		ctl = 3;
+	}
+	/* Nothing inherited stays open but the control socket and stderr. */
+	if (close_range(4, ~0U, 0) == -1)
+		_exit(1);
+	if (!s->foreground)
+		log_init(0, s->cf->syslog_facility, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	memset(&first, 0, sizeof(first));
+	for (;;) {
+		if (privsep_recv(ctl, &m, -1) != 0)
+			break;	/* the auth process retired us */
+		if (m.fd == -1 || msg_get_agent_start(&m, &st) == -1 ||
+		    st.ngroups < 1 || st.groups[0] != st.gid ||
+		    (mod = module_find(s->storage, st.driver)) == NULL) {
+			log_warnx("agent: bad AGENT_START: exiting");
+			break;
+		}
+		sock = m.fd;
+		m.fd = -1;
+		if (served == 0) {
+			for (i = 0; i < st.ngroups; i++)
+				groups[i] = (gid_t)st.groups[i];
+			if (s->privileged && priv_drop(NULL, (uid_t)st.uid,
+			    (gid_t)st.gid, groups, st.ngroups) == -1)
+				_exit(1);
+			if (!s->privileged && priv_drop(NULL, geteuid(),
+			    getegid(), NULL, 0) == -1)
+				_exit(1);
+			/* Now the mail user's: outlive the spawner. */
+			(void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+			first = st;
+		} else if (!agent_same_id(&first, &st)) {
+			/* Never another uid: the auth process erred. */
+			log_warnx("agent: asked to serve uid %lu as uid %lu: "
+			    "refused", (unsigned long)st.uid,
+			    (unsigned long)first.uid);
+			close(sock);
+			break;
+		}
+		agent_session(sock, mod, &st);
+		close(sock);
+		explicit_bzero(&st, sizeof(st));
+		served++;
+		memset(&idle, 0, sizeof(idle));
+		idle.sessions = served;
+		if (served >= s->cf->agent_max_sessions ||
+		    msg_send_agent_idle(ctl, &idle, -1) == -1)
+			break;
+	}
 	_exit(0);
 }

@@ -1,23 +1,20 @@
 /*
  * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
  *
- * agent.h -- the mailbox agent: one per session, as the mail user.
+ * agent.h -- the mailbox agent: runs as the mail user, serves one
+ * session at a time, and may serve later sessions of the same uid.
  */
 #ifndef SATCHEL_AGENT_H
 #define SATCHEL_AGENT_H
 
-#include <sys/types.h>
-
-struct module;
-struct satchel_user;
+struct satcheld;
 
 /*
- * In the child forked by the auth process (still root): drop to the
- * user, open the mailbox at location ("driver:/path") with the storage
- * module mod, then serve the worker on sock.  Never returns.
+ * In a spare forked by the agent spawner (still root): wait on ctl for
+ * AGENT_START, drop to the user it names, serve the worker's socket it
+ * carries; then report idle and wait for the next session of the same
+ * uid, gid and groups.  Never returns.
  */
-void	 agent_main(int sock, struct module *mod, const char *path,
-	    const struct satchel_user *user, const char *session)
-	    __attribute__((noreturn));
+void	 agent_main(int ctl, struct satcheld *s) __attribute__((noreturn));
 
 #endif /* SATCHEL_AGENT_H */

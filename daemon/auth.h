@@ -1,7 +1,8 @@
 /*
  * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
  *
- * auth.h -- the auth pool (root) and the worker's client side of it.
+ * auth.h -- the auth process (root, auth.c) and the worker's client
+ * side of the auth pool (authc.c, unprivileged).
  */
 #ifndef SATCHEL_AUTH_H
 #define SATCHEL_AUTH_H
@@ -9,44 +10,35 @@
 #include <stdint.h>
 
 #include "satchel/module.h"
+#include "msg.h"
 
 /* In the auth child right after fork.  Never returns. */
 void	 auth_main(void) __attribute__((noreturn));
 
 struct auth_result {
 	uint32_t	 result;		/* SATCHEL_AUTH_* */
-	uint32_t	 delay_ms;		/* wait before answering a failure */
 	uint32_t	 login_delay;		/* LOGIN-DELAY for this user */
 	char		 user[SATCHEL_USER_MAX + 1];	/* canonical */
-	char		 data[512];		/* SCRAM server-final */
+	char		 data[MSG_DATA_MAX];	/* SCRAM server-final */
 	int		 agent_fd;		/* on OK */
 };
 
-struct auth_addrs {
-	const char	*remote;
-	const char	*local;
-	const char	*session;
-};
-
 /*
- * Worker side: ask the auth pool.  type is PS_AUTH_PASS, _APOP, _CRAM
- * or _SCRAM (see privsep.h for what user, secret and extra hold).
- * Returns the connection (>= 0) or -1 when the pool could not be
- * reached (the caller answers [SYS/TEMP]).  For SCRAM, read the
- * challenge with auth_continue() and answer with auth_scram_final();
- * then, for every type, auth_result() reads the answer and closes fd.
+ * Worker side.  A login is one connection to the pool: authc_connect(),
+ * for APOP and CRAM-MD5 first authc_challenge() (the pool makes the
+ * challenge and takes one answer to it on this connection), then
+ * authc_request() with the client's socket (the pool reads the client
+ * address from it), for SCRAM authc_continue() and authc_scram_final(),
+ * and last authc_result(), which closes the connection.  The pool
+ * delays a failure's answer itself.  -1 means the pool could not be
+ * reached or broke the protocol (the caller answers [SYS/TEMP]).
  */
-int	 auth_send(uint32_t type, const char *user, const char *secret,
-	    const char *extra, const struct auth_addrs *a);
-int	 auth_continue(int fd, char *buf, size_t bufsz);
-int	 auth_scram_final(int fd, const char *msg);
-int	 auth_result(int fd, struct auth_result *res);
-/*
- * Validate a user name as sent by a client: 1..255 octets of letters,
- * digits and . _ - + = ' ! # $ & * ^ { | } ~, not starting with '.', no
- * "..", at most one '@'.
- * Returns 0 if acceptable.
- */
-int	 auth_user_valid(const char *user);
+int	 authc_connect(void);
+int	 authc_challenge(int fd, uint32_t mech, char *out, size_t outsz);
+int	 authc_request(int fd, uint32_t mech, const char *user,
+	    const char *secret, const char *session, int tls, int client_fd);
+int	 authc_continue(int fd, char *out, size_t outsz);
+int	 authc_scram_final(int fd, const char *msg);
+int	 authc_result(int fd, struct auth_result *res);
 
 #endif /* SATCHEL_AUTH_H */

@@ -51,6 +51,12 @@ static const struct conf_key conf_keys[] = {
 	{ "worker_max_sessions", T_UINT, OFF(worker_max_sessions), 1,
 	    1000000, 0 },
 	{ "auth_processes",	T_UINT, OFF(auth_processes), 1, 64, 0 },
+	{ "auth_workers",	T_UINT, OFF(auth_workers), 1, 256, 0 },
+	{ "auth_timeout",	T_UINT, OFF(auth_timeout), 1, 3600, 0 },
+	{ "agent_max_sessions",	T_UINT, OFF(agent_max_sessions), 1,
+	    1000000, 0 },
+	{ "first_valid_gid",	T_UINT, OFF(first_valid_gid), 1, 4294967295ULL,
+	    0 },
 	{ "auth",		T_LIST, 0, 0, 0, 0 },
 	{ "module_dir",		T_STR, OFF(module_dir), 0, 0, 0 },
 	{ "mail_location",	T_STR, OFF(mail_location), 0, 0, 0 },
@@ -66,6 +72,8 @@ static const struct conf_key conf_keys[] = {
 	{ "shutdown_timeout",	T_UINT, OFF(shutdown_timeout), 0, 3600, 0 },
 	{ "login_fail_delay_ms", T_UINT, OFF(login_fail_delay_ms), 0, 60000,
 	    0 },
+	{ "login_fail_delay_max_ms", T_UINT, OFF(login_fail_delay_max_ms), 0,
+	    600000, 0 },
 	{ "login_fail_max",	T_UINT, OFF(login_fail_max), 1, 100, 0 },
 	{ "login_delay",	T_UINT, OFF(login_delay), 0, 86400, 0 },
 	{ "expire",		T_STR, OFF(expire), 0, 0, 0 },
@@ -118,7 +126,12 @@ conf_new(const char *path)
 	cf->workers_max_spare = 32;
 	cf->workers_max = 256;
 	cf->worker_max_sessions = 1;
-	cf->auth_processes = 2;
+	cf->auth_processes = 1;
+	cf->auth_workers = 4;
+	cf->auth_timeout = 30;
+	cf->agent_max_sessions = 100;
+	cf->first_valid_gid = 1;
+	cf->login_fail_delay_max_ms = 30000;
 	cf->mail_uid = -1;
 	cf->mail_gid = -1;
 	cf->first_valid_uid = 100;

@@ -56,6 +56,11 @@ struct config {
 	unsigned int		 workers_max;
 	unsigned int		 worker_max_sessions;
 	unsigned int		 auth_processes;
+	unsigned int		 auth_workers;	/* module workers per module */
+	unsigned int		 auth_timeout;	/* seconds per module call */
+	unsigned int		 agent_max_sessions;
+	unsigned int		 first_valid_gid;
+	unsigned int		 login_fail_delay_max_ms;
 
 	char			*auth[CONF_MODULES_MAX];	/* order */
 	size_t			 nauth;

@@ -44,6 +44,7 @@
 #include "compat/compat.h"
 #include "satchel/module.h"
 #include "auth.h"
+#include "auth_fail.h"
 #include "conf.h"
 #include "log.h"
 #include "master.h"
@@ -82,6 +83,7 @@ static int master_spawn_worker(struct satcheld *);
 static int master_spawn_auth(struct satcheld *);
 static void master_reload(struct satcheld *);
 static int master_load_modules(struct satcheld *);
+static int master_check_auth_modules(struct satcheld *);
 static void master_close_inherited(struct satcheld *, int);
 static int master_open_pidfile(const char *);
 static int master_write_pidfile(int, const char *);
@@ -123,8 +125,6 @@ master_load_modules(struct satcheld *s)
 			return -1;
 		}
 		s->nauth = i + 1;
-		if (module_init(s->auth[i], cf) == -1)
-			return -1;
 	}
 	if (module_load_storage(cf->module_dir, cf, &s->storage) == -1)
 		return -1;
@@ -133,7 +133,12 @@ master_load_modules(struct satcheld *s)
 		    cf->module_dir);
 		return -1;
 	}
-	if (conf_check_unused(cf) > 0 || cf->errors > 0)
+	/* The per-module keys the core reads (auth.c's groups). */
+	for (i = 0; i < cf->nauth; i++) {
+		(void)conf_get(cf, cf->auth[i], "workers");
+		(void)conf_get(cf, cf->auth[i], "timeout");
+	}
+	if (master_check_auth_modules(s) == -1)
 		return -1;
 
 	/*
@@ -162,6 +167,46 @@ master_load_modules(struct satcheld *s)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/*
+ * The auth modules are initialised only in the auth pool's module
+ * workers, so that the master, and every worker and agent it forks,
+ * never holds their data (a passwd-file, an SQL password).  Their
+ * config is checked here in a child that initialises every one of them,
+ * reports unknown keys, and exits; its messages name the file, line and
+ * key as always.
+ */
+static int
+master_check_auth_modules(struct satcheld *s)
+{
+	struct config *cf = s->cf;
+	size_t i;
+	pid_t pid;
+	int status;
+
+	fflush(stderr);
+	switch (pid = fork()) {
+	case -1:
+		log_warn("fork config check");
+		return -1;
+	case 0:
+		log_procname("check");
+		for (i = 0; i < s->nauth; i++)
+			if (module_init(s->auth[i], cf) == -1)
+				_exit(1);
+		if (conf_check_unused(cf) > 0 || cf->errors > 0)
+			_exit(1);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR) {
+			log_warn("waitpid config check");
+			return -1;
+		}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -1;
 	return 0;
 }
 
@@ -764,6 +809,8 @@ master_run(struct satcheld *s)
 		return 1;
 	}
 	if ((s->sb = sb_create(s->cf->workers_max)) == NULL)
+		return 1;
+	if (auth_fail_create() == -1)
 		return 1;
 
 	if ((pidfd = master_open_pidfile(s->cf->pidfile)) == -1)

@@ -19,40 +19,7 @@
 
 #define PRIVSEP_MSG_MAX		32768	/* payload octets */
 
-/*
- * Worker <-> auth pool.  Every request is: user, secret, extra, remote
- * address, local address, session id (all strings).
- *   PASS:  secret is the password
- *   APOP:  secret is the hex digest, extra the banner timestamp
- *   CRAM:  secret is the hex digest, extra the challenge
- *   SCRAM: user is empty, secret the client-first-message; the pool
- *          answers CONTINUE (server-first-message), the worker sends
- *          SCRAM_FINAL (client-final-message), then comes RESULT.
- * RESULT: result, delay ms, login delay, canonical user, data (the
- * SCRAM server-final-message); the agent's socket on OK.
- */
-#define PS_AUTH_PASS		1
-#define PS_AUTH_APOP		2
-#define PS_AUTH_RESULT		3
-#define PS_AUTH_CRAM		4
-#define PS_AUTH_SCRAM		5
-#define PS_AUTH_CONTINUE	6
-#define PS_AUTH_SCRAM_FINAL	7
-
-/* Auth process -> its spare agent: storage module name, path, user
- * name, uid, gid, home, session; the worker's socket as the fd. */
-#define PS_AGENT_START		8
-
-/* Worker <-> mailbox agent */
-#define PS_MBOX_HELLO		10	/* status, count, total, msg */
-#define PS_MBOX_LIST		11	/* (empty) */
-#define PS_MBOX_LIST_BATCH	12	/* n, n * (size, uid) */
-#define PS_MBOX_LIST_END	13
-#define PS_MBOX_OPEN		14	/* index */
-#define PS_MBOX_MSG		15	/* status, offset, length, flags, msg; fd */
-#define PS_MBOX_MARKS		16	/* start, n, n bytes of marks */
-#define PS_MBOX_COMMIT		17
-#define PS_MBOX_COMMIT_RESULT	18	/* status, msg */
+/* The message types and their layouts: msg.h. */
 
 struct privsep_msg {
 	uint32_t	 type;

@@ -110,6 +110,24 @@ scram_make_stored(const char *password, char *buf, size_t bufsz)
 }
 
 int
+scram_format_keys(const struct scram_keys *k, char *buf, size_t bufsz)
+{
+	char s[96], st[64], sv[64];
+	int n;
+
+	if (sasl_b64_encode(k->salt, k->saltlen, s, sizeof(s)) < 0 ||
+	    sasl_b64_encode(k->stored, sizeof(k->stored), st, sizeof(st)) <
+	    0 || sasl_b64_encode(k->server, sizeof(k->server), sv,
+	    sizeof(sv)) < 0)
+		return -1;
+	n = snprintf(buf, bufsz, "{SCRAM-SHA-256}%u,%s,%s,%s", k->iter, s, st,
+	    sv);
+	explicit_bzero(st, sizeof(st));
+	explicit_bzero(sv, sizeof(sv));
+	return n < 0 || (size_t)n >= bufsz ? -1 : 0;
+}
+
+int
 scram_verify_plain(const char *data, const char *password)
 {
 	struct scram_keys k, t;

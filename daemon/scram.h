@@ -26,6 +26,9 @@ struct scram_keys {
 int	 scram_parse_stored(const char *data, struct scram_keys *k);
 /* Keys for a password with a fresh salt: "{SCRAM-SHA-256}..." in buf. */
 int	 scram_make_stored(const char *password, char *buf, size_t bufsz);
+/* The stored form "{SCRAM-SHA-256}iter,salt,stored,server" of k. */
+int	 scram_format_keys(const struct scram_keys *k, char *buf,
+	    size_t bufsz);
 /* Keys for a plaintext password and a given salt. */
 int	 scram_derive(const char *password, const unsigned char *salt,
 	    size_t saltlen, unsigned int iter, struct scram_keys *k);

@@ -31,6 +31,7 @@
 #include "io.h"
 #include "log.h"
 #include "master.h"
+#include "msg.h"
 #include "privsep.h"
 #include "protocol.h"
 #include "scoreboard.h"
@@ -239,7 +240,7 @@ cmd_pass(struct session *s, const struct proto_cmd *cmd)
 		explicit_bzero(pass, sizeof(pass));
 		return session_reply(s, "-ERR USER first");
 	}
-	r = session_login(s, PS_AUTH_PASS, pass, "", "pass");
+	r = session_login(s, MECH_PASS, pass, "pass");
 	explicit_bzero(pass, sizeof(pass));
 	return r;
 }
@@ -254,6 +255,9 @@ cmd_apop(struct session *s, const struct proto_cmd *cmd)
 
 	if (!sd->apop)
 		return session_reply(s, "-ERR APOP is not available");
+	if (s->apop_fd == -1)
+		return session_reply(s, "-ERR [AUTH] APOP needs a new connection "
+		    "(its challenge was used or could not be made)");
 	/* APOP name digest: the name may be longer than 40 octets. */
 	if ((sp = memchr(cmd->rest, ' ', cmd->restlen)) == NULL)
 		return session_reply(s, "-ERR Usage: APOP name digest");
@@ -275,25 +279,38 @@ cmd_apop(struct session *s, const struct proto_cmd *cmd)
 	memcpy(s->user, cmd->rest, ulen);
 	s->user[ulen] = '\0';
 	s->have_user = 1;
-	return session_login(s, PS_AUTH_APOP, digest, s->apop_ts, "apop");
+	return session_login(s, MECH_APOP, digest, "apop");
 }
 
 /*
- * Ask the auth pool, then open the mailbox through the agent it forked.
+ * Ask the auth pool, then open the mailbox through the agent it gave.
  * Failures of every kind that depend on the credentials get the same
- * words and the same delay.
+ * words; the pool holds the answer back for the failure delay.  APOP
+ * answers the challenge of the connection opened for the banner.
  */
 int
-session_login(struct session *s, uint32_t type, const char *secret,
-    const char *extra, const char *method)
+session_login(struct session *s, uint32_t mech, const char *secret,
+    const char *method)
 {
-	struct auth_addrs a = { s->peer, s->local, s->id };
 	struct auth_result res;
 	int fd, r = -1;
 
 	sb_set(s->slot, SB_AUTH);
-	if ((fd = auth_send(type, s->user, secret, extra, &a)) != -1)
-		r = auth_result(fd, &res);
+	if (mech == MECH_APOP || mech == MECH_CRAM) {
+		fd = s->chal_fd;
+		s->chal_fd = -1;
+		if (mech == MECH_APOP)
+			s->apop_fd = -1;
+	} else
+		fd = authc_connect();
+	memset(&res, 0, sizeof(res));
+	if (fd != -1) {
+		if (authc_request(fd, mech, s->user, secret, s->id, s->tls,
+		    s->c.fd) == 0)
+			r = authc_result(fd, &res);
+		else
+			close(fd);
+	}
 	return session_auth_result(s, r, &res, method);
 }
 
@@ -323,7 +340,6 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 		log_info("session=%s event=auth user=%s method=%s "
 		    "result=error", s->id, vis, method);
 		s->failures++;
-		session_sleep(res->delay_ms);
 		if (session_reply(s, "-ERR [SYS/PERM] Authentication failed: "
 		    "account misconfigured, contact the administrator") == -1)
 			return -1;
@@ -338,7 +354,6 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 		log_info("session=%s event=auth user=%s method=%s addr=%s "
 		    "result=fail failures=%u", s->id, vis, method, s->peer,
 		    s->failures);
-		session_sleep(res->delay_ms);
 		s->have_user = 0;
 		if (session_reply(s, "-ERR [AUTH] Authentication failed") == -1)
 			return -1;
@@ -379,8 +394,8 @@ static int
 session_open_mailbox(struct session *s, int fd)
 {
 	static struct privsep_msg m;
+	struct msg_mbox_hello hello;
 	struct unpack u;
-	char msg[256];
 	uint32_t status, n, i;
 	uint64_t count, total, got = 0, sum = 0;
 	size_t len;
@@ -389,15 +404,11 @@ session_open_mailbox(struct session *s, int fd)
 	s->agent = fd;
 	/* The agent locks and scans: allow for a big mailbox. */
 	r = privsep_recv(fd, &m, MAILBOX_OPEN_TIMEOUT_MS);
-	if (r != 0 || m.type != PS_MBOX_HELLO)
+	if (r != 0 || m.fd != -1 || msg_get_mbox_hello(&m, &hello) == -1)
 		goto broken;
-	unpack_init(&u, m.data, m.len);
-	status = unpack_u32(&u);
-	count = unpack_u64(&u);
-	total = unpack_u64(&u);
-	unpack_str(&u, msg, sizeof(msg));
-	if (unpack_done(&u) == -1)
-		goto broken;
+	status = hello.status;
+	count = hello.count;
+	total = hello.total;
 	if (status == SATCHEL_MBOX_INUSE) {
 		session_free_mailbox(s);
 		log_info("session=%s event=mailbox user=%s result=in-use",
@@ -418,14 +429,14 @@ session_open_mailbox(struct session *s, int fd)
 	    == NULL)
 		goto broken;
 	s->count = (size_t)count;
-	if (privsep_send(fd, PS_MBOX_LIST, NULL, 0, -1) == -1)
+	if (privsep_send(fd, MSG_MBOX_LIST, NULL, 0, -1) == -1)
 		goto broken;
 	for (;;) {
 		if (privsep_recv(fd, &m, AUTH_TIMEOUT_MS) != 0)
 			goto broken;
-		if (m.type == PS_MBOX_LIST_END && m.len == 0)
+		if (m.type == MSG_MBOX_LIST_END && m.len == 0)
 			break;
-		if (m.type != PS_MBOX_LIST_BATCH)
+		if (m.type != MSG_MBOX_LIST_BATCH)
 			goto broken;
 		unpack_init(&u, m.data, m.len);
 		n = unpack_u32(&u);
@@ -574,39 +585,35 @@ session_send_message(struct session *s, size_t idx, int top,
 	static struct privsep_msg m;
 	static char in[READ_CHUNK];
 	struct proto_xfer x;
-	struct pack pk;
-	struct unpack u;
-	unsigned char req[16];
-	char err[256], *out;
+	struct msg_mbox_open rq;
+	struct msg_mbox_msg rp;
+	char *out;
 	uint64_t offset, length, done = 0;
-	uint32_t status, flags;
+	uint32_t flags;
 	ssize_t n;
 	size_t w;
 	int fd;
 
-	pack_init(&pk, req, sizeof(req));
-	pack_u64(&pk, idx);
-	if (privsep_send(s->agent, PS_MBOX_OPEN, req, pk.len, -1) == -1 ||
-	    privsep_recv(s->agent, &m, AUTH_TIMEOUT_MS) != 0 ||
-	    m.type != PS_MBOX_MSG)
+	memset(&rq, 0, sizeof(rq));
+	rq.index = idx;
+	if (msg_send_mbox_open(s->agent, &rq, -1) == -1 ||
+	    privsep_recv(s->agent, &m, AUTH_TIMEOUT_MS) != 0)
 		goto agent_failed;
 	fd = m.fd;
-	unpack_init(&u, m.data, m.len);
-	status = unpack_u32(&u);
-	offset = unpack_u64(&u);
-	length = unpack_u64(&u);
-	flags = unpack_u32(&u);
-	unpack_str(&u, err, sizeof(err));
-	if (unpack_done(&u) == -1 || (status == 0 && fd == -1)) {
+	if (msg_get_mbox_msg(&m, &rp) == -1 || (rp.status == MBOX_ST_OK &&
+	    fd == -1)) {
 		if (fd != -1)
 			close(fd);
 		goto agent_failed;
 	}
-	if (status != 0) {
+	offset = rp.offset;
+	length = rp.length;
+	flags = rp.flags;
+	if (rp.status != MBOX_ST_OK) {
 		if (fd != -1)
 			close(fd);
-		return session_replyf(s, "-ERR %s", status == 1 ?
-		    "Message was removed by another program" :
+		return session_replyf(s, "-ERR %s", rp.status ==
+		    MBOX_ST_VANISHED ? "Message was removed by another program" :
 		    "[SYS/TEMP] Cannot read the message");
 	}
 	if (top)
@@ -740,11 +747,9 @@ session_commit(struct session *s)
 {
 	static struct privsep_msg m;
 	static unsigned char req[PRIVSEP_MSG_MAX];
+	struct msg_mbox_commit_result rp;
 	struct pack pk;
-	struct unpack u;
-	char err[256];
 	size_t i, n, chunk = PRIVSEP_MSG_MAX - 64;
-	uint32_t status;
 
 	sb_set(s->slot, SB_UPDATE);
 	s->reason = "quit";
@@ -754,20 +759,15 @@ session_commit(struct session *s)
 		pack_u64(&pk, i);
 		pack_u32(&pk, (uint32_t)n);
 		pack_bytes(&pk, s->marks + i, n);
-		if (pk.err || privsep_send(s->agent, PS_MBOX_MARKS, req,
+		if (pk.err || privsep_send(s->agent, MSG_MBOX_MARKS, req,
 		    pk.len, -1) == -1)
 			goto failed;
 	}
-	if (privsep_send(s->agent, PS_MBOX_COMMIT, NULL, 0, -1) == -1 ||
+	if (privsep_send(s->agent, MSG_MBOX_COMMIT, NULL, 0, -1) == -1 ||
 	    privsep_recv(s->agent, &m, AUTH_TIMEOUT_MS * 5) != 0 ||
-	    m.type != PS_MBOX_COMMIT_RESULT)
+	    m.fd != -1 || msg_get_mbox_commit_result(&m, &rp) == -1)
 		goto failed;
-	unpack_init(&u, m.data, m.len);
-	status = unpack_u32(&u);
-	unpack_str(&u, err, sizeof(err));
-	if (unpack_done(&u) == -1)
-		goto failed;
-	if (status != 0) {
+	if (rp.status != MBOX_ST_OK) {
 		s->reason = "update-failed";
 		session_reply(s, "-ERR [SYS/TEMP] Some deleted messages were not "
 		    "removed");
@@ -843,7 +843,7 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 	socklen_t lslen = sizeof(ls);
 	struct proto_cmd cmd;
 	const char *line;
-	char where[128], host[256];
+	char where[128];
 	unsigned char rnd[8];
 	struct timespec deadline, now;
 	size_t len, i;
@@ -860,6 +860,8 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 	s->slot = slot;
 	s->state = S_AUTH;
 	s->agent = -1;
+	s->apop_fd = -1;
+	s->chal_fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		memset(rnd, 0, sizeof(rnd));
@@ -892,14 +894,17 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 	}
 #endif
 
-	if (sd->apop) {
-		if (gethostname(host, sizeof(host)) == -1)
-			strlcpy(host, "localhost", sizeof(host));
-		host[sizeof(host) - 1] = '\0';
-		(void)snprintf(s->apop_ts, sizeof(s->apop_ts),
-		    "<%ld.%s@%.100s>", (long)getpid(), s->id, host);
+	/* APOP: the pool makes the banner's challenge and keeps it. */
+	if (sd->apop && (s->apop_fd = authc_connect()) != -1 &&
+	    authc_challenge(s->apop_fd, MECH_APOP, s->apop_ts,
+	    sizeof(s->apop_ts)) == -1) {
+		close(s->apop_fd);
+		s->apop_fd = -1;
+	}
+	s->chal_fd = s->apop_fd;
+	if (s->apop_fd != -1)
 		session_replyf(s, "+OK %s %s", sd->cf->greeting, s->apop_ts);
-	} else
+	else
 		session_replyf(s, "+OK %s", sd->cf->greeting);
 
 	for (;;) {
@@ -992,6 +997,8 @@ end:
 	session_log_end(s);
 	/* Closing the agent's socket without a commit deletes nothing. */
 	session_free_mailbox(s);
+	if (s->chal_fd != -1)
+		close(s->chal_fd);
 	conn_close(&s->c);
 	explicit_bzero(s, sizeof(*s));
 	free(s);

@@ -38,7 +38,9 @@ struct session {
 	char			 id[17];
 	char			 peer[64];
 	char			 local[64];
-	char			 apop_ts[160];
+	char			 apop_ts[MSG_DATA_MAX];
+	int			 apop_fd;	/* pool connection of apop_ts */
+	int			 chal_fd;	/* the challenge's connection */
 	int			 tls;		/* the connection is TLS */
 	int			 trusted;	/* peer in trusted_networks */
 
@@ -76,12 +78,12 @@ int	 session_plain_ok(const struct session *s);
 /* A SASL mechanism is offered here (configured and able to work). */
 int	 session_mech_ok(const struct session *s, const char *mech);
 /*
- * Ask the auth pool (type PS_AUTH_*) for s->user, then open the mailbox;
+ * Ask the auth pool (mech MECH_*) for s->user, then open the mailbox;
  * session_auth_result() answers the client for any outcome.  Both
  * return CMD_OK, CMD_CLOSE or -1 (write error).
  */
-int	 session_login(struct session *s, uint32_t type, const char *secret,
-	    const char *extra, const char *method);
+int	 session_login(struct session *s, uint32_t mech, const char *secret,
+	    const char *method);
 int	 session_auth_result(struct session *s, int r, struct auth_result *res,
 	    const char *method);
 

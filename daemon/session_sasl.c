@@ -21,6 +21,7 @@
 #include "io.h"
 #include "log.h"
 #include "master.h"
+#include "msg.h"
 #include "privsep.h"
 #include "protocol.h"
 #include "sasl.h"
@@ -175,7 +176,7 @@ cmd_auth(struct session *s, const struct proto_cmd *cmd)
 	static const char *all[] = { "PLAIN", "LOGIN", "CRAM-MD5",
 	    "SCRAM-SHA-256" };
 	char mech[32], data[SASL_LINE_MAX], user[SATCHEL_USER_MAX + 1];
-	char pass[256], chal[256], host[128];
+	char pass[256], chal[MSG_DATA_MAX];
 	const char *sp, *ir = NULL;
 	size_t i, mlen, irlen = 0, len;
 	int r;
@@ -248,7 +249,7 @@ cmd_auth(struct session *s, const struct proto_cmd *cmd)
 			return session_reply(s, "-ERR Malformed PLAIN response");
 		}
 		strlcpy(s->user, user, sizeof(s->user));
-		r = session_login(s, PS_AUTH_PASS, pass, "", "plain");
+		r = session_login(s, MECH_PASS, pass, "plain");
 		explicit_bzero(pass, sizeof(pass));
 		return r;
 	}
@@ -279,31 +280,48 @@ cmd_auth(struct session *s, const struct proto_cmd *cmd)
 		pass[len] = '\0';
 		explicit_bzero(data, sizeof(data));
 		strlcpy(s->user, user, sizeof(s->user));
-		r = session_login(s, PS_AUTH_PASS, pass, "", "login");
+		r = session_login(s, MECH_PASS, pass, "login");
 		explicit_bzero(pass, sizeof(pass));
 		return r;
 	}
 
 	if (strcmp(mech, "CRAM-MD5") == 0) {
-		const char *space;
+		const char *space = NULL;
 
 		if (ir != NULL)
 			return session_reply(s, "-ERR CRAM-MD5 takes no initial "
 			    "response");
-		if (gethostname(host, sizeof(host)) == -1)
-			strlcpy(host, "localhost", sizeof(host));
-		host[sizeof(host) - 1] = '\0';
-		(void)snprintf(chal, sizeof(chal), "<%ld.%s.%lld@%.80s>",
-		    (long)getpid(), s->id, (long long)time(NULL), host);
+		/* The pool makes the challenge and takes one answer. */
+		if (s->chal_fd != -1 && s->chal_fd != s->apop_fd)
+			close(s->chal_fd);
+		if ((s->chal_fd = authc_connect()) == -1 ||
+		    authc_challenge(s->chal_fd, MECH_CRAM, chal,
+		    sizeof(chal)) == -1) {
+			if (s->chal_fd != -1)
+				close(s->chal_fd);
+			s->chal_fd = -1;
+			return session_reply(s, "-ERR [SYS/TEMP] Authentication "
+			    "service unavailable, try again later");
+		}
 		if (session_challenge(s, chal, strlen(chal)) == -1)
-			return -1;
-		if ((r = session_sasl_read(s, data, sizeof(data), &len)) != 0)
-			return r == -2 ? CMD_CLOSE : 0;
+			r = -3;		/* write error */
+		else
+			r = session_sasl_read(s, data, sizeof(data), &len);
 		/* "user SP 32-hex-digest" */
-		if (len < 34 || (space = memchr(data, ' ', len)) == NULL ||
-		    (size_t)(data + len - space - 1) != 32 ||
-		    space == data || (size_t)(space - data) >= sizeof(user))
-			return session_reply(s, "-ERR Malformed CRAM-MD5 response");
+		if (r == 0 && (len < 34 || (space = memchr(data, ' ', len)) ==
+		    NULL || (size_t)(data + len - space - 1) != 32 ||
+		    space == data || (size_t)(space - data) >= sizeof(user)))
+			r = 2;
+		if (r != 0) {
+			close(s->chal_fd);
+			s->chal_fd = s->apop_fd;
+			if (r == 2)
+				return session_reply(s, "-ERR Malformed "
+				    "CRAM-MD5 response");
+			/* -3 write error; -2 connection gone; 1 and -1
+			 * were answered already. */
+			return r == -3 ? -1 : r == -2 ? CMD_CLOSE : 0;
+		}
 		memcpy(user, data, (size_t)(space - data));
 		user[space - data] = '\0';
 		memcpy(pass, space + 1, 32);
@@ -312,12 +330,13 @@ cmd_auth(struct session *s, const struct proto_cmd *cmd)
 			if (pass[i] >= 'A' && pass[i] <= 'F')
 				pass[i] = (char)(pass[i] + 32);
 		strlcpy(s->user, user, sizeof(s->user));
-		return session_login(s, PS_AUTH_CRAM, pass, chal, "cram-md5");
+		r = session_login(s, MECH_CRAM, pass, "cram-md5");
+		s->chal_fd = s->apop_fd;
+		return r;
 	}
 
 	/* SCRAM-SHA-256: the auth pool holds the exchange's state. */
 	{
-		struct auth_addrs a = { s->peer, s->local, s->id };
 		struct auth_result res;
 		char sfirst[1024];
 		int fd;
@@ -345,11 +364,24 @@ cmd_auth(struct session *s, const struct proto_cmd *cmd)
 			s->user[k] = '\0';
 		}
 		sb_set(s->slot, SB_AUTH);
-		if ((fd = auth_send(PS_AUTH_SCRAM, "", data, "", &a)) == -1)
+		memset(&res, 0, sizeof(res));
+		if ((fd = authc_connect()) == -1 || authc_request(fd,
+		    MECH_SCRAM, "", data, s->id, s->tls, s->c.fd) == -1) {
+			if (fd != -1)
+				close(fd);
+			explicit_bzero(data, sizeof(data));
 			return session_auth_result(s, -1, &res, "scram");
-		if (auth_continue(fd, sfirst, sizeof(sfirst)) == -1) {
-			/* A malformed client-first ends here. */
-			r = auth_result(fd, &res);
+		}
+		explicit_bzero(data, sizeof(data));
+		if ((r = authc_continue(fd, sfirst, sizeof(sfirst))) != 0) {
+			/* A malformed client-first ends here, with the
+			 * pool's answer already read (-2), or broken. */
+			if (r == -1) {
+				close(fd);
+				return session_auth_result(s, -1, &res,
+				    "scram");
+			}
+			r = authc_result(fd, &res);
 			return session_auth_result(s, r, &res, "scram");
 		}
 		if (session_challenge(s, sfirst, strlen(sfirst)) == -1) {
@@ -364,11 +396,11 @@ cmd_auth(struct session *s, const struct proto_cmd *cmd)
 			    session_reply(s, "-ERR Malformed SCRAM message");
 		}
 		data[len] = '\0';
-		if (auth_scram_final(fd, data) == -1) {
+		if (authc_scram_final(fd, data) == -1) {
 			close(fd);
 			return session_auth_result(s, -1, &res, "scram");
 		}
-		r = auth_result(fd, &res);
+		r = authc_result(fd, &res);
 		if (r == 0 && res.result == SATCHEL_AUTH_OK) {
 			/* The server signature, answered with an empty
 			 * line, before +OK (RFC 5034 section 4). */

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "compat/compat.h"
+#include "auth_fail.h"
 #include "conf.h"
 #include "log.h"
 #include "master.h"
@@ -109,6 +110,7 @@ worker_main(struct sb_slot *slot)
 
 	log_procname("worker");
 	sb_forget_fails(s->sb);
+	auth_fail_forget();
 	setproctitle_fmt("satcheld: worker (starting)");
 	if (worker_drop_privileges(cf->chroot, s->worker_uid,
 	    s->worker_gid) == -1)

@@ -12,6 +12,11 @@
 #include <stddef.h>
 #include <string.h>
 
+/* The number of elements of an array. */
+#ifndef nitems
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 #ifndef HAVE_STRLCPY
 size_t	 strlcpy(char *dst, const char *src, size_t dstsize);
 #endif

@@ -1,0 +1,173 @@
+/*
+ * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
+ *
+ * auth_proc.h -- the state of the auth process (auth.c, auth_conn.c,
+ * auth_agents.c, auth_modules.c): its connections from workers, its
+ * module worker groups, its agents.  Private to the auth process.
+ */
+#ifndef SATCHEL_AUTH_PROC_H
+#define SATCHEL_AUTH_PROC_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "satchel/module.h"
+#include "conf.h"
+#include "msg.h"
+
+#define AUTH_EVENTS		64
+#define AUTH_CONNS_MAX		8192
+#define CHALLENGE_TTL_MS	(300 * 1000)	/* an unused APOP banner */
+#define REQUEST_TTL_MS		(10 * 1000)	/* connect to request */
+#define FAIL_WINDOW_MS		(300 * 1000)	/* a failure is remembered */
+#define FAIL_STEPS		4		/* delay doubles up to 2^4 x */
+#define INFLIGHT_ADDR_MAX	4		/* attempts at once per address */
+#define HOLD_RECHECK_MS		20
+#define AGENT_IDLE_MAX		64		/* reusable agents kept */
+#define AGENT_IDLE_TIMEOUT_MS	(60 * 1000)
+#define AGENT_SPARES_MIN	2
+#define AGENT_SPARES_MAX	64
+#define AW_RESTART_MAX_MS	(60 * 1000)
+
+enum ev_kind { EV_LISTEN = 1, EV_CONN, EV_AW, EV_SPAWNER, EV_AGENT };
+
+struct ev {
+	int		 kind;
+	int		 fd;
+};
+
+enum conn_state {
+	CS_NEW = 0,		/* nothing asked yet */
+	CS_CHALLENGED,		/* APOP/CRAM challenge given */
+	CS_HOLD,		/* waiting out an earlier failure's delay */
+	CS_CALL,		/* a module call is queued or running */
+	CS_SCRAM_WAIT,		/* server-first sent, client-final due */
+	CS_WAIT_AGENT,		/* logged in, no agent free yet */
+	CS_REPLY,		/* a failure, answered at wake_at */
+	CS_NSTATES
+};
+#define ST(x)	(1u << (x))
+
+
+struct aconn {
+	struct ev		 ev;		/* first: epoll data points here */
+	enum conn_state		 state;
+	pid_t			 peer_pid;	/* the worker, for logs */
+	int			 orphan;	/* worker gone, call still out */
+	uint32_t		 mech;
+	uint32_t		 chal_mech;
+	int			 tls;
+	char			 user[SATCHEL_USER_MAX + 1];
+	char			 key_user[SATCHEL_USER_MAX + 3];
+	char			 key_addr[MSG_ADDR_MAX + 2];
+	char			 secret[MSG_SECRET_MAX];
+	char			 remote[MSG_ADDR_MAX];
+	char			 local[MSG_ADDR_MAX];
+	char			 session[MSG_SESSION_LEN + 1];
+	char			 chal[MSG_DATA_MAX];
+	uint64_t		 start;		/* processing began */
+	uint64_t		 wake_at;	/* timer, 0 for none */
+	size_t			 chain;		/* module being asked */
+	uint32_t		 status;
+	struct satchel_user	 urec;
+	char			 data[MSG_DATA_MAX];
+#ifdef HAVE_OPENSSL
+	struct scram_server	*scram;
+#endif
+	int			 agent_fd;	/* the worker's end, on OK */
+	int			 dead;		/* freed at the end of the round */
+	struct aconn		*next, *prev;	/* all connections */
+	struct aconn		*qnext;		/* a group's or agent queue */
+};
+
+struct agroup;
+
+struct aworker {
+	struct ev		 ev;
+	pid_t			 pid;
+	struct agroup		*g;
+	struct aconn		*busy;
+	uint64_t		 deadline;
+	int			 served;
+};
+
+struct agroup {
+	size_t			 idx;		/* in sd->auth[] */
+	const char		*name;
+	int			 lookup;	/* the module has lookup() */
+	struct aworker		*w;
+	size_t			 nw, maxw;
+	unsigned int		 timeout_ms;
+	struct aconn		*qhead, *qtail;
+	unsigned int		 deaths;	/* in a row, before serving */
+	uint64_t		 restart_at;
+};
+
+struct agentref {
+	struct ev		 ev;
+	int			 spare;		/* never served: any uid */
+	int			 busy;
+	struct msg_agent_start	 id;		/* uid, gid, groups */
+	uint64_t		 idle_since;
+	int			 dead;
+	struct agentref		*next, *prev;
+};
+
+struct auth_ctx {
+	struct satcheld		*s;
+	int			 ep;
+	struct ev		 listen_ev;
+	struct ev		 spawner_ev;
+	struct agroup		 groups[CONF_MODULES_MAX];
+	size_t			 ngroups;
+	struct aconn		*conns;
+	size_t			 nconns;
+	struct aconn		*wait_head, *wait_tail;	/* CS_WAIT_AGENT */
+	struct agentref		*agents;
+	size_t			 nspare, nidle, spares_asked;
+	struct aconn		*grave;		/* freed after each round */
+	struct agentref		*agrave;
+	gid_t			 extra[MSG_GROUPS_MAX];
+	size_t			 nextra;
+	char			 host[128];
+	int			 quitting;
+};
+
+/* auth.c */
+void	 ev_add(struct auth_ctx *a, struct ev *e);
+void	 ev_del(struct auth_ctx *a, struct ev *e);
+void	 auth_bury(struct auth_ctx *a);
+
+/* auth_conn.c: connections from workers */
+void	 conn_accept(struct auth_ctx *a);
+void	 conn_readable(struct auth_ctx *a, struct aconn *c);
+void	 conn_free(struct auth_ctx *a, struct aconn *c);
+void	 conn_start(struct auth_ctx *a, struct aconn *c);
+void	 conn_chain(struct auth_ctx *a, struct aconn *c);
+void	 conn_module_answer(struct auth_ctx *a, struct aconn *c,
+	    struct msg_aw_reply *rp);
+void	 conn_conclude(struct auth_ctx *a, struct aconn *c, uint32_t r);
+void	 conn_send_result(struct auth_ctx *a, struct aconn *c);
+void	 conn_timer(struct auth_ctx *a, struct aconn *c);
+
+/* auth_agents.c: mailbox agents */
+int	 conn_agent_id(struct auth_ctx *a, struct aconn *c,
+	    struct msg_agent_start *st);
+int	 conn_give_agent(struct auth_ctx *a, struct aconn *c,
+	    const struct msg_agent_start *st);
+void	 agent_drop(struct auth_ctx *a, struct agentref *r);
+void	 agents_ask(struct auth_ctx *a, size_t waiting);
+void	 spawner_readable(struct auth_ctx *a);
+void	 agent_readable(struct auth_ctx *a, struct agentref *r);
+void	 agents_expire(struct auth_ctx *a, uint64_t now);
+
+/* auth_modules.c: module workers */
+void	 group_dispatch(struct auth_ctx *a, struct agroup *g);
+void	 aw_gone(struct auth_ctx *a, struct aworker *w, const char *why);
+void	 aw_readable(struct auth_ctx *a, struct aworker *w);
+int	 aw_spawn(struct auth_ctx *a, struct agroup *g);
+void	 groups_maintain(struct auth_ctx *a, uint64_t now);
+
+#endif /* SATCHEL_AUTH_PROC_H */

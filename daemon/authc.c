@@ -1,0 +1,194 @@
+/*
+ * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
+ *
+ * authc.c -- the worker's side of the auth pool (see auth.h).  Runs in
+ * the worker, unprivileged and chrooted: it reaches the pool through its
+ * abstract socket and trusts nothing in the replies beyond their layout.
+ * The password it sends is wiped from its buffers after the send.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compat/compat.h"
+#include "auth.h"
+#include "log.h"
+#include "master.h"
+#include "msg.h"
+#include "privsep.h"
+#include "compat/poison.h"
+
+/*
+ * The pool may hold an answer back for the failure delay (up to 30 s
+ * doubled once more for an earlier failure's hold) and wait for a
+ * module up to its timeout: allow for all of it.
+ */
+#define AUTHC_REPLY_TIMEOUT_MS	(150 * 1000)
+
+/* A result that came where a SCRAM challenge was expected. */
+static struct auth_result early;
+static int have_early;
+
+static int authc_take_result(const struct privsep_msg *, struct auth_result *);
+
+int
+authc_connect(void)
+{
+	int fd;
+
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("auth socket");
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sd->auth_addr,
+	    sd->auth_addrlen) == -1) {
+		log_warn("auth pool");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+authc_challenge(int fd, uint32_t mech, char *out, size_t outsz)
+{
+	static struct privsep_msg m;
+	struct msg_auth_challenge_req rq;
+	struct msg_auth_challenge ch;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.mech = mech;
+	if (msg_send_auth_challenge_req(fd, &rq, -1) == -1 ||
+	    privsep_recv(fd, &m, AUTHC_REPLY_TIMEOUT_MS) != 0) {
+		log_warn("auth pool challenge");
+		return -1;
+	}
+	if (m.fd != -1) {
+		close(m.fd);
+		return -1;
+	}
+	if (msg_get_auth_challenge(&m, &ch) == -1 ||
+	    strlcpy(out, ch.text, outsz) >= outsz || ch.text[0] != '<')
+		return -1;
+	return 0;
+}
+
+int
+authc_request(int fd, uint32_t mech, const char *user, const char *secret,
+    const char *session, int tls, int client_fd)
+{
+	struct msg_auth_request rq;
+	int r;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.mech = mech;
+	rq.tls = tls != 0;
+	if (strlcpy(rq.user, user, sizeof(rq.user)) >= sizeof(rq.user) ||
+	    strlcpy(rq.secret, secret, sizeof(rq.secret)) >=
+	    sizeof(rq.secret)) {
+		explicit_bzero(&rq, sizeof(rq));
+		return -1;
+	}
+	strlcpy(rq.session, session, sizeof(rq.session));
+	r = msg_send_auth_request(fd, &rq, client_fd);
+	explicit_bzero(&rq, sizeof(rq));
+	if (r == -1)
+		log_warn("auth pool request");
+	return r;
+}
+
+int
+authc_continue(int fd, char *out, size_t outsz)
+{
+	static struct privsep_msg m;
+	struct msg_auth_data d;
+	int r;
+
+	if (privsep_recv(fd, &m, AUTHC_REPLY_TIMEOUT_MS) != 0)
+		return -1;
+	if (m.fd != -1 && m.type == MSG_AUTH_CONTINUE) {
+		close(m.fd);
+		return -1;
+	}
+	if (m.type != MSG_AUTH_CONTINUE) {
+		/* A result already (a malformed client-first): keep it for
+		 * authc_result(). */
+		if (authc_take_result(&m, &early) == -1) {
+			if (m.fd != -1)
+				close(m.fd);
+			return -1;
+		}
+		have_early = 1;
+		return -2;
+	}
+	if (msg_get_auth_data(&m, MSG_AUTH_CONTINUE, &d) == -1)
+		return -1;
+	r = strlcpy(out, d.data, outsz) >= outsz ? -1 : 0;
+	explicit_bzero(&d, sizeof(d));
+	return r;
+}
+
+int
+authc_scram_final(int fd, const char *msg)
+{
+	struct msg_auth_data d;
+	int r;
+
+	memset(&d, 0, sizeof(d));
+	if (strlcpy(d.data, msg, sizeof(d.data)) >= sizeof(d.data))
+		return -1;
+	r = msg_send_auth_data(fd, MSG_AUTH_SCRAM_FINAL, &d);
+	explicit_bzero(&d, sizeof(d));
+	return r;
+}
+
+/* Read the result (or take the one authc_continue() already read). */
+static int
+authc_take_result(const struct privsep_msg *m, struct auth_result *res)
+{
+	struct msg_auth_result rp;
+
+	if (msg_get_auth_result(m, &rp) == -1 ||
+	    rp.status > SATCHEL_AUTH_NOUSER ||
+	    (rp.status == SATCHEL_AUTH_OK) != (m->fd != -1)) {
+		log_warnx("malformed reply from the auth pool");
+		return -1;
+	}
+	res->result = rp.status;
+	res->login_delay = rp.login_delay;
+	strlcpy(res->user, rp.user, sizeof(res->user));
+	strlcpy(res->data, rp.data, sizeof(res->data));
+	res->agent_fd = m->fd;
+	explicit_bzero(&rp, sizeof(rp));
+	return 0;
+}
+
+int
+authc_result(int fd, struct auth_result *res)
+{
+	static struct privsep_msg m;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	res->agent_fd = -1;
+	if (have_early) {
+		*res = early;
+		explicit_bzero(&early, sizeof(early));
+		have_early = 0;
+		close(fd);
+		return 0;
+	}
+	if (privsep_recv(fd, &m, AUTHC_REPLY_TIMEOUT_MS) != 0) {
+		log_warn("auth pool reply");
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	r = authc_take_result(&m, res);
+	if (r == -1 && m.fd != -1)
+		close(m.fd);
+	explicit_bzero(m.data, m.len);
+	return r;
+}

@@ -1,0 +1,25 @@
+/*
+ * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
+ *
+ * priv.h -- the one privilege drop every child uses (worker, agent):
+ * chroot, chdir("/"), setgroups, setresgid, setresuid, each checked,
+ * then verified, then PR_SET_NO_NEW_PRIVS (checked) and no core dumps.
+ * Runs as root in a child just forked; does nothing when not root
+ * (development mode) but the no-new-privileges and dumpable settings.
+ */
+#ifndef SATCHEL_PRIV_H
+#define SATCHEL_PRIV_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+
+/*
+ * Drop to uid, gid and groups (groups[0..ngroups-1]; NULL/0 for just
+ * gid), chrooting to dir first unless it is NULL or "".  uid 0 and any
+ * gid 0 are refused.  0, or -1 with the failing step logged.
+ */
+int	 priv_drop(const char *dir, uid_t uid, gid_t gid,
+	    const gid_t *groups, size_t ngroups);
+
+#endif /* SATCHEL_PRIV_H */
