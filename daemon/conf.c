@@ -240,17 +240,25 @@ trim(char *s)
 static int
 conf_read(struct config *cf, FILE *fp)
 {
-	char line[CONF_LINE_MAX], section[64] = "", *p, *eq, *key, *val;
+	char *line = NULL, section[64] = "", *p, *eq, *key, *val;
 	struct conf_entry *e, **tail = &cf->entries;
-	int lineno = 0;
-	size_t i;
+	size_t i, linesz = 0;
+	ssize_t len;
+	int lineno = 0, r = -1;
 
-	while (fgets(line, sizeof(line), fp) != NULL) {
+	while ((len = getline(&line, &linesz, fp)) != -1) {
 		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(fp)) {
-			log_warnx("%s:%d: line too long", cf->path, lineno);
+		if (len >= CONF_LINE_MAX) {
+			log_warnx("%s:%d: line too long (more than %d bytes)",
+			    cf->path, lineno, CONF_LINE_MAX - 1);
 			cf->errors++;
-			return -1;
+			goto out;
+		}
+		/* A NUL would cut the line short without a word: refuse it. */
+		if (memchr(line, '\0', (size_t)len) != NULL) {
+			log_warnx("%s:%d: NUL byte in line", cf->path, lineno);
+			cf->errors++;
+			continue;
 		}
 		p = trim(line);
 		if (*p == '\0' || *p == '#')
@@ -309,7 +317,7 @@ conf_read(struct config *cf, FILE *fp)
 				free(e->key);
 				free(e);
 			}
-			return -1;
+			goto out;
 		}
 		e->line = lineno;
 		*tail = e;
@@ -317,9 +325,12 @@ conf_read(struct config *cf, FILE *fp)
 	}
 	if (ferror(fp)) {
 		log_warn("%s: read", cf->path);
-		return -1;
+		goto out;
 	}
-	return 0;
+	r = 0;
+out:
+	free(line);
+	return r;
 }
 
 /*
