@@ -70,7 +70,8 @@ static const struct satchel_conf_name tls_versions[] = {
  * example config and this table must say the same thing.  flags:
  * SATCHEL_CONF_RESTART when a reload cannot apply a change (the reload
  * warns), _RESTART_UP when only raising it cannot, _REPEAT when the key
- * may appear more than once, _FILE for a PATH that must be readable.
+ * may appear more than once, _FILE for a PATH that must be readable,
+ * _EMPTY for a PATH that may be set empty (off).
  * Old-style entries { "key", T_UINT, OFF(m), min, max, 0 } plus a line in
  * conf_new() become UINT(m, min, max, "default", 0).  Free, compare and
  * the reload check follow from the kind: nothing else to write.
@@ -94,6 +95,7 @@ static const struct satchel_conf_name tls_versions[] = {
 #define RESTART_UP	SATCHEL_CONF_RESTART_UP
 #define REPEAT		SATCHEL_CONF_REPEAT
 #define RFILE		SATCHEL_CONF_FILE
+#define EMPTY		SATCHEL_CONF_EMPTY
 
 static const struct satchel_conf_key conf_keys[] = {
 	/* listeners and the worker pool */
@@ -115,7 +117,7 @@ static const struct satchel_conf_key conf_keys[] = {
 	ULONG(first_valid_uid, 0, 4294967295ULL, "100", 0),
 	ULONG(first_valid_gid, 0, 4294967295ULL, "1", 0),
 	/* logging */
-	PATH(pidfile, "/run/satcheld.pid", RESTART),
+	PATH(pidfile, "/run/satcheld.pid", RESTART | EMPTY),
 	KEY("syslog_facility", K_FACILITY, syslog_facility, "mail", RESTART),
 	ENUM(log_level, log_levels, "info", 0),
 	/* the session */

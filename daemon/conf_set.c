@@ -172,8 +172,9 @@ set_path(struct conf_ctx *x, void *field, const char *v)
 {
 	if (v == NULL)
 		return 0;
-	/* Empty switches the feature off where the default is empty. */
-	if (v[0] == '\0' && x->k->def != NULL && x->k->def[0] == '\0')
+	/* Empty switches the feature off, where that is allowed. */
+	if (v[0] == '\0' && ((x->k->flags & SATCHEL_CONF_EMPTY) ||
+	    (x->k->def != NULL && x->k->def[0] == '\0')))
 		return set_string(x, field, v);
 	if (check_path(x, NULL, v, x->k->flags & SATCHEL_CONF_FILE) == -1)
 		return -1;

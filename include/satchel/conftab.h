@@ -57,6 +57,8 @@ enum satchel_conf_kind {
 #define SATCHEL_CONF_REPEAT	0x0004	/* (core keys) may appear again */
 #define SATCHEL_CONF_RESTART	0x0008	/* (core keys) reload cannot apply */
 #define SATCHEL_CONF_RESTART_UP	0x0010	/* (core keys) only if raised */
+#define SATCHEL_CONF_EMPTY	0x0020	/* PATH: empty allowed (means off);
+					 * implied by a default of "" */
 
 /* One word an ENUM key accepts; a table ends with { NULL, 0 }. */
 struct satchel_conf_name {

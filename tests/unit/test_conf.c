@@ -210,8 +210,8 @@ static const struct bad_case bad_cases[] = {
 	{ "pidfile relative", "listen = *:110\nauth = file\n"
 	    "pidfile = satcheld.pid\n", "satchel.conf:3: key 'pidfile': "
 	    "'satcheld.pid' is not an absolute path" },
-	{ "pidfile empty", "listen = *:110\nauth = file\npidfile =\n",
-	    "satchel.conf:3: key 'pidfile': '' is not an absolute path" },
+	{ "module_dir empty", "listen = *:110\nauth = file\nmodule_dir =\n",
+	    "satchel.conf:3: key 'module_dir': '' is not an absolute path" },
 	{ "tls_cert relative", "listen = *:110\nauth = file\n"
 	    "tls_cert = cert.pem\ntls_key = /k\n", "satchel.conf:3: key "
 	    "'tls_cert': 'cert.pem' is not an absolute path" },
@@ -607,6 +607,14 @@ main(void)
 	if (cf != NULL) {
 		ASSERT_INT_EQ(cf->mail_uid, 0);
 		ASSERT_INT_EQ(cf->mail_gid, 4294967294LL);
+		conf_free(cf);
+	}
+	/* An empty pidfile means none (satchel.conf(5)); chroot too. */
+	cf = load("listen = *:110\nauth = file\npidfile =\nchroot =\n");
+	ASSERT_TRUE(cf != NULL);
+	if (cf != NULL) {
+		ASSERT_STR_EQ(cf->pidfile, "");
+		ASSERT_STR_EQ(cf->chroot, "");
 		conf_free(cf);
 	}
 	TEST_DONE();
