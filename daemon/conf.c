@@ -76,19 +76,28 @@ static const struct satchel_conf_name tls_versions[] = {
  * conf_new() become UINT(m, min, max, "default", 0).  Free, compare and
  * the reload check follow from the kind: nothing else to write.
  */
-#define OFF(f)	offsetof(struct config, f)
+/*
+ * OFFT(f, T) is offsetof, and does not compile (distinct pointer types,
+ * an error with -Werror) unless member f has type T: a UINT() on a long
+ * member cannot slip through.
+ */
+#define OFF(f)		offsetof(struct config, f)
+#define OFFT(f, T)	(OFF(f) + 0 * sizeof(&((struct config *)0)->f == \
+	(T *)0))
 #define UINT(f, lo, hi, d, fl)	{ .key = #f, .kind = SATCHEL_CONF_UINT, \
-	.off = OFF(f), .min = (lo), .max = (hi), .def = (d), .flags = (fl) }
+	.off = OFFT(f, unsigned int), .min = (lo), .max = (hi), .def = (d), \
+	.flags = (fl) }
 #define ULONG(f, lo, hi, d, fl)	{ .key = #f, .kind = K_ULONG,	\
-	.off = OFF(f), .min = (lo), .max = (hi), .def = (d), .flags = (fl) }
+	.off = OFFT(f, unsigned long), .min = (lo), .max = (hi), .def = (d), \
+	.flags = (fl) }
 #define BOOL(f, d, fl)		{ .key = #f, .kind = SATCHEL_CONF_BOOL, \
-	.off = OFF(f), .def = (d), .flags = (fl) }
+	.off = OFFT(f, int), .def = (d), .flags = (fl) }
 #define STR(f, len, d, fl)	{ .key = #f, .kind = SATCHEL_CONF_STRING, \
-	.off = OFF(f), .max = (len), .def = (d), .flags = (fl) }
+	.off = OFFT(f, char *), .max = (len), .def = (d), .flags = (fl) }
 #define PATH(f, d, fl)		{ .key = #f, .kind = SATCHEL_CONF_PATH, \
-	.off = OFF(f), .def = (d), .flags = (fl) }
+	.off = OFFT(f, char *), .def = (d), .flags = (fl) }
 #define ENUM(f, n, d, fl)	{ .key = #f, .kind = SATCHEL_CONF_ENUM, \
-	.off = OFF(f), .names = (n), .def = (d), .flags = (fl) }
+	.off = OFFT(f, int), .names = (n), .def = (d), .flags = (fl) }
 #define KEY(k, kd, f, d, fl)	{ .key = (k), .kind = (kd),		\
 	.off = OFF(f), .def = (d), .flags = (fl) }
 #define RESTART		SATCHEL_CONF_RESTART

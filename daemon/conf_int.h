@@ -50,7 +50,6 @@ struct conf_ctx {
  */
 typedef int conf_setter(struct conf_ctx *, void *field, const char *value);
 
-
 struct conf_kind {
 	conf_setter	*set;
 	size_t		 size;	/* member size (restart check); 0: char * */

@@ -335,7 +335,8 @@ static const struct mod_bad mod_bad[] = {
 	    "satchel.conf:5: key 'count' in [mod]: want a number from 1 to 10, "
 	    "not '0'" },
 	{ "uint above max", "file = /dev/null\ncount = 11\n",
-	    "satchel.conf:5: key 'count' in [mod]: want a number from 1 to 10" },
+	    "satchel.conf:5: key 'count' in [mod]: want a number from 1 to "
+	    "10" },
 	{ "uint junk", "file = /dev/null\ncount = 3s\n",
 	    "satchel.conf:5: key 'count' in [mod]: want a number" },
 	{ "u64 above max", "file = /dev/null\nbytes = 9223372036854775808\n",
@@ -426,7 +427,8 @@ main(void)
 
 	TEST_START("values and listeners");
 	/* Offline: /c.pem and the others are names, not files, here. */
-	cf = load_flags("# comment\n\n  listen = [::1]:995 tls  \nlisten = *:110\n"
+	cf = load_flags("# comment\n\n  listen = [::1]:995 tls  \n"
+	    "listen = *:110\n"
 	    "listen = 10.0.0.1:1110\nauth = file, mysql\n"
 	    "workers_max = 1000\nmail_uid = 5000\nlog_level = debug\n"
 	    "apop = yes\nexpire = NEVER\ngreeting = Hello there = friend\n"
@@ -660,7 +662,8 @@ main(void)
 
 		ASSERT_TRUE(SATCHEL_CORE_HAS(core, conf_table));
 		ASSERT_INT_EQ(mod_parse("listen = *:110\nauth = file\n[mod]\n"
-		    "file = /dev/null\ncount = 10\nbytes = 9223372036854775807\n"
+		    "file = /dev/null\ncount = 10\n"
+		    "bytes = 9223372036854775807\n"
 		    "strict = off\nlabel = eight888\nmode = fast\n"
 		    "other = left for conf_get\n", &mc), 0);
 		ASSERT_INT_EQ(mc.count, 10);
@@ -685,7 +688,8 @@ main(void)
 	}
 	TEST_DONE();
 
-	TEST_START("module section: the unknown key is left to conf_check_unused");
+	TEST_START("module section: an unknown key is left to "
+	    "conf_check_unused");
 	{
 		const struct satchel_core *core = test_core();
 		struct satchel_conf *sc;
@@ -701,8 +705,8 @@ main(void)
 			ASSERT_INT_EQ(core->conf_table(sc, mod_keys, &mc), 0);
 			ASSERT_INT_EQ(conf_check_unused(cf), 1);
 			capture_end();
-			ASSERT_TRUE(log_has("satchel.conf:5: unknown key 'cuont' "
-			    "in [mod]"));
+			ASSERT_TRUE(log_has("satchel.conf:5: unknown key "
+			    "'cuont' in [mod]"));
 			satchel_conf_table_free(mod_keys, &mc);
 			free(sc);
 			conf_free(cf);
