@@ -159,6 +159,8 @@ static int conf_read(struct config *, FILE *);
 static int conf_run(struct config *, const char *,
     const struct satchel_conf_key *, void *, int);
 static int conf_validate(struct config *);
+static void conf_xerr(struct config *, const char *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
 static char *trim(char *);
 
 static struct config *
@@ -433,6 +435,30 @@ conf_table(struct config *cf, const char *section,
 
 /* ---- checks across keys, reload ---------------------------------- */
 
+/*
+ * A check across keys: "file:line: key 'k': message", with the line
+ * where k is set (none when it is at its default).
+ */
+static void
+conf_xerr(struct config *cf, const char *key, const char *fmt, ...)
+{
+	struct satchel_conf_key k = { .key = key };
+	struct conf_ctx x = { .cf = cf, .section = "", .k = &k };
+	struct conf_entry *e;
+	char msg[512];
+	va_list ap;
+
+	for (e = cf->entries; e != NULL; e = e->next)
+		if (e->section[0] == '\0' && strcmp(e->key, key) == 0) {
+			x.line = e->line;
+			break;
+		}
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	conf_kerr(&x, "%s", msg);
+}
+
 static int
 conf_validate(struct config *cf)
 {
@@ -444,28 +470,18 @@ conf_validate(struct config *cf)
 	for (l = 0; l < cf->nlisten; l++)
 		ntls += cf->listen[l].tls;
 	if ((ntls > 0 || cf->ntls_sni > 0) && (cf->tls_cert[0] == '\0' ||
-	    cf->tls_key[0] == '\0')) {
-		log_warnx("%s: key 'tls_cert': a tls listener or tls_sni "
-		    "needs tls_cert and tls_key", cf->path);
-		cf->errors++;
-	}
-	if ((cf->tls_cert[0] == '\0') != (cf->tls_key[0] == '\0')) {
-		log_warnx("%s: key 'tls_key': tls_cert and tls_key go "
-		    "together", cf->path);
-		cf->errors++;
-	}
-	if (cf->workers_min_spare > cf->workers_max_spare) {
-		log_warnx("%s: key 'workers_min_spare': %u is above "
-		    "workers_max_spare (%u)", cf->path, cf->workers_min_spare,
+	    cf->tls_key[0] == '\0'))
+		conf_xerr(cf, "tls_cert", "a tls listener or tls_sni needs "
+		    "tls_cert and tls_key");
+	if ((cf->tls_cert[0] == '\0') != (cf->tls_key[0] == '\0'))
+		conf_xerr(cf, "tls_key", "tls_cert and tls_key go together");
+	if (cf->workers_min_spare > cf->workers_max_spare)
+		conf_xerr(cf, "workers_min_spare", "%u is above "
+		    "workers_max_spare (%u)", cf->workers_min_spare,
 		    cf->workers_max_spare);
-		cf->errors++;
-	}
-	if (cf->workers_max_spare > cf->workers_max) {
-		log_warnx("%s: key 'workers_max_spare': %u is above "
-		    "workers_max (%u)", cf->path, cf->workers_max_spare,
-		    cf->workers_max);
-		cf->errors++;
-	}
+	if (cf->workers_max_spare > cf->workers_max)
+		conf_xerr(cf, "workers_max_spare", "%u is above workers_max "
+		    "(%u)", cf->workers_max_spare, cf->workers_max);
 	return 0;
 }
 

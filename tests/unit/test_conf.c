@@ -115,13 +115,20 @@ static const struct bad_case bad_cases[] = {
 	    "satchel.conf:3: key 'log_level'" },
 	{ "min above max spare", "listen = *:110\nauth = file\n"
 	    "workers_min_spare = 20\nworkers_max_spare = 10\n",
-	    "key 'workers_min_spare': 20 is above workers_max_spare" },
+	    "satchel.conf:3: key 'workers_min_spare': 20 is above "
+	    "workers_max_spare" },
 	{ "bad facility", "listen = *:110\nauth = file\n"
 	    "syslog_facility = kern2\n", "key 'syslog_facility'" },
 	{ "tls listener without certificate", "listen = *:995 tls\n"
 	    "auth = file\n", "key 'tls_cert'" },
 	{ "tls_key without tls_cert", "listen = *:110\nauth = file\n"
 	    "tls_key = /k\n", "key 'tls_key'" },
+	{ "tls_key without tls_cert names its line", "listen = *:110\n"
+	    "auth = file\ntls_key = /dev/null\n", "satchel.conf:3: key "
+	    "'tls_key': tls_cert and tls_key go together" },
+	{ "max_spare above max", "listen = *:110\nauth = file\n"
+	    "workers_max = 10\n", "satchel.conf: key 'workers_max_spare': 32 "
+	    "is above workers_max (10)" },
 	{ "bad tls version", "listen = *:110\nauth = file\n"
 	    "tls_min_version = SSLv3\n", "satchel.conf:3: key 'tls_min_version'" },
 	{ "bad network", "listen = *:110\nauth = file\n"
