@@ -218,7 +218,8 @@ set_id(struct conf_ctx *x, void *field, const char *v)
 		*(long *)field = -1;
 		return 0;
 	}
-	if (v[0] >= '0' && v[0] <= '9') {
+	/* All digits: a number; anything else: a name ("1ab" too). */
+	if (v[0] != '\0' && v[strspn(v, "0123456789")] == '\0') {
 		if (conf_parse_uint(v, 0, 4294967294ULL, &n) == -1) {
 			conf_kerr(x, "want a number from 0 to 4294967294 or "
 			    "a %s name, not '%s'", what, v);
@@ -235,7 +236,6 @@ set_id(struct conf_ctx *x, void *field, const char *v)
 		*(long *)field = -1;
 		return 0;
 	}
-	errno = 0;
 	if (gid) {
 		if ((gr = getgrnam(v)) != NULL) {
 			*(long *)field = (long)gr->gr_gid;
@@ -245,8 +245,8 @@ set_id(struct conf_ctx *x, void *field, const char *v)
 		*(long *)field = (long)pw->pw_uid;
 		return 0;
 	}
-	conf_kerr(x, "unknown %s '%s'%s%s", what, v, errno != 0 ? ": " : "",
-	    errno != 0 ? strerror(errno) : "");
+	/* errno is not telling here: NSS sets ENOENT or nothing. */
+	conf_kerr(x, "unknown %s '%s'", what, v);
 	return -1;
 }
 

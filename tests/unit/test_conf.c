@@ -245,9 +245,12 @@ static const struct bad_case bad_cases[] = {
 	{ "mail_uid out of range", "listen = *:110\nauth = file\n"
 	    "mail_uid = 4294967295\n", "satchel.conf:3: key 'mail_uid': want "
 	    "a number from 0 to 4294967294 or a user name" },
-	{ "mail_gid not a name", "listen = *:110\nauth = file\n"
-	    "mail_gid = 12ab\n", "satchel.conf:3: key 'mail_gid': want a "
-	    "number from 0 to 4294967294 or a group name, not '12ab'" },
+	{ "mail_gid: a name that starts with a digit is a name",
+	    "listen = *:110\nauth = file\nmail_gid = 12no-such-group\n",
+	    "satchel.conf:3: key 'mail_gid': unknown group '12no-such-group'" },
+	{ "mail_uid empty", "listen = *:110\nauth = file\nmail_uid =\n",
+	    "satchel.conf:3: key 'mail_uid': want a number or a user name, "
+	    "not ''" },
 };
 
 /* ---- a module-style section through conf_table() ------------------ */
