@@ -9,6 +9,8 @@
  * code apart from the readable-file checks and the getpwnam/getgrnam
  * lookups, both skipped with CONF_LOAD_OFFLINE.  Runs in the master.
  */
+#include <sys/stat.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -150,6 +152,7 @@ static int
 check_path(struct conf_ctx *x, const char *what, const char *v,
     int want_file)
 {
+	struct stat st;
 	int fd;
 
 	if (v[0] != '/') {
@@ -161,6 +164,12 @@ check_path(struct conf_ctx *x, const char *what, const char *v,
 		return 0;
 	if ((fd = open(v, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
 		conf_kerr(x, "cannot read %s: %s", v, strerror(errno));
+		return -1;
+	}
+	/* A directory opens; reading it does not. */
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		conf_kerr(x, "cannot read %s: %s", v, strerror(EISDIR));
+		close(fd);
 		return -1;
 	}
 	close(fd);

@@ -107,6 +107,8 @@ def test_config_unreadable_certificate(env):
              "tls_key", "cannot read %s: No such file or directory" % missing)
     d = os.path.join(env.dir, "a-directory")
     os.mkdir(d)
+    _refused(env, env.config_text(listen=listen, tls_cert=d, tls_key=key),
+             "tls_cert", "cannot read %s: Is a directory" % d)
     text = env.config_text(listen=listen, tls_cert=cert, tls_key=key,
                            tls_sni="pop.example.org %s %s" % (cert, missing))
     _refused(env, text, "tls_sni", "cannot read %s" % missing)

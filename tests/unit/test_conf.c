@@ -226,6 +226,9 @@ static const struct bad_case bad_cases[] = {
 	    "tls_cert = /nonexistent/c.pem\n", "satchel.conf:3: key "
 	    "'tls_cert': cannot read /nonexistent/c.pem: No such file or "
 	    "directory" },
+	{ "tls_cert a directory", "listen = *:110\nauth = file\n"
+	    "tls_cert = /\n", "satchel.conf:3: key 'tls_cert': cannot read /: "
+	    "Is a directory" },
 	{ "tls_key missing", "listen = *:110\nauth = file\n"
 	    "tls_key = /nonexistent/k.pem\n", "satchel.conf:3: key "
 	    "'tls_key': cannot read /nonexistent/k.pem: No such file or "
