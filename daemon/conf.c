@@ -3,11 +3,16 @@
  *
  * conf.c -- reads satchel.conf.  The syntax is "key = value" lines, '#'
  * comments on their own line, and "[name]" headers that open the section
- * of the module called name.  Top-level keys are checked here against a
- * table; module keys are checked by the modules (core->conf_get) and
- * whatever nobody asked for is reported by conf_check_unused().  Every
- * message names the file, the line and the key.  Runs in the master, as
- * root, at start and on SIGHUP.
+ * of the module called name.  Top-level keys are described by one table,
+ * conf_keys[] below: each entry names its setter (the kind of value), the
+ * member of struct config it fills, its bounds, its default and whether
+ * a reload can apply it.  Modules describe their sections with the same
+ * kind of table (satchel/conftab.h, core->conf_table) or ask for keys one
+ * by one (core->conf_get); whatever nobody asked for is reported by
+ * conf_check_unused().  Every message names the file, the line and the
+ * key.  Pure code apart from the file checks and the user and group
+ * lookups (both off with CONF_LOAD_OFFLINE); runs in the master, as
+ * root, at start, for -t and on SIGHUP.
  */
 #include <sys/stat.h>
 
@@ -20,88 +25,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "compat/compat.h"
 #include "satchel/module.h"
+#include "satchel/conftab.h"
 #include "conf.h"
+#include "conf_int.h"
 #include "log.h"
+#include "protocol.h"
 #include "compat/poison.h"
 
-#define CONF_LINE_MAX	4096
-
-enum conf_type { T_STR, T_UINT, T_BOOL, T_LIST, T_LISTEN, T_LOGLEVEL,
-    T_APOP, T_ID, T_SNI, T_TLSVER, T_NETS };
-
-struct conf_key {
-	const char	*name;
-	enum conf_type	 type;
-	size_t		 off;
-	uint64_t	 min, max;	/* T_UINT */
-	int		 repeat;	/* may appear more than once */
+static const struct satchel_conf_name log_levels[] = {
+	{ "error", SATCHEL_LOG_ERR }, { "warning", SATCHEL_LOG_WARNING },
+	{ "info", SATCHEL_LOG_INFO }, { "debug", SATCHEL_LOG_DEBUG },
+	{ NULL, 0 }
+};
+static const struct satchel_conf_name tls_versions[] = {
+	{ "TLSv1.2", 12 }, { "TLSv1.3", 13 }, { NULL, 0 }
 };
 
-#define OFF(f)	offsetof(struct config, f)
-static const struct conf_key conf_keys[] = {
-	{ "listen",		T_LISTEN, 0, 0, 0, 1 },
-	{ "worker_user",	T_STR, OFF(worker_user), 0, 0, 0 },
-	{ "chroot",		T_STR, OFF(chroot), 0, 0, 0 },
-	{ "workers_min_spare",	T_UINT, OFF(workers_min_spare), 0, 1000, 0 },
-	{ "workers_max_spare",	T_UINT, OFF(workers_max_spare), 1, 1000, 0 },
-	{ "workers_max",	T_UINT, OFF(workers_max), 1, 100000, 0 },
-	{ "worker_max_sessions", T_UINT, OFF(worker_max_sessions), 1,
-	    1000000, 0 },
-	{ "auth_processes",	T_UINT, OFF(auth_processes), 1, 64, 0 },
-	{ "auth_workers",	T_UINT, OFF(auth_workers), 1, 256, 0 },
-	{ "auth_timeout",	T_UINT, OFF(auth_timeout), 1, 3600, 0 },
-	{ "agent_max_sessions",	T_UINT, OFF(agent_max_sessions), 1,
-	    1000000, 0 },
-	{ "first_valid_gid",	T_UINT, OFF(first_valid_gid), 1, 4294967295ULL,
-	    0 },
-	{ "auth",		T_LIST, 0, 0, 0, 0 },
-	{ "module_dir",		T_STR, OFF(module_dir), 0, 0, 0 },
-	{ "mail_location",	T_STR, OFF(mail_location), 0, 0, 0 },
-	{ "mail_uid",		T_ID, OFF(mail_uid), 0, 0, 0 },
-	{ "mail_gid",		T_ID, OFF(mail_gid), 0, 0, 0 },
-	{ "mail_extra_groups",	T_STR, OFF(mail_extra_groups), 0, 0, 0 },
-	{ "first_valid_uid",	T_UINT, 0, 0, 4294967295ULL, 0 },
-	{ "pidfile",		T_STR, OFF(pidfile), 0, 0, 0 },
-	{ "syslog_facility",	T_STR, OFF(syslog_facility), 0, 0, 0 },
-	{ "log_level",		T_LOGLEVEL, OFF(log_level), 0, 0, 0 },
-	{ "timeout_preauth",	T_UINT, OFF(timeout_preauth), 1, 3600, 0 },
-	{ "timeout_session",	T_UINT, OFF(timeout_session), 600, 86400, 0 },
-	{ "shutdown_timeout",	T_UINT, OFF(shutdown_timeout), 0, 3600, 0 },
-	{ "login_fail_delay_ms", T_UINT, OFF(login_fail_delay_ms), 0, 60000,
-	    0 },
-	{ "login_fail_delay_max_ms", T_UINT, OFF(login_fail_delay_max_ms), 0,
-	    600000, 0 },
-	{ "login_fail_max",	T_UINT, OFF(login_fail_max), 1, 100, 0 },
-	{ "login_delay",	T_UINT, OFF(login_delay), 0, 86400, 0 },
-	{ "expire",		T_STR, OFF(expire), 0, 0, 0 },
-	{ "apop",		T_APOP, OFF(apop), 0, 0, 0 },
-	{ "greeting",		T_STR, OFF(greeting), 0, 0, 0 },
-	{ "tls_cert",		T_STR, OFF(tls_cert), 0, 0, 0 },
-	{ "tls_key",		T_STR, OFF(tls_key), 0, 0, 0 },
-	{ "tls_sni",		T_SNI, 0, 0, 0, 1 },
-	{ "tls_min_version",	T_TLSVER, 0, 0, 0, 0 },
-	{ "tls_ciphers",	T_STR, OFF(tls_ciphers), 0, 0, 0 },
-	{ "tls_ciphersuites",	T_STR, OFF(tls_ciphersuites), 0, 0, 0 },
-	{ "tls_ticket_rotate",	T_UINT, OFF(tls_ticket_rotate), 0, 604800, 0 },
-	{ "disable_plaintext_auth", T_BOOL, OFF(disable_plaintext_auth), 0, 0,
-	    0 },
-	{ "trusted_networks",	T_NETS, 0, 0, 0, 0 },
-	{ "sasl",		T_STR, OFF(sasl), 0, 0, 0 },
-};
-
-static struct config *conf_new(const char *);
-static int conf_read(struct config *, FILE *);
-static int conf_apply(struct config *);
-static int conf_apply_one(struct config *, const struct conf_key *,
-    struct conf_entry *);
-static int conf_parse_listen(struct config *, struct conf_entry *);
-static char *trim(char *);
-static int conf_parse_net(struct config *, const char *, struct conf_net *);
-
-#define SASL_MECHS	"PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256"
 /*
  * Offered by default: only what works for every stored password.  A
  * client such as curl picks the strongest mechanism offered and does
@@ -110,8 +53,122 @@ static int conf_parse_net(struct config *, const char *, struct conf_net *);
  */
 #define SASL_DEFAULT	"PLAIN LOGIN"
 
+/*
+ * The top-level keys.  To add one: add the member to struct config
+ * (conf.h), then ONE line here, in the group it belongs to:
+ *
+ *	UINT(member, min, max, "default", flags),   unsigned int
+ *	ULONG(member, min, max, "default", flags),  unsigned long
+ *	BOOL(member, "yes" or "no", flags),          int 0/1
+ *	STR(member, max length or 0, "default", flags),  char *, "" ok
+ *	PATH(member, "default", flags),   char *, absolute ("" if default "")
+ *	ENUM(member, names[], "default", flags),     int from names[]
+ *	KEY("key", K_xxx, member, "default", flags)  the special kinds
+ *
+ * The key is the member's name (except with KEY).  Defaults are written
+ * as in the file and go through the same setter, so satchel.conf(5), the
+ * example config and this table must say the same thing.  flags:
+ * SATCHEL_CONF_RESTART when a reload cannot apply a change (the reload
+ * warns), _RESTART_UP when only raising it cannot, _REPEAT when the key
+ * may appear more than once, _FILE for a PATH that must be readable,
+ * _EMPTY for a PATH that may be set empty (off).
+ * Old-style entries { "key", T_UINT, OFF(m), min, max, 0 } plus a line in
+ * conf_new() become UINT(m, min, max, "default", 0).  Free, compare and
+ * the reload check follow from the kind: nothing else to write.
+ */
+/*
+ * OFFT(f, T) is offsetof, and does not compile (distinct pointer types,
+ * an error with -Werror) unless member f has type T: a UINT() on a long
+ * member cannot slip through.
+ */
+#define OFF(f)		offsetof(struct config, f)
+#define OFFT(f, T)	(OFF(f) + 0 * sizeof(&((struct config *)0)->f == \
+	(T *)0))
+#define UINT(f, lo, hi, d, fl)	{ .key = #f, .kind = SATCHEL_CONF_UINT, \
+	.off = OFFT(f, unsigned int), .min = (lo), .max = (hi), .def = (d), \
+	.flags = (fl) }
+#define ULONG(f, lo, hi, d, fl)	{ .key = #f, .kind = K_ULONG,	\
+	.off = OFFT(f, unsigned long), .min = (lo), .max = (hi), .def = (d), \
+	.flags = (fl) }
+#define BOOL(f, d, fl)		{ .key = #f, .kind = SATCHEL_CONF_BOOL, \
+	.off = OFFT(f, int), .def = (d), .flags = (fl) }
+#define STR(f, len, d, fl)	{ .key = #f, .kind = SATCHEL_CONF_STRING, \
+	.off = OFFT(f, char *), .max = (len), .def = (d), .flags = (fl) }
+#define PATH(f, d, fl)		{ .key = #f, .kind = SATCHEL_CONF_PATH, \
+	.off = OFFT(f, char *), .def = (d), .flags = (fl) }
+#define ENUM(f, n, d, fl)	{ .key = #f, .kind = SATCHEL_CONF_ENUM, \
+	.off = OFFT(f, int), .names = (n), .def = (d), .flags = (fl) }
+#define KEY(k, kd, f, d, fl)	{ .key = (k), .kind = (kd),		\
+	.off = OFF(f), .def = (d), .flags = (fl) }
+#define RESTART		SATCHEL_CONF_RESTART
+#define RESTART_UP	SATCHEL_CONF_RESTART_UP
+#define REPEAT		SATCHEL_CONF_REPEAT
+#define RFILE		SATCHEL_CONF_FILE
+#define EMPTY		SATCHEL_CONF_EMPTY
+
+static const struct satchel_conf_key conf_keys[] = {
+	/* listeners and the worker pool */
+	KEY("listen", K_LISTEN, listen, NULL, REPEAT | RESTART),
+	STR(worker_user, 0, "satchel", 0),
+	PATH(chroot, "", 0),
+	UINT(workers_min_spare, 0, 1000, "8", 0),
+	UINT(workers_max_spare, 1, 1000, "32", 0),
+	UINT(workers_max, 1, 100000, "256", RESTART_UP),
+	UINT(worker_max_sessions, 1, 1000000, "1", 0),
+	UINT(auth_processes, 1, 64, "1", 0),
+	UINT(auth_workers, 1, 256, "4", 0),
+	UINT(auth_timeout, 1, 3600, "30", 0),
+	UINT(agent_max_sessions, 1, 1000000, "100", 0),
+	/* modules and mail */
+	KEY("auth", K_MODULES, auth, NULL, 0),
+	PATH(module_dir, SATCHEL_MODULE_DIR, 0),
+	KEY("mail_location", K_MAILLOC, mail_location, "", 0),
+	KEY("mail_uid", K_UID, mail_uid, NULL, 0),
+	KEY("mail_gid", K_GID, mail_gid, NULL, 0),
+	STR(mail_extra_groups, 0, "", 0),
+	ULONG(first_valid_uid, 0, 4294967295ULL, "100", 0),
+	ULONG(first_valid_gid, 0, 4294967295ULL, "1", 0),
+	/* logging */
+	PATH(pidfile, "/run/satcheld.pid", RESTART | EMPTY),
+	KEY("syslog_facility", K_FACILITY, syslog_facility, "mail", RESTART),
+	ENUM(log_level, log_levels, "info", 0),
+	/* the session */
+	UINT(timeout_preauth, 1, 3600, "60", 0),
+	UINT(timeout_session, 600, 86400, "600", 0),
+	UINT(shutdown_timeout, 0, 3600, "10", 0),
+	UINT(login_fail_delay_ms, 0, 60000, "2000", 0),
+	UINT(login_fail_delay_max_ms, 0, 600000, "30000", 0),
+	UINT(login_fail_max, 1, 100, "3", 0),
+	UINT(login_delay, 0, 86400, "0", 0),
+	KEY("expire", K_EXPIRE, expire, "", 0),
+	BOOL(apop, "no", 0),
+	STR(greeting, 200, "Satchel ready.", 0),
+	/* TLS and the plaintext policy */
+	PATH(tls_cert, "", RFILE),
+	PATH(tls_key, "", RFILE),
+	KEY("tls_sni", K_SNI, tls_sni, NULL, REPEAT),
+	ENUM(tls_min_version, tls_versions, "TLSv1.2", 0),
+	STR(tls_ciphers, 0, "", 0),
+	STR(tls_ciphersuites, 0, "", 0),
+	UINT(tls_ticket_rotate, 0, 604800, "3600", 0),
+	BOOL(disable_plaintext_auth, "yes", 0),
+	KEY("trusted_networks", K_NETS, trusted, "127.0.0.0/8 ::1/128", 0),
+	KEY("sasl", K_SASL, sasl, SASL_DEFAULT, 0),
+	SATCHEL_CONF_KEYS_END
+};
+
+static struct config *conf_new(const char *, int);
+static struct config *conf_load_fp(struct config *, FILE *);
+static int conf_read(struct config *, FILE *);
+static int conf_run(struct config *, const char *,
+    const struct satchel_conf_key *, void *, int);
+static int conf_validate(struct config *);
+static void conf_xerr(struct config *, const char *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+static char *trim(char *);
+
 static struct config *
-conf_new(const char *path)
+conf_new(const char *path, int flags)
 {
 	struct config *cf;
 
@@ -121,30 +178,8 @@ conf_new(const char *path)
 		free(cf);
 		return NULL;
 	}
-	/* Defaults: the values documented in satchel.conf(5). */
-	cf->workers_min_spare = 8;
-	cf->workers_max_spare = 32;
-	cf->workers_max = 256;
-	cf->worker_max_sessions = 1;
-	cf->auth_processes = 1;
-	cf->auth_workers = 4;
-	cf->auth_timeout = 30;
-	cf->agent_max_sessions = 100;
-	cf->first_valid_gid = 1;
-	cf->login_fail_delay_max_ms = 30000;
-	cf->mail_uid = -1;
-	cf->mail_gid = -1;
-	cf->first_valid_uid = 100;
-	cf->log_level = SATCHEL_LOG_INFO;
-	cf->timeout_preauth = 60;
-	cf->timeout_session = 600;
-	cf->shutdown_timeout = 10;
-	cf->login_fail_delay_ms = 2000;
-	cf->login_fail_max = 3;
-	cf->apop = 0;
-	cf->tls_min_version = 12;
-	cf->tls_ticket_rotate = 3600;
-	cf->disable_plaintext_auth = 1;
+	cf->load_flags = flags;
+	/* Every default is in conf_keys[]: see conf_run(). */
 	return cf;
 }
 
@@ -154,7 +189,7 @@ conf_load(const char *path)
 	struct config *cf;
 	FILE *fp;
 
-	if ((cf = conf_new(path)) == NULL) {
+	if ((cf = conf_new(path, 0)) == NULL) {
 		log_warn("%s: load %s", __func__, path);
 		return NULL;
 	}
@@ -163,8 +198,40 @@ conf_load(const char *path)
 		conf_free(cf);
 		return NULL;
 	}
-	if (conf_read(cf, fp) == -1 || conf_apply(cf) == -1 ||
-	    cf->errors > 0) {
+	return conf_load_fp(cf, fp);
+}
+
+struct config *
+conf_load_mem(const char *name, const void *text, size_t len, int flags)
+{
+	static char empty[] = "\n";
+	struct config *cf;
+	FILE *fp;
+
+	if ((cf = conf_new(name, flags)) == NULL) {
+		log_warn("%s: load %s", __func__, name);
+		return NULL;
+	}
+	/* fmemopen() may refuse a size of 0; an empty line means the same. */
+	if (len == 0)
+		fp = fmemopen(empty, 1, "r");
+	else
+		fp = fmemopen((void *)(uintptr_t)text, len, "r");
+	if (fp == NULL) {
+		log_warn("%s: fmemopen", name);
+		conf_free(cf);
+		return NULL;
+	}
+	return conf_load_fp(cf, fp);
+}
+
+/* Parse, apply and check; closes fp; frees cf on error. */
+static struct config *
+conf_load_fp(struct config *cf, FILE *fp)
+{
+	if (conf_read(cf, fp) == -1 ||
+	    conf_run(cf, "", conf_keys, cf, 1) == -1 ||
+	    conf_validate(cf) == -1 || cf->errors > 0) {
 		fclose(fp);
 		conf_free(cf);
 		return NULL;
@@ -190,17 +257,25 @@ trim(char *s)
 static int
 conf_read(struct config *cf, FILE *fp)
 {
-	char line[CONF_LINE_MAX], section[64] = "", *p, *eq, *key, *val;
+	char *line = NULL, section[64] = "", *p, *eq, *key, *val;
 	struct conf_entry *e, **tail = &cf->entries;
-	int lineno = 0;
-	size_t i;
+	size_t i, linesz = 0;
+	ssize_t len;
+	int lineno = 0, r = -1;
 
-	while (fgets(line, sizeof(line), fp) != NULL) {
+	while ((len = getline(&line, &linesz, fp)) != -1) {
 		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(fp)) {
-			log_warnx("%s:%d: line too long", cf->path, lineno);
+		if (len >= CONF_LINE_MAX) {
+			log_warnx("%s:%d: line too long (more than %d bytes)",
+			    cf->path, lineno, CONF_LINE_MAX - 1);
 			cf->errors++;
-			return -1;
+			goto out;
+		}
+		/* A NUL would cut the line short without a word: refuse it. */
+		if (memchr(line, '\0', (size_t)len) != NULL) {
+			log_warnx("%s:%d: NUL byte in line", cf->path, lineno);
+			cf->errors++;
+			continue;
 		}
 		p = trim(line);
 		if (*p == '\0' || *p == '#')
@@ -259,7 +334,7 @@ conf_read(struct config *cf, FILE *fp)
 				free(e->key);
 				free(e);
 			}
-			return -1;
+			goto out;
 		}
 		e->line = lineno;
 		*tail = e;
@@ -267,394 +342,192 @@ conf_read(struct config *cf, FILE *fp)
 	}
 	if (ferror(fp)) {
 		log_warn("%s: read", cf->path);
-		return -1;
+		goto out;
 	}
-	return 0;
-}
-
-static int
-conf_apply(struct config *cf)
-{
-	struct conf_entry *e, *f;
-	size_t i;
-
-	for (e = cf->entries; e != NULL; e = e->next) {
-		if (e->section[0] != '\0')
-			continue;
-		for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
-			if (strcmp(conf_keys[i].name, e->key) == 0)
-				break;
-		if (i == sizeof(conf_keys) / sizeof(conf_keys[0])) {
-			log_warnx("%s:%d: unknown key '%s'", cf->path,
-			    e->line, e->key);
-			cf->errors++;
-			continue;
-		}
-		e->used = 1;
-		if (!conf_keys[i].repeat) {
-			for (f = cf->entries; f != e; f = f->next)
-				if (f->section[0] == '\0' &&
-				    strcmp(f->key, e->key) == 0)
-					break;
-			if (f != e) {
-				log_warnx("%s:%d: key '%s': set twice (first "
-				    "at line %d)", cf->path, e->line, e->key,
-				    f->line);
-				cf->errors++;
-				continue;
-			}
-		}
-		if (conf_apply_one(cf, &conf_keys[i], e) == -1)
-			cf->errors++;
-	}
-
-	/* Defaults that depend on nothing else but must be allocated. */
-#define DEFSTR(f, v) do {						\
-	if (cf->f == NULL && (cf->f = strdup(v)) == NULL)		\
-		return -1;						\
-} while (0)
-	DEFSTR(worker_user, "satchel");
-	DEFSTR(chroot, "");
-	DEFSTR(module_dir, SATCHEL_MODULE_DIR);
-	DEFSTR(mail_location, "");
-	DEFSTR(mail_extra_groups, "");
-	DEFSTR(pidfile, "/run/satcheld.pid");
-	DEFSTR(syslog_facility, "mail");
-	DEFSTR(expire, "");
-	DEFSTR(greeting, "Satchel ready.");
-	DEFSTR(tls_cert, "");
-	DEFSTR(tls_key, "");
-	DEFSTR(tls_ciphers, "");
-	DEFSTR(tls_ciphersuites, "");
-	DEFSTR(sasl, SASL_DEFAULT);
-#undef DEFSTR
-	if (cf->ntrusted == 0) {
-		/* Default: loopback is trusted for plaintext logins. */
-		(void)conf_parse_net(cf, "127.0.0.0/8", &cf->trusted[0]);
-		(void)conf_parse_net(cf, "::1/128", &cf->trusted[1]);
-		cf->ntrusted = 2;
-	}
-	{
-		/* Normalised to single spaces: the worker matches " MECH ". */
-		char list[256], norm[256], *m, *save2;
-
-		strlcpy(list, cf->sasl, sizeof(list));
-		norm[0] = '\0';
-		for (m = strtok_r(list, " \t,", &save2); m != NULL;
-		    m = strtok_r(NULL, " \t,", &save2)) {
-			char pad[64];
-
-			(void)snprintf(pad, sizeof(pad), " %s ", m);
-			if (strstr(" " SASL_MECHS " ", pad) == NULL) {
-				log_warnx("%s: key 'sasl': unknown mechanism "
-				    "'%s' (known: %s)", cf->path, m,
-				    SASL_MECHS);
-				cf->errors++;
-			}
-			if (norm[0] != '\0')
-				strlcat(norm, " ", sizeof(norm));
-			strlcat(norm, m, sizeof(norm));
-		}
-		free(cf->sasl);
-		if ((cf->sasl = strdup(norm)) == NULL)
-			return -1;
-	}
-	{
-		size_t l, ntls = 0;
-
-		for (l = 0; l < cf->nlisten; l++)
-			ntls += cf->listen[l].tls;
-		if ((ntls > 0 || cf->ntls_sni > 0) && (cf->tls_cert[0] ==
-		    '\0' || cf->tls_key[0] == '\0')) {
-			log_warnx("%s: key 'tls_cert': a tls listener or "
-			    "tls_sni needs tls_cert and tls_key", cf->path);
-			cf->errors++;
-		}
-		if ((cf->tls_cert[0] == '\0') != (cf->tls_key[0] == '\0')) {
-			log_warnx("%s: key 'tls_key': tls_cert and tls_key "
-			    "go together", cf->path);
-			cf->errors++;
-		}
-	}
-
-	if (cf->nlisten == 0) {
-		log_warnx("%s: no 'listen' address", cf->path);
-		cf->errors++;
-	}
-	if (cf->nauth == 0) {
-		log_warnx("%s: key 'auth': no auth module named", cf->path);
-		cf->errors++;
-	}
-	if (log_facility_parse(cf->syslog_facility) == -1) {
-		log_warnx("%s: key 'syslog_facility': unknown facility '%s'",
-		    cf->path, cf->syslog_facility);
-		cf->errors++;
-	}
-	if (cf->workers_min_spare > cf->workers_max_spare) {
-		log_warnx("%s: key 'workers_min_spare': %u is above "
-		    "workers_max_spare (%u)", cf->path, cf->workers_min_spare,
-		    cf->workers_max_spare);
-		cf->errors++;
-	}
-	if (cf->workers_max_spare > cf->workers_max) {
-		log_warnx("%s: key 'workers_max_spare': %u is above "
-		    "workers_max (%u)", cf->path, cf->workers_max_spare,
-		    cf->workers_max);
-		cf->errors++;
-	}
-	if (strlen(cf->greeting) > 200) {
-		log_warnx("%s: key 'greeting': longer than 200 characters",
-		    cf->path);
-		cf->errors++;
-	}
-	if (cf->expire[0] != '\0' && strcmp(cf->expire, "NEVER") != 0 &&
-	    conf_parse_uint(cf->expire, 0, 1000000, &(uint64_t){0}) == -1) {
-		log_warnx("%s: key 'expire': want NEVER or a number of days",
-		    cf->path);
-		cf->errors++;
-	}
-	return 0;
-}
-
-static int
-conf_apply_one(struct config *cf, const struct conf_key *k,
-    struct conf_entry *e)
-{
-	uint64_t v;
-	char *p, *save;
-	int b;
-
-	switch (k->type) {
-	case T_STR:
-		if ((*(char **)((char *)cf + k->off) = strdup(e->value)) ==
-		    NULL)
-			return -1;
-		return 0;
-	case T_UINT:
-		if (conf_parse_uint(e->value, k->min, k->max, &v) == -1) {
-			log_warnx("%s:%d: key '%s': want a number from %llu "
-			    "to %llu, not '%s'", cf->path, e->line, e->key,
-			    (unsigned long long)k->min,
-			    (unsigned long long)k->max, e->value);
-			return -1;
-		}
-		if (strcmp(k->name, "first_valid_uid") == 0)
-			cf->first_valid_uid = (unsigned long)v;
-		else
-			*(unsigned int *)((char *)cf + k->off) =
-			    (unsigned int)v;
-		return 0;
-	case T_ID:
-		if (conf_parse_uint(e->value, 0, 4294967294ULL, &v) == -1) {
-			log_warnx("%s:%d: key '%s': want a numeric id, not "
-			    "'%s'", cf->path, e->line, e->key, e->value);
-			return -1;
-		}
-		*(long *)((char *)cf + k->off) = (long)v;
-		return 0;
-	case T_BOOL:
-		if (conf_parse_bool(e->value, &b) == -1) {
-			log_warnx("%s:%d: key '%s': want yes or no, not '%s'",
-			    cf->path, e->line, e->key, e->value);
-			return -1;
-		}
-		*(int *)((char *)cf + k->off) = b;
-		return 0;
-	case T_APOP:
-		if (conf_parse_bool(e->value, &cf->apop) == -1) {
-			log_warnx("%s:%d: key '%s': want yes or no, "
-			    "not '%s'", cf->path, e->line, e->key, e->value);
-			return -1;
-		}
-		return 0;
-	case T_LOGLEVEL:
-		if (strcmp(e->value, "error") == 0)
-			cf->log_level = SATCHEL_LOG_ERR;
-		else if (strcmp(e->value, "warning") == 0)
-			cf->log_level = SATCHEL_LOG_WARNING;
-		else if (strcmp(e->value, "info") == 0)
-			cf->log_level = SATCHEL_LOG_INFO;
-		else if (strcmp(e->value, "debug") == 0)
-			cf->log_level = SATCHEL_LOG_DEBUG;
-		else {
-			log_warnx("%s:%d: key '%s': want error, warning, info "
-			    "or debug, not '%s'", cf->path, e->line, e->key,
-			    e->value);
-			return -1;
-		}
-		return 0;
-	case T_LIST:
-		/* auth = file mysql: module names, in order */
-		for (p = strtok_r(e->value, " \t,", &save); p != NULL;
-		    p = strtok_r(NULL, " \t,", &save)) {
-			if (cf->nauth == CONF_MODULES_MAX) {
-				log_warnx("%s:%d: key '%s': more than %d "
-				    "modules", cf->path, e->line, e->key,
-				    CONF_MODULES_MAX);
-				return -1;
-			}
-			if ((cf->auth[cf->nauth++] = strdup(p)) == NULL)
-				return -1;
-		}
-		return 0;
-	case T_LISTEN:
-		return conf_parse_listen(cf, e);
-	case T_TLSVER:
-		if (strcmp(e->value, "TLSv1.2") == 0)
-			cf->tls_min_version = 12;
-		else if (strcmp(e->value, "TLSv1.3") == 0)
-			cf->tls_min_version = 13;
-		else {
-			log_warnx("%s:%d: key '%s': want TLSv1.2 or TLSv1.3, "
-			    "not '%s'", cf->path, e->line, e->key, e->value);
-			return -1;
-		}
-		return 0;
-	case T_SNI: {
-		struct conf_sni *sn;
-		char *name, *cert, *key, *extra;
-
-		if (cf->ntls_sni == CONF_SNI_MAX) {
-			log_warnx("%s:%d: key '%s': more than %d", cf->path,
-			    e->line, e->key, CONF_SNI_MAX);
-			return -1;
-		}
-		name = strtok_r(e->value, " \t", &save);
-		cert = strtok_r(NULL, " \t", &save);
-		key = strtok_r(NULL, " \t", &save);
-		extra = strtok_r(NULL, " \t", &save);
-		if (name == NULL || cert == NULL || key == NULL ||
-		    extra != NULL) {
-			log_warnx("%s:%d: key '%s': want 'HOSTNAME CERT KEY'",
-			    cf->path, e->line, e->key);
-			return -1;
-		}
-		sn = &cf->tls_sni[cf->ntls_sni];
-		if ((sn->name = strdup(name)) == NULL ||
-		    (sn->cert = strdup(cert)) == NULL ||
-		    (sn->key = strdup(key)) == NULL)
-			return -1;
-		cf->ntls_sni++;
-		return 0;
-	}
-	case T_NETS:
-		cf->ntrusted = 0;
-		for (p = strtok_r(e->value, " \t,", &save); p != NULL;
-		    p = strtok_r(NULL, " \t,", &save)) {
-			if (cf->ntrusted == CONF_NETS_MAX) {
-				log_warnx("%s:%d: key '%s': more than %d "
-				    "networks", cf->path, e->line, e->key,
-				    CONF_NETS_MAX);
-				return -1;
-			}
-			if (strcmp(p, "none") == 0)
-				continue;
-			if (conf_parse_net(cf, p,
-			    &cf->trusted[cf->ntrusted]) == -1) {
-				log_warnx("%s:%d: key '%s': '%s' is not an "
-				    "ADDRESS/PREFIX network", cf->path,
-				    e->line, e->key, p);
-				return -1;
-			}
-			cf->ntrusted++;
-		}
-		if (cf->ntrusted == 0) {
-			/* "none": nothing trusted, not even loopback. */
-			cf->trusted[0].family = -1;
-			cf->ntrusted = 1;
-		}
-		return 0;
-	}
-	return -1;
+	r = 0;
+out:
+	free(line);
+	return r;
 }
 
 /*
- * listen = 127.0.0.1:110 | [::1]:110 | *:110 | :110, then optional
- * words: "tls" for implicit TLS.
+ * Apply the entries of section to base through keys, in file order, then
+ * the defaults of the keys not set.  top: unknown keys are errors (in a
+ * module's section they are left to conf_get and conf_check_unused).
+ * Returns -1 on an allocation failure; value errors are counted in
+ * cf->errors.
  */
 static int
-conf_parse_listen(struct config *cf, struct conf_entry *e)
+conf_run(struct config *cf, const char *section,
+    const struct satchel_conf_key *keys, void *base, int top)
 {
-	struct conf_listen *l;
-	char buf[512], *addr, *opt, *save, *colon;
-	uint64_t port;
+	struct conf_entry *e;
+	struct conf_ctx x = { .cf = cf, .section = section };
+	size_t n, i;
+	int *first;
 
-	if (cf->nlisten == CONF_LISTEN_MAX) {
-		log_warnx("%s:%d: key 'listen': more than %d listeners",
-		    cf->path, e->line, CONF_LISTEN_MAX);
+	for (n = 0; keys[n].key != NULL; n++)
+		;
+	if ((first = calloc(n + 1, sizeof(*first))) == NULL) {
+		log_warn("%s", __func__);
 		return -1;
 	}
-	l = &cf->listen[cf->nlisten];
-	memset(l, 0, sizeof(*l));
-	if (strlcpy(buf, e->value, sizeof(buf)) >= sizeof(buf))
-		goto bad;
-	if ((addr = strtok_r(buf, " \t", &save)) == NULL)
-		goto bad;
-	while ((opt = strtok_r(NULL, " \t", &save)) != NULL) {
-		if (strcmp(opt, "tls") == 0)
-			l->tls = 1;
-		else {
-			log_warnx("%s:%d: key 'listen': unknown option '%s'",
-			    cf->path, e->line, opt);
+	for (e = cf->entries; e != NULL; e = e->next) {
+		if (strcmp(e->section, section) != 0)
+			continue;
+		for (i = 0; i < n; i++)
+			if (strcmp(keys[i].key, e->key) == 0)
+				break;
+		if (i == n) {
+			if (top) {
+				log_warnx("%s:%d: unknown key '%s'", cf->path,
+				    e->line, e->key);
+				cf->errors++;
+			}
+			continue;
+		}
+		e->used = 1;
+		x.k = &keys[i];
+		x.line = e->line;
+		if (first[i] != 0 && !(keys[i].flags & SATCHEL_CONF_REPEAT)) {
+			conf_kerr(&x, "set twice (first at line %d)",
+			    first[i]);
+			continue;
+		}
+		if (first[i] == 0)
+			first[i] = e->line;
+		(void)conf_kinds[keys[i].kind].set(&x,
+		    (char *)base + keys[i].off, e->value);
+	}
+	for (i = 0; i < n; i++) {
+		if (first[i] != 0)
+			continue;
+		x.k = &keys[i];
+		x.line = 0;
+		if (keys[i].flags & SATCHEL_CONF_REQUIRED)
+			conf_kerr(&x, "required, not set");
+		else
+			(void)conf_kinds[keys[i].kind].set(&x,
+			    (char *)base + keys[i].off, keys[i].def);
+	}
+	free(first);
+	return 0;
+}
+
+int
+conf_table(struct config *cf, const char *section,
+    const struct satchel_conf_key *keys, void *base)
+{
+	struct conf_ctx x = { .cf = cf, .section = section };
+	int before = cf->errors;
+	size_t i;
+
+	/* The core's own kinds write struct config: never for a module. */
+	for (i = 0; keys[i].key != NULL; i++)
+		if (keys[i].kind < SATCHEL_CONF_UINT ||
+		    keys[i].kind > SATCHEL_CONF_ENUM ||
+		    (keys[i].kind == SATCHEL_CONF_ENUM &&
+		    keys[i].names == NULL)) {
+			x.k = &keys[i];
+			conf_kerr(&x, "bad key table (kind %d)", keys[i].kind);
 			return -1;
 		}
-	}
-	if (addr[0] == '[') {
-		char *end = strchr(addr, ']');
+	if (conf_run(cf, section, keys, base, 0) == -1)
+		return -1;
+	return cf->errors > before ? -1 : 0;
+}
 
-		if (end == NULL || end[1] != ':')
-			goto bad;
-		*end = '\0';
-		if (strlcpy(l->host, addr + 1, sizeof(l->host)) >=
-		    sizeof(l->host))
-			goto bad;
-		colon = end + 1;
-	} else {
-		if ((colon = strrchr(addr, ':')) == NULL)
-			goto bad;
-		*colon = '\0';
-		if (strcmp(addr, "*") != 0 && strlcpy(l->host, addr,
-		    sizeof(l->host)) >= sizeof(l->host))
-			goto bad;
-	}
-	if (conf_parse_uint(colon + 1, 1, 65535, &port) == -1)
-		goto bad;
-	(void)snprintf(l->port, sizeof(l->port), "%u", (unsigned)port);
-	cf->nlisten++;
-	return 0;
-bad:
-	log_warnx("%s:%d: key 'listen': want ADDRESS:PORT, [IPV6]:PORT or "
-	    "*:PORT, not '%s'", cf->path, e->line, e->value);
-	return -1;
+/* ---- checks across keys, reload ---------------------------------- */
+
+/*
+ * A check across keys: "file:line: key 'k': message", with the line
+ * where k is set (none when it is at its default).
+ */
+static void
+conf_xerr(struct config *cf, const char *key, const char *fmt, ...)
+{
+	struct satchel_conf_key k = { .key = key };
+	struct conf_ctx x = { .cf = cf, .section = "", .k = &k };
+	struct conf_entry *e;
+	char msg[512];
+	va_list ap;
+
+	for (e = cf->entries; e != NULL; e = e->next)
+		if (e->section[0] == '\0' && strcmp(e->key, key) == 0) {
+			x.line = e->line;
+			break;
+		}
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	conf_kerr(&x, "%s", msg);
 }
 
 static int
-conf_parse_net(struct config *cf, const char *text, struct conf_net *n)
+conf_validate(struct config *cf)
 {
-	char buf[128], *slash;
-	uint64_t prefix;
-	size_t max;
+	size_t l, ntls = 0;
 
-	(void)cf;
-	if (strlcpy(buf, text, sizeof(buf)) >= sizeof(buf))
-		return -1;
-	memset(n, 0, sizeof(*n));
-	if ((slash = strchr(buf, '/')) != NULL)
-		*slash++ = '\0';
-	if (inet_pton(AF_INET, buf, n->addr) == 1) {
-		n->family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, buf, n->addr) == 1) {
-		n->family = AF_INET6;
-		max = 128;
-	} else
-		return -1;
-	if (slash == NULL)
-		prefix = max;
-	else if (conf_parse_uint(slash, 0, max, &prefix) == -1)
-		return -1;
-	n->prefix = (unsigned int)prefix;
+	/* A key in error left its member unset: check nothing further. */
+	if (cf->errors > 0)
+		return 0;
+	for (l = 0; l < cf->nlisten; l++)
+		ntls += cf->listen[l].tls;
+	if ((ntls > 0 || cf->ntls_sni > 0) && (cf->tls_cert[0] == '\0' ||
+	    cf->tls_key[0] == '\0'))
+		conf_xerr(cf, "tls_cert", "a tls listener or tls_sni needs "
+		    "tls_cert and tls_key");
+	if ((cf->tls_cert[0] == '\0') != (cf->tls_key[0] == '\0'))
+		conf_xerr(cf, "tls_key", "tls_cert and tls_key go together");
+	if (cf->workers_min_spare > cf->workers_max_spare)
+		conf_xerr(cf, "workers_min_spare", "%u is above "
+		    "workers_max_spare (%u)", cf->workers_min_spare,
+		    cf->workers_max_spare);
+	if (cf->workers_max_spare > cf->workers_max)
+		conf_xerr(cf, "workers_max_spare", "%u is above workers_max "
+		    "(%u)", cf->workers_max_spare, cf->workers_max);
 	return 0;
+}
+
+int
+conf_restart_changed(const struct config *old, const struct config *new,
+    void (*report)(const char *))
+{
+	const struct satchel_conf_key *k;
+	const char *a, *b;
+	int n = 0, changed;
+
+	for (k = conf_keys; k->key != NULL; k++) {
+		if (!(k->flags & (SATCHEL_CONF_RESTART |
+		    SATCHEL_CONF_RESTART_UP)))
+			continue;
+		a = (const char *)old + k->off;
+		b = (const char *)new + k->off;
+		if (k->kind == K_LISTEN)
+			changed = old->nlisten != new->nlisten ||
+			    memcmp(old->listen, new->listen,
+			    sizeof(old->listen[0]) * old->nlisten) != 0;
+		else if (KIND_IS_STR(k->kind))
+			changed = strcmp(*(char *const *)(const void *)a,
+			    *(char *const *)(const void *)b) != 0;
+		else if ((k->flags & SATCHEL_CONF_RESTART_UP) &&
+		    k->kind == SATCHEL_CONF_UINT)
+			changed = *(const unsigned int *)(const void *)b >
+			    *(const unsigned int *)(const void *)a;
+		else
+			changed = memcmp(a, b, conf_kinds[k->kind].size) != 0;
+		if (changed) {
+			report(k->key);
+			n++;
+		}
+	}
+	return n;
+}
+
+void
+conf_restart_log(const char *key)
+{
+	log_warnx("'%s' changed: restart satcheld to apply it", key);
 }
 
 static int
@@ -702,6 +575,7 @@ conf_trusted(const struct config *cf, const struct sockaddr *sa)
 void
 conf_free(struct config *cf)
 {
+	const struct satchel_conf_key *k;
 	struct conf_entry *e, *next;
 	size_t i;
 
@@ -716,22 +590,11 @@ conf_free(struct config *cf)
 		free(e->value);
 		free(e);
 	}
+	for (k = conf_keys; k->key != NULL; k++)
+		if (KIND_IS_STR(k->kind))
+			free(*(char **)(void *)((char *)cf + k->off));
 	for (i = 0; i < cf->nauth; i++)
 		free(cf->auth[i]);
-	free(cf->worker_user);
-	free(cf->chroot);
-	free(cf->module_dir);
-	free(cf->mail_location);
-	free(cf->mail_extra_groups);
-	free(cf->pidfile);
-	free(cf->syslog_facility);
-	free(cf->expire);
-	free(cf->greeting);
-	free(cf->tls_cert);
-	free(cf->tls_key);
-	free(cf->tls_ciphers);
-	free(cf->tls_ciphersuites);
-	free(cf->sasl);
 	for (i = 0; i < cf->ntls_sni; i++) {
 		free(cf->tls_sni[i].name);
 		free(cf->tls_sni[i].cert);
@@ -819,23 +682,13 @@ conf_check_unused(struct config *cf)
 	return n;
 }
 
+/* The one strict number parser: protocol.c's, for the file and modules. */
 int
 conf_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *val_r)
 {
-	uint64_t v = 0;
-	size_t i;
-
-	if (s == NULL || s[0] == '\0' || strlen(s) > 19)
+	if (s == NULL)
 		return -1;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v < min || v > max)
-		return -1;
-	*val_r = v;
-	return 0;
+	return proto_number(s, strlen(s), min, max, val_r);
 }
 
 int

@@ -19,6 +19,12 @@
 #define CONF_SNI_MAX		16
 #define CONF_NETS_MAX		32
 
+/* conf_load_mem() flags */
+#define CONF_LOAD_OFFLINE	0x01	/* touch nothing outside the text:
+					 * no file checks, no user lookups */
+
+struct satchel_conf_key;
+
 struct conf_entry {
 	char			*section;	/* "" at top level */
 	char			*key;
@@ -44,6 +50,7 @@ struct config {
 	char			*path;
 	struct conf_entry	*entries;
 	int			 errors;
+	int			 load_flags;	/* CONF_LOAD_* */
 
 	/* listen = ADDR:PORT [tls], repeatable; [v6]:port; *:port */
 	struct conf_listen	 listen[CONF_LISTEN_MAX];
@@ -59,16 +66,17 @@ struct config {
 	unsigned int		 auth_workers;	/* module workers per module */
 	unsigned int		 auth_timeout;	/* seconds per module call */
 	unsigned int		 agent_max_sessions;
-	unsigned int		 first_valid_gid;
 	unsigned int		 login_fail_delay_max_ms;
 
 	char			*auth[CONF_MODULES_MAX];	/* order */
 	size_t			 nauth;
 	char			*module_dir;
 	char			*mail_location;	/* default for users */
-	long			 mail_uid, mail_gid;	/* -1 unset */
+	long			 mail_uid, mail_gid;	/* -1 unset; a name
+						 * is resolved at load */
 	char			*mail_extra_groups;	/* e.g. "mail" */
-	unsigned long		 first_valid_uid;
+	unsigned long		 first_valid_uid;	/* default 100 */
+	unsigned long		 first_valid_gid;	/* default 1: never 0 */
 
 	char			*pidfile;
 	char			*syslog_facility;
@@ -112,6 +120,12 @@ struct config {
  * error as "path:line: key 'k': message".
  */
 struct config	*conf_load(const char *path);
+/*
+ * The same from len bytes of text (no NUL needed); name stands for the
+ * file in messages.  flags: CONF_LOAD_*.  Used by the fuzz target.
+ */
+struct config	*conf_load_mem(const char *name, const void *text,
+		    size_t len, int flags);
 void		 conf_free(struct config *cf);
 /*
  * After the modules have read their sections: report keys nobody used,
@@ -127,7 +141,25 @@ struct satchel_conf *conf_section(struct config *cf, const char *section);
 void		 conf_error(struct config *cf, const char *section,
 		    const char *key, const char *fmt, ...)
 		    __attribute__((format(printf, 4, 5)));
-/* Strict parsers shared with modules. */
+/*
+ * Read [section] through a key table (satchel/conftab.h) into base:
+ * defaults, bounds, file:line messages.  Returns 0, or -1 after logging
+ * every error.  Keys not in the table are left to conf_get().  Offered
+ * to modules as core->conf_table.  Only the public kinds are allowed.
+ */
+int		 conf_table(struct config *cf, const char *section,
+		    const struct satchel_conf_key *keys, void *base);
+/*
+ * Call report(key) for each key whose new value a reload cannot apply
+ * (listen, pidfile, syslog_facility, workers_max raised: the keys with
+ * SATCHEL_CONF_RESTART or _RESTART_UP in conf.c's table).  Returns how
+ * many.  conf_restart_log() logs "'key' changed: restart satcheld to
+ * apply it".
+ */
+int		 conf_restart_changed(const struct config *old,
+		    const struct config *new, void (*report)(const char *key));
+void		 conf_restart_log(const char *key);
+/* Strict parsers shared with modules; numbers go through proto_number. */
 int		 conf_parse_uint(const char *s, uint64_t min, uint64_t max,
 		    uint64_t *val_r);
 int		 conf_parse_bool(const char *s, int *val_r);

@@ -28,6 +28,8 @@ static void core_conf_error(const struct satchel_conf *, const char *,
     const char *, ...) __attribute__((format(printf, 3, 4)));
 static int core_parse_uint(const char *, uint64_t, uint64_t, uint64_t *);
 static int core_parse_bool(const char *, int *);
+static int core_conf_table(const struct satchel_conf *,
+    const struct satchel_conf_key *, void *);
 static int core_timingsafe_bcmp(const void *, const void *, size_t);
 
 static const struct satchel_core core = {
@@ -50,6 +52,7 @@ static const struct satchel_core core = {
 	.msg_size_init = proto_msgsize_init,
 	.msg_size_feed = proto_msgsize_feed,
 	.msg_size_end = proto_msgsize_end,
+	.conf_table = core_conf_table,
 };
 
 const struct satchel_core *
@@ -107,6 +110,13 @@ static int
 core_parse_bool(const char *s, int *val_r)
 {
 	return conf_parse_bool(s, val_r);
+}
+
+static int
+core_conf_table(const struct satchel_conf *conf,
+    const struct satchel_conf_key *keys, void *base)
+{
+	return conf_table(conf->cf, conf->section, keys, base);
 }
 
 static int

@@ -685,17 +685,7 @@ master_reload(struct satcheld *s)
 		log_warnx("reload failed: keeping the running configuration");
 		return;
 	}
-	if (n->cf->nlisten != s->cf->nlisten ||
-	    memcmp(n->cf->listen, s->cf->listen,
-	    sizeof(n->cf->listen[0]) * n->cf->nlisten) != 0)
-		log_warnx("'listen' changed: restart satcheld to apply it");
-	if (strcmp(n->cf->pidfile, s->cf->pidfile) != 0 ||
-	    strcmp(n->cf->syslog_facility, s->cf->syslog_facility) != 0)
-		log_warnx("'pidfile' or 'syslog_facility' changed: restart "
-		    "satcheld to apply it");
-	if (n->cf->workers_max > s->sb->nslots)
-		log_warnx("'workers_max' raised above %u: restart satcheld "
-		    "to apply it", s->sb->nslots);
+	(void)conf_restart_changed(s->cf, n->cf, conf_restart_log);
 	/* Swap config, modules and TLS; keep sockets and scoreboard. */
 	master_free_config(s);
 #ifdef HAVE_OPENSSL

@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #define SATCHEL_ABI_MAJOR	1	/* bump on any incompatible change */
-#define SATCHEL_ABI_MINOR	1	/* bump when appending members */
+#define SATCHEL_ABI_MINOR	2	/* bump when appending members */
 #define SATCHEL_MODULE_SYMBOL	"satchel_module"
 
 #define SATCHEL_MODULE_AUTH	1
@@ -39,6 +39,7 @@
 
 struct satchel_core;
 struct satchel_conf;
+struct satchel_conf_key;	/* satchel/conftab.h */
 
 /* Opaque state of the core's message sizer (core->msg_size_*). */
 struct satchel_msgsize {
@@ -141,6 +142,19 @@ struct satchel_core {
 	 */
 	int		(*password_credential)(const char *stored, char *buf,
 			    size_t bufsz);
+
+	/* ---- ABI 1.2 ---- */
+
+	/*
+	 * Read the module's section through a key table (include
+	 * satchel/conftab.h): every key of the table is parsed, checked
+	 * and stored at (char *)base + off, defaults applied; messages
+	 * name the file, the line and the key.  Returns 0, or -1 after
+	 * logging every error (the load then fails).  Check
+	 * SATCHEL_CORE_HAS(core, conf_table) before use.
+	 */
+	int		(*conf_table)(const struct satchel_conf *conf,
+			    const struct satchel_conf_key *keys, void *base);
 };
 
 /* True when the running core has member m (it may be older than us). */
