@@ -18,9 +18,9 @@
  * user and root may connect (SO_PEERCRED); every request is checked by
  * keyproto_req_parse() against the request table and the key it names;
  * a refused request is logged and ends that connection.  What a worker
- * can get is what TLS needs: a signature or an RSA decryption with a key
- * it names, one at a time, for as long as this process runs; never the
- * key.
+ * can get is what TLS needs: a signature with a key it names (for RSA a
+ * raw m^d mod n, since OpenSSL pads PSS in the caller), one at a time,
+ * for as long as this process runs; never the key.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -73,6 +73,7 @@ static void key_serve(struct satcheld *, struct key_slot *, size_t, int,
 static int key_request(struct key_slot *, size_t, int, pid_t);
 static int key_op(struct key_slot *, const struct key_req *,
     unsigned char *, size_t *);
+static int key_start(struct satcheld *, struct key_proc *, int);
 static void key_atexit(void);
 static void key_unlink(struct key_proc *);
 static void key_free_pub(struct key_proc *);
@@ -421,28 +422,28 @@ key_op(struct key_slot *keys, const struct key_req *r, unsigned char *out,
     size_t *outlen)
 {
 	EVP_PKEY_CTX *ctx;
-	int ok = 0, pad;
+	int ok = 0;
 
 	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, keys[r->key].pk, NULL)) ==
 	    NULL)
 		return -1;
-	pad = r->pad == KEY_PAD_PKCS1 ? RSA_PKCS1_PADDING : RSA_NO_PADDING;
 	switch (r->type) {
 	case KEY_REQ_RSA_PRIV_ENC:
 		if (r->pad == KEY_PAD_PKCS1) {
 			/* PKCS#1 type 1 over the worker's DigestInfo. */
 			ok = EVP_PKEY_sign_init(ctx) == 1 &&
-			    EVP_PKEY_CTX_set_rsa_padding(ctx, pad) == 1 &&
+			    EVP_PKEY_CTX_set_rsa_padding(ctx,
+			    RSA_PKCS1_PADDING) == 1 &&
 			    EVP_PKEY_sign(ctx, out, outlen, r->data,
 			    r->len) == 1;
 			break;
 		}
-		/* Raw RSA (the worker did the PSS encoding): m^d mod n,
-		 * which is what a decryption without padding computes. */
-		/* FALLTHROUGH */
-	case KEY_REQ_RSA_PRIV_DEC:
+		/*
+		 * Raw RSA (the worker did the PSS encoding): m^d mod n,
+		 * which is what a decryption without padding computes.
+		 */
 		ok = EVP_PKEY_decrypt_init(ctx) == 1 &&
-		    EVP_PKEY_CTX_set_rsa_padding(ctx, pad) == 1 &&
+		    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_NO_PADDING) == 1 &&
 		    EVP_PKEY_decrypt(ctx, out, outlen, r->data, r->len) == 1;
 		break;
 	case KEY_REQ_EC_SIGN:
@@ -459,13 +460,9 @@ key_op(struct key_slot *keys, const struct key_req *r, unsigned char *out,
 int
 key_spawn(struct satcheld *s, struct key_proc *kp)
 {
-	static struct privsep_msg m;
 	unsigned char rnd[8];
-	const unsigned char *p;
-	uint32_t idx;
 	char name[64];
-	size_t got = 0;
-	int sv[2], n, r, status;
+	int n;
 
 	memset(kp, 0, sizeof(*kp));
 	kp->pid = -1;
@@ -482,6 +479,36 @@ key_spawn(struct satcheld *s, struct key_proc *kp)
 	memcpy(kp->addr.sun_path + 1, name, (size_t)n);
 	kp->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
 	    (size_t)n);
+	if (key_start(s, kp, 0) == -1) {
+		key_free_pub(kp);
+		return -1;
+	}
+	kp->next = key_live;
+	key_live = kp;
+	if (!key_atexit_set) {
+		(void)atexit(key_atexit);
+		key_atexit_set = 1;
+	}
+	return 0;
+}
+
+/*
+ * Fork the key process for kp and wait for its keys.  again: it is a
+ * restart after the key process died; the keys must be the ones the
+ * master's contexts hold (kp->pub), or the workers' signatures would
+ * not match their certificates.
+ */
+static int
+key_start(struct satcheld *s, struct key_proc *kp, int again)
+{
+	static struct privsep_msg m;
+	const unsigned char *p;
+	EVP_PKEY *pub;
+	uint32_t idx;
+	size_t got = 0;
+	int sv[2], r, status;
+
+	kp->started = time(NULL);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("key process: socketpair");
 		return -1;
@@ -501,12 +528,6 @@ key_spawn(struct satcheld *s, struct key_proc *kp)
 	close(sv[1]);
 	kp->ctl = sv[0];
 	kp->parent = getpid();
-	kp->next = key_live;
-	key_live = kp;
-	if (!key_atexit_set) {
-		(void)atexit(key_atexit);
-		key_atexit_set = 1;
-	}
 	for (;;) {
 		if ((r = privsep_recv(kp->ctl, &m, 30000)) != 0) {
 			if (r == -1 && errno == ETIMEDOUT)
@@ -521,20 +542,29 @@ key_spawn(struct satcheld *s, struct key_proc *kp)
 			break;
 		memcpy(&idx, m.data, sizeof(idx));
 		p = m.data + sizeof(idx);
-		if (idx != got || (kp->pub[idx] = d2i_PUBKEY(NULL, &p,
+		if (idx != got || (pub = d2i_PUBKEY(NULL, &p,
 		    (long)(m.len - sizeof(idx)))) == NULL)
 			break;
+		if (again && EVP_PKEY_eq(kp->pub[idx], pub) != 1) {
+			log_warnx("key process: key %lu changed on disk since "
+			    "the configuration was loaded: reload (SIGHUP) to "
+			    "use it", (unsigned long)idx);
+			EVP_PKEY_free(pub);
+			break;
+		}
+		if (again)
+			EVP_PKEY_free(pub);
+		else
+			kp->pub[idx] = pub;
 		got++;
 	}
 	/* It has logged why; collect it so no zombie is left. */
-	key_unlink(kp);
 	kill(kp->pid, SIGTERM);
 	while (waitpid(kp->pid, &status, 0) == -1 && errno == EINTR)
 		;
 	close(kp->ctl);
 	kp->ctl = -1;
 	kp->pid = -1;
-	key_free_pub(kp);
 	return -1;
 }
 
@@ -601,12 +631,23 @@ key_close_inherited(void)
 }
 
 void
-key_master_pid(void)
+key_tick(struct satcheld *s)
 {
 	struct key_proc *kp;
+	time_t now = time(NULL);
 
-	for (kp = key_live; kp != NULL; kp = kp->next)
+	for (kp = key_live; kp != NULL; kp = kp->next) {
 		kp->parent = getpid();
+		/* Supervision: restart a dead key process, every 5 s. */
+		if (kp->pid == -1 && now - kp->started >= 5) {
+			if (kp->ctl != -1)
+				close(kp->ctl);
+			kp->ctl = -1;
+			if (key_start(s, kp, 1) == 0)
+				log_info("key process restarted: pid %ld",
+				    (long)kp->pid);
+		}
+	}
 }
 
 void
@@ -620,13 +661,11 @@ key_reaped(pid_t pid, int status)
 	if (kp == NULL)
 		return;		/* a retired key process: expected */
 	if (WIFSIGNALED(status))
-		log_warnx("key process %ld killed by signal %d: TLS "
-		    "handshakes fail until a reload (SIGHUP)", (long)pid,
-		    WTERMSIG(status));
+		log_warnx("key process %ld killed by signal %d: restarting "
+		    "it", (long)pid, WTERMSIG(status));
 	else
-		log_warnx("key process %ld exited with status %d: TLS "
-		    "handshakes fail until a reload (SIGHUP)", (long)pid,
-		    WEXITSTATUS(status));
+		log_warnx("key process %ld exited with status %d: restarting "
+		    "it", (long)pid, WEXITSTATUS(status));
 	kp->pid = -1;
 }
 

@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <time.h>
+
 #include "keyproto.h"
 
 struct config;
@@ -24,6 +26,7 @@ struct satcheld;
 struct key_proc {
 	pid_t			 pid;		/* -1: none */
 	pid_t			 parent;	/* who forked it (atexit) */
+	time_t			 started;	/* last fork */
 	int			 ctl;		/* master's end, -1 */
 	struct sockaddr_un	 addr;		/* abstract name */
 	socklen_t		 addrlen;
@@ -54,8 +57,12 @@ void	 key_kill(struct key_proc *kp);
 void	 key_close_inherited(void);
 /* The line of the n-th top-level key k in cf, for "file:line:"; 0. */
 int	 key_conf_line(struct config *cf, const char *k, size_t n);
-/* Master, each second: its pid after daemon(), for the atexit check. */
-void	 key_master_pid(void);
+/*
+ * Master, each second: note its pid (after daemon(), for the atexit
+ * check) and restart a key process that died (key_reaped), at most every
+ * 5 s, with the keys it had: a key changed on disk waits for SIGHUP.
+ */
+void	 key_tick(struct satcheld *s);
 /* Master: a child exited that is not in the master's table. */
 void	 key_reaped(pid_t pid, int status);
 

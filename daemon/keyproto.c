@@ -26,7 +26,6 @@ static const struct key_rule {
 	int		 pad_pkcs1;
 } key_rules[] = {
 	{ KEY_REQ_RSA_PRIV_ENC, "rsa-sign", KEY_KIND_RSA, 1, 1 },
-	{ KEY_REQ_RSA_PRIV_DEC, "rsa-decrypt", KEY_KIND_RSA, 1, 1 },
 	{ KEY_REQ_EC_SIGN, "ec-sign", KEY_KIND_EC, 1, 0 },
 };
 
@@ -130,10 +129,6 @@ keyproto_req_parse(uint32_t type, const void *p, size_t len,
 	case KEY_REQ_RSA_PRIV_ENC:
 		if (r->pad == KEY_PAD_NONE ? r->len != ki->size :
 		    (r->len == 0 || ki->size < 11 || r->len > ki->size - 11))
-			goto badlen;
-		break;
-	case KEY_REQ_RSA_PRIV_DEC:
-		if (r->len != ki->size)
 			goto badlen;
 		break;
 	case KEY_REQ_EC_SIGN:

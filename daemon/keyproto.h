@@ -13,8 +13,6 @@
  *
  *   KEY_REQ_RSA_PRIV_ENC  RSA key; NONE: len == modulus size (RSA-PSS,
  *                         padded by the worker); PKCS1: 1..size-11
- *   KEY_REQ_RSA_PRIV_DEC  RSA key; len == modulus size; NONE or PKCS1
- *                         (TLS 1.2 RSA key exchange)
  *   KEY_REQ_EC_SIGN       EC key; padding NONE; a digest, 1..64 octets
  *
  * The answer is KEY_REP_RESULT: status (0 ok), length, data.
@@ -26,7 +24,7 @@
 #include <stdint.h>
 
 #define KEY_REQ_RSA_PRIV_ENC	1
-#define KEY_REQ_RSA_PRIV_DEC	2
+/* 2 was RSA decryption: static RSA key exchange is never offered. */
 #define KEY_REQ_EC_SIGN		3
 #define KEY_REP_RESULT		16
 

@@ -180,6 +180,8 @@ tls_ctx_new(struct config *cf, struct tls_state *t, size_t i,
 	int line = key_conf_line(cf, what, i == 0 ? 0 : i - 1);
 	EVP_PKEY *certkey;
 	SSL_CTX *ctx;
+	char ciphers[1024];
+	int n;
 
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
 		log_warnx("TLS: %s", tls_error());
@@ -196,8 +198,15 @@ tls_ctx_new(struct config *cf, struct tls_state *t, size_t i,
 	 */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-	if (cf->tls_ciphers[0] != '\0' &&
-	    SSL_CTX_set_cipher_list(ctx, cf->tls_ciphers) != 1) {
+	/*
+	 * Never static RSA key exchange: it has no forward secrecy, and
+	 * OpenSSL 3 cannot hand its TLS padding check to a key method, so
+	 * the key process would have to be a decryption oracle for it.
+	 */
+	n = snprintf(ciphers, sizeof(ciphers), "%s:!kRSA",
+	    cf->tls_ciphers[0] != '\0' ? cf->tls_ciphers : "DEFAULT");
+	if (n < 0 || (size_t)n >= sizeof(ciphers) ||
+	    SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
 		log_warnx("%s: key 'tls_ciphers': %s", cf->path, tls_error());
 		goto fail;
 	}
@@ -338,7 +347,7 @@ tls_tick(struct satcheld *s)
 {
 	struct ticket_key k;
 
-	key_master_pid();
+	key_tick(s);
 	if (s->tls == NULL || ticket_rotate == 0)
 		return;
 	if (time(NULL) - tkeys[0].made < (time_t)ticket_rotate)

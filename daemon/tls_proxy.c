@@ -9,8 +9,8 @@
  * {key index, padding, data} to the key process and waits at most
  * KEY_TIMEOUT_MS for the result.  OpenSSL 3 runs keys with a method of
  * their own on its legacy code path, which does the digest and the PSS
- * padding here and leaves only m^d mod n (or the ECDSA signature of a
- * digest) to the method: that is what crosses the socket, so neither d
+ * padding here and leaves only m^d mod n, the PKCS#1 signature of a
+ * DigestInfo, or the ECDSA signature of a digest to the method: that is what crosses the socket, so neither d
  * nor the primes nor the EC scalar ever exist in a worker.
  *
  * The worker connects on the first operation (the socket is in the
@@ -177,17 +177,17 @@ proxy_rsa_priv_enc(int flen, const unsigned char *from, unsigned char *to,
 	    (size_t)RSA_size(rsa));
 }
 
+/* No RSA key exchange (tls.c sets !kRSA): decryption is refused. */
 static int
 proxy_rsa_priv_dec(int flen, const unsigned char *from, unsigned char *to,
     RSA *rsa, int padding)
 {
-	uint32_t pad;
-
-	if (flen < 0 || proxy_rsa_pad(padding, &pad) == -1)
-		return -1;
-	return proxy_call(RSA_get_ex_data(rsa, proxy_rsa_idx),
-	    KEY_REQ_RSA_PRIV_DEC, pad, from, (size_t)flen, to,
-	    (size_t)RSA_size(rsa));
+	(void)flen;
+	(void)from;
+	(void)to;
+	(void)rsa;
+	(void)padding;
+	return -1;
 }
 
 static int

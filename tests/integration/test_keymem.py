@@ -262,6 +262,7 @@ else:
     out["huge"] = probe(b"\3\0\0\0" + b"\0" * 40000)
     out["wrong key"] = probe(req(3, 9, 0, digest))
     out["unknown type"] = probe(req(99, 1, 0, digest))
+    out["rsa decrypt"] = probe(req(2, 0, 0, b"\1" * 256))
     out["wrong kind"] = probe(req(3, 0, 0, digest))
     out["bad padding"] = probe(req(1, 0, 7, digest))
     out["rsa length"] = probe(req(1, 0, 0, digest))
@@ -339,6 +340,7 @@ def test_keymem_key_socket(env):
         "huge": r"refused: malformed message",
         "wrong key": r"refused: ec-sign: wrong key index 9",
         "unknown type": r"refused: unknown request type 99",
+        "rsa decrypt": r"refused: unknown request type 2",
         "wrong kind": r"refused: ec-sign: key 0 is not of that kind",
         "bad padding": r"refused: rsa-sign: padding 7 refused",
         "rsa length": r"refused: rsa-sign: 32 octets of data for key 0",
