@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +53,7 @@
 #include "log.h"
 #include "master.h"
 #include "privsep.h"
+#include "scoreboard.h"
 #include "worker.h"
 #include "compat/poison.h"
 
@@ -215,18 +217,31 @@ key_child(struct satcheld *s, struct key_proc *kp, int ctl)
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
 
-	/* Nothing of the running master's: no listener, no auth socket. */
+	/*
+	 * Nothing of the master's: no listener, no auth socket, no wake
+	 * pipe, no other key process's control socket, nothing the master
+	 * inherited.  The control socket moves to 3, every descriptor above
+	 * is closed, and syslog (if the master logs there) is opened again.
+	 */
 	key_close_inherited();
-	if (sd != NULL) {
-		for (i = 0; i < sd->nlisteners; i++)
-			close(sd->listeners[i].fd);
-		if (sd->auth_fd != -1)
-			close(sd->auth_fd);
-		if (sd->wake[0] != -1)
-			close(sd->wake[0]);
-		if (sd->wake[1] != -1)
-			close(sd->wake[1]);
+	if (ctl != 3) {
+		if (dup2(ctl, 3) == -1) {
+			log_warn("key process: dup2");
+			(void)privsep_send(ctl, KEY_CTL_FAIL, NULL, 0, -1);
+			_exit(1);
+		}
+		close(ctl);
+		ctl = 3;
 	}
+	closelog();
+	if (close_range(4, ~0U, 0) == -1) {
+		log_warn("key process: close_range");
+		goto fail;
+	}
+	if (sd != NULL && !sd->foreground)
+		log_init(0, sd->cf->syslog_facility, 0);
+	if (sd != NULL && sd->sb != NULL)
+		sb_forget_fails(sd->sb);
 
 	for (i = 0; i < kp->nkeys; i++)
 		if (key_load(cf, i, &keys[i], ctl) == -1)

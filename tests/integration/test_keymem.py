@@ -20,6 +20,7 @@ and still signs correctly (checked with openssl pkeyutl).
 """
 import json
 import os
+import pwd
 import re
 import socket
 import struct
@@ -204,6 +205,28 @@ def test_keymem_scan(env):
         for role, pids in roles.items():
             if role != "spare agent":
                 check(pids, "no %s among %r" % (role, env.children()))
+        # the key process dropped its privileges after loading the keys
+        with open("/proc/%d/status" % keypid) as f:
+            st = dict(l.rstrip("\n").split(":\t", 1) for l in f
+                      if ":\t" in l)
+        wpw = pwd.getpwnam(WORKER_USER)
+        eq(st["Uid"].split(), [str(wpw.pw_uid)] * 4, "key process uids")
+        eq(st["Gid"].split(), [str(wpw.pw_gid)] * 4, "key process gids")
+        eq(st["Groups"].split(), [str(wpw.pw_gid)], "key process groups")
+        eq(st["CapEff"], "0000000000000000", "key process CapEff")
+        eq(st["NoNewPrivs"], "1", "key process NoNewPrivs")
+        eq(os.readlink("/proc/%d/root" % keypid), env.empty,
+           "key process root (chroot)")
+        fds = {}
+        for fd in os.listdir("/proc/%d/fd" % keypid):
+            try:
+                fds[int(fd)] = os.readlink("/proc/%d/fd/%s" % (keypid, fd))
+            except OSError:
+                pass
+        check(all(v.startswith("socket:") for k, v in fds.items() if k > 2),
+              "key process descriptors other than sockets: %r" % fds)
+        check(len(fds) <= 3 + 2 + 2, "key process descriptors: %r "
+              "(stdio, control, listener, two workers)" % fds)
         # the scanner can see a key: the key process holds both
         held = _scan(keypid, pats)
         for name in ("prime1", "prime2", "privateExponent", "priv"):
