@@ -389,7 +389,7 @@ key_request(struct key_slot *keys, size_t nkeys, int fd, pid_t pid)
 	size_t outlen, replen, i;
 	int r;
 
-	if ((r = privsep_recv(fd, &m, 0)) == 1)
+	if ((r = privsep_recv(fd, &m, -1)) == 1)	/* non-blocking */
 		return -1;
 	if (r == -1) {
 		if (errno == EAGAIN || errno == EINTR)
