@@ -51,6 +51,7 @@
 #include "module.h"
 #include "scoreboard.h"
 #ifdef HAVE_OPENSSL
+#include "key.h"
 #include "scram.h"
 #include "tls.h"
 #endif
@@ -488,6 +489,9 @@ master_close_inherited(struct satcheld *s, int kind)
 		close(s->wake[0]);
 		s->wake[0] = -1;
 	}
+#ifdef HAVE_OPENSSL
+	key_close_inherited();	/* issue 11: only the master holds them */
+#endif
 }
 
 static void
@@ -578,8 +582,12 @@ master_reap(struct satcheld *s)
 		for (i = 0; i < nchildren; i++)
 			if (children[i].pid == pid)
 				break;
-		if (i == nchildren)
+		if (i == nchildren) {
+#ifdef HAVE_OPENSSL
+			key_reaped(pid, status);	/* the key process */
+#endif
 			continue;
+		}
 		c = &children[i];
 		kind = c->kind;
 		gen = c->generation;

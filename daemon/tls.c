@@ -4,9 +4,12 @@
  * tls.c -- OpenSSL contexts and the TLS transport (see tls.h).
  *
  * tls_configure(), tls_swap() and tls_tick() run in the master, as root:
- * they read certificate chains and private keys, and make the session
- * ticket keys.  tls_accept() and the transport run in the worker,
- * unprivileged and chrooted, with the contexts it inherited at fork.
+ * they start the key process (key.c), which reads the private keys, read
+ * the certificate chains, and make the session ticket keys.  The master
+ * never reads a private key: each SSL_CTX gets a proxy key holding only
+ * the public key (tls_proxy.c), whose private operations the key process
+ * does.  tls_accept() and the transport run in the worker, unprivileged
+ * and chrooted, with the contexts it inherited at fork.
  *
  * Caution: ticket keys are plain static memory.  A worker gets the keys
  * that existed when it was forked; since a worker serves one session by
@@ -31,9 +34,11 @@
 #include "compat/compat.h"
 #include "conf.h"
 #include "io.h"
+#include "key.h"
 #include "log.h"
 #include "master.h"
 #include "tls.h"
+#include "tls_proxy.h"
 #include "compat/poison.h"
 
 struct tls_sni_ctx {
@@ -45,6 +50,9 @@ struct tls_state {
 	SSL_CTX			*def;
 	struct tls_sni_ctx	 sni[CONF_SNI_MAX];
 	size_t			 nsni;
+	struct key_proc		 kp;		/* holds the private keys */
+	struct tls_keyref	 ref[KEY_KEYS_MAX];
+	EVP_PKEY		*proxy[KEY_KEYS_MAX];	/* public only */
 };
 
 struct ticket_key {
@@ -160,11 +168,20 @@ sni_cb(SSL *ssl, int *alert, void *arg)
 	return SSL_TLSEXT_ERR_NOACK;
 }
 
+/*
+ * The SSL_CTX for certificate chain cert and key number i of t's key
+ * process (0: tls_key, then the tls_sni keys).
+ */
 static SSL_CTX *
-tls_ctx_new(struct config *cf, const char *cert, const char *key)
+tls_ctx_new(struct config *cf, struct tls_state *t, size_t i,
+    const char *cert, const char *key)
 {
-	struct stat st;
+	const char *what = i == 0 ? "tls_cert" : "tls_sni";
+	int line = key_conf_line(cf, what, i == 0 ? 0 : i - 1);
+	EVP_PKEY *certkey;
 	SSL_CTX *ctx;
+	char ciphers[1024];
+	int n;
 
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
 		log_warnx("TLS: %s", tls_error());
@@ -181,8 +198,15 @@ tls_ctx_new(struct config *cf, const char *cert, const char *key)
 	 */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-	if (cf->tls_ciphers[0] != '\0' &&
-	    SSL_CTX_set_cipher_list(ctx, cf->tls_ciphers) != 1) {
+	/*
+	 * Never static RSA key exchange: it has no forward secrecy, and
+	 * OpenSSL 3 cannot hand its TLS padding check to a key method, so
+	 * the key process would have to be a decryption oracle for it.
+	 */
+	n = snprintf(ciphers, sizeof(ciphers), "%s:!kRSA",
+	    cf->tls_ciphers[0] != '\0' ? cf->tls_ciphers : "DEFAULT");
+	if (n < 0 || (size_t)n >= sizeof(ciphers) ||
+	    SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
 		log_warnx("%s: key 'tls_ciphers': %s", cf->path, tls_error());
 		goto fail;
 	}
@@ -193,23 +217,31 @@ tls_ctx_new(struct config *cf, const char *cert, const char *key)
 		goto fail;
 	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		log_warnx("%s: key 'tls_cert': %s: %s", cf->path, cert,
+		log_warnx("%s:%d: key '%s': %s: %s", cf->path, line, what,
+		    cert, tls_error());
+		goto fail;
+	}
+	/*
+	 * The key process sent the public half of the key; the certificate
+	 * must hold the same public key.
+	 */
+	if ((certkey = X509_get0_pubkey(SSL_CTX_get0_certificate(ctx))) ==
+	    NULL || EVP_PKEY_eq(certkey, t->kp.pub[i]) != 1) {
+		line = key_conf_line(cf, i == 0 ? "tls_key" : "tls_sni",
+		    i == 0 ? 0 : i - 1);
+		log_warnx("%s:%d: key '%s': %s does not match %s", cf->path,
+		    line, i == 0 ? "tls_key" : "tls_sni", key, cert);
+		ERR_clear_error();
+		goto fail;
+	}
+	t->ref[i].kp = &t->kp;
+	t->ref[i].index = (uint32_t)i;
+	if ((t->proxy[i] = tls_proxy_key(t->kp.pub[i], &t->ref[i])) == NULL ||
+	    SSL_CTX_use_PrivateKey(ctx, t->proxy[i]) != 1) {
+		log_warnx("%s:%d: key '%s': %s: %s", cf->path, line, what, key,
 		    tls_error());
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-		log_warnx("%s: key 'tls_key': %s: %s", cf->path, key,
-		    tls_error());
-		goto fail;
-	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		log_warnx("%s: key 'tls_key': %s does not match %s: %s",
-		    cf->path, key, cert, tls_error());
-		goto fail;
-	}
-	if (stat(key, &st) == 0 && (st.st_mode & S_IROTH) != 0)
-		log_warnx("%s: key 'tls_key': %s is readable by everyone "
-		    "(chmod o-r)", cf->path, key);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"satchel",
 	    7);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
@@ -227,8 +259,9 @@ fail:
 	return NULL;
 }
 
+/* retire: let the key process finish old handshakes (a reload). */
 static void
-tls_state_free(struct tls_state *t)
+tls_state_free(struct tls_state *t, int retire)
 {
 	size_t i;
 
@@ -239,6 +272,12 @@ tls_state_free(struct tls_state *t)
 		SSL_CTX_free(t->sni[i].ctx);
 		free(t->sni[i].name);
 	}
+	for (i = 0; i < KEY_KEYS_MAX; i++)
+		EVP_PKEY_free(t->proxy[i]);
+	if (retire)
+		key_retire(&t->kp);
+	else
+		key_kill(&t->kp);
 	free(t);
 }
 
@@ -254,11 +293,17 @@ tls_configure(struct satcheld *s)
 		return 0;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return -1;
-	if ((t->def = tls_ctx_new(cf, cf->tls_cert, cf->tls_key)) == NULL)
+	/* The key process reads the keys: the master never does. */
+	if (key_spawn(s, &t->kp) == -1) {
+		free(t);
+		return -1;
+	}
+	if ((t->def = tls_ctx_new(cf, t, 0, cf->tls_cert, cf->tls_key)) ==
+	    NULL)
 		goto fail;
 	for (i = 0; i < cf->ntls_sni; i++) {
-		if ((t->sni[i].ctx = tls_ctx_new(cf, cf->tls_sni[i].cert,
-		    cf->tls_sni[i].key)) == NULL ||
+		if ((t->sni[i].ctx = tls_ctx_new(cf, t, i + 1,
+		    cf->tls_sni[i].cert, cf->tls_sni[i].key)) == NULL ||
 		    (t->sni[i].name = strdup(cf->tls_sni[i].name)) == NULL)
 			goto fail;
 		t->nsni = i + 1;
@@ -278,14 +323,14 @@ tls_configure(struct satcheld *s)
 fail:
 	if (t->nsni < cf->ntls_sni && t->sni[t->nsni].ctx != NULL)
 		SSL_CTX_free(t->sni[t->nsni].ctx);
-	tls_state_free(t);
+	tls_state_free(t, 0);
 	return -1;
 }
 
 void
 tls_swap(struct satcheld *s, struct satcheld *n)
 {
-	tls_state_free(s->tls);
+	tls_state_free(s->tls, 1);
 	s->tls = n->tls;
 	n->tls = NULL;
 }
@@ -293,7 +338,7 @@ tls_swap(struct satcheld *s, struct satcheld *n)
 void
 tls_free(struct satcheld *s)
 {
-	tls_state_free(s->tls);
+	tls_state_free(s->tls, 0);
 	s->tls = NULL;
 }
 
@@ -302,6 +347,7 @@ tls_tick(struct satcheld *s)
 {
 	struct ticket_key k;
 
+	key_tick(s);
 	if (s->tls == NULL || ticket_rotate == 0)
 		return;
 	if (time(NULL) - tkeys[0].made < (time_t)ticket_rotate)

@@ -2,11 +2,14 @@
  * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
  *
  * tls.h -- TLS with OpenSSL: implicit TLS listeners (RFC 8314) and STLS
- * (RFC 2595).  The master reads certificates and keys and builds the
- * contexts before it forks; workers inherit them in memory and never
- * open a key file (they could not: they run chrooted as the worker
- * user).  Session tickets are encrypted with keys the master makes and
- * rotates, so a session resumes on any worker.
+ * (RFC 2595).  The master reads the certificates and builds the
+ * contexts before it forks; the private keys are read and kept only by
+ * the key process (key.c), and the contexts hold public-only proxy keys
+ * (tls_proxy.c).  Workers inherit the contexts and never open a
+ * certificate or key file (they run chrooted as the worker user).
+ * Session tickets are encrypted with keys the master makes and rotates,
+ * so a session resumes on any worker (doc/DESIGN says why those stay in
+ * the workers).
  */
 #ifndef SATCHEL_TLS_H
 #define SATCHEL_TLS_H

@@ -19,7 +19,8 @@ import subprocess
 import time
 
 from satchel import (DEFAULT_PASSWORD, TRICKY, Failure, Pop, check, crlf,
-                     ensure_tool, eq, free_port, simple_message, wire)
+                     ensure_tool, eq, free_port, simple_message, wait_for,
+                     wire)
 
 HOST = "pop.test.example"
 OTHER = "other.example"
@@ -901,3 +902,126 @@ def test_tls_sasl_overlong(env):
                "read as a command)" % (mech, " in two parts" if split
                                        else ""))
         _login_retr(p, user)
+
+
+# ---- the key process (issue 11 item 2) ---------------------------------
+
+def _cert_rsa(env, name, cn):
+    openssl = ensure_tool("openssl", "openssl")
+    cert = os.path.join(env.dir, name + ".crt")
+    key = os.path.join(env.dir, name + ".key")
+    r = _run(env, [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                   "-days", "2", "-keyout", key, "-out", cert, "-subj",
+                   "/CN=" + cn, "-addext", "subjectAltName=DNS:%s" % cn])
+    eq(r.returncode, 0, "openssl req rsa for %s (%r)" % (cn, r.stderr[-300:]))
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+def test_tls_key_process_operations(env):
+    """Every private-key operation TLS asks of the key process, with an
+    RSA certificate (TLS 1.3 RSA-PSS, TLS 1.2 PKCS#1 and PSS signatures)
+    and an EC one (TLS 1.3 and 1.2 ECDSA), each ending in a login; a
+    client that offers only static RSA key exchange is refused."""
+    openssl = ensure_tool("openssl", "openssl")
+    user = env.add_user("alice", messages=[TRICKY])
+    env.port, env.tlsport = free_port(), free_port()
+    rsa_cert, rsa_key = _cert_rsa(env, "rsa", HOST)
+    ec_cert, ec_key = _cert(env, "ec", OTHER)
+    env.start(listen="127.0.0.1:%d\nlisten = 127.0.0.1:%d tls"
+              % (env.port, env.tlsport), tls_cert=rsa_cert,
+              tls_key=rsa_key, tls_sni="%s %s %s" % (OTHER, ec_cert, ec_key),
+              trusted_networks="none")
+    script = ("USER %s\r\nPASS %s\r\nQUIT\r\n"
+              % (user, DEFAULT_PASSWORD)).encode()
+    cases = (
+        (HOST, rsa_cert, ["-tls1_3"], "TLSv1.3", r"RSA-PSS"),
+        (HOST, rsa_cert, ["-tls1_2", "-sigalgs", "RSA+SHA256"], "TLSv1.2",
+         r"Signature type: RSA$"),
+        (HOST, rsa_cert, ["-tls1_2", "-sigalgs", "RSA-PSS+SHA256"],
+         "TLSv1.2", r"RSA-PSS"),
+        (OTHER, ec_cert, ["-tls1_3"], "TLSv1.3", r"ECDSA"),
+        (OTHER, ec_cert, ["-tls1_2"], "TLSv1.2", r"ECDSA"),
+    )
+    for name, ca, extra, ver, rx in cases:
+        r = _run(env, [openssl, "s_client", "-brief", "-ign_eof",
+                       "-verify_return_error",
+                       "-CAfile", ca, "-servername", name, "-connect",
+                       "127.0.0.1:%d" % env.tlsport] + extra,
+                 input=script, timeout=20)
+        out = (r.stdout + r.stderr).decode("latin-1")
+        what = "%s %s" % (name, " ".join(extra))
+        check("Protocol version: " + ver in out, "%s: %s" % (what, out))
+        check(re.search(rx, out, re.M), "%s: no /%s/ in %s" % (what, rx, out))
+        eq(len(re.findall(r"^\+OK", r.stdout.decode("latin-1"), re.M)), 4,
+           "%s: greeting, USER, PASS, QUIT answers (%s)" % (what, out))
+    # static RSA key exchange is never offered (no forward secrecy, and
+    # the key process does no decryption)
+    r = _run(env, [openssl, "s_client", "-brief", "-connect",
+                   "127.0.0.1:%d" % env.tlsport, "-tls1_2", "-cipher",
+                   "AES128-GCM-SHA256:AES256-SHA"], input=b"", timeout=20)
+    out = (r.stdout + r.stderr).decode("latin-1")
+    check(r.returncode != 0 and "CONNECTION ESTABLISHED" not in out,
+          "a client offering only RSA key exchange got a session: %s" % out)
+    log = env.log()
+    check("key process:" not in log, "the key process complained: %s"
+          % log[-2000:])
+    eq(len(re.findall(r"result=ok tls=yes", log)), len(cases),
+       "TLS logins in the log")
+
+
+def test_tls_key_process_reload(env):
+    """SIGHUP: a new key process loads the new key, the old one retires;
+    a bad key fails the reload, names file:line, and the running key
+    process keeps serving; a killed key process is logged and restarted
+    (the restart reads the good key again: the bad file is put back)."""
+    user = env.add_user("alice", messages=[TRICKY])
+    _start(env)
+    keys0 = env.group_procs("satcheld: key")
+    eq(len(keys0), 1, "key processes at start")
+    cb, kb = _cert_rsa(env, "b", HOST)
+    os.replace(cb, env.cert)
+    os.replace(kb, env.key)
+    off = len(env.log())
+    env.signal(signal.SIGHUP)
+    env.wait_log(r"reloaded", 10, off)
+    with TPop(env.tlsport, _ctx(env.cert)) as p:
+        _login_retr(p, user)
+    keys1 = env.group_procs("satcheld: key")
+    eq(len(keys1), 2, "key processes after a reload (the old one retires "
+       "after a grace period)")
+    check(keys0[0] in keys1, "the old key process left before its grace")
+    new = [k for k in keys1 if k != keys0[0]][0]
+    # a key that is not a key: reload fails, file:line named
+    kb2 = env.key + ".good"
+    os.link(env.key, kb2)
+    os.unlink(env.key)
+    with open(env.key, "w") as f:
+        f.write("-----BEGIN PRIVATE KEY-----\nAAAA\n"
+                "-----END PRIVATE KEY-----\n")
+    off = len(env.log())
+    env.signal(signal.SIGHUP)
+    env.wait_log(r"reload failed", 10, off)
+    tail = env.log()[off:]
+    check(re.search(r"%s:\d+: key 'tls_key': %s: " % (
+        re.escape(env.conf_path), re.escape(env.key)), tail),
+        "failed reload does not name file:line and tls_key: %r" % tail)
+    wait_for(lambda: len(env.group_procs("satcheld: key")) == 2, 5,
+             what="the failed key process to go")
+    for _ in range(2):
+        with TPop(env.tlsport, _ctx(env.cert)) as p:
+            _login_retr(p, user)
+    eq(sorted(env.group_procs("satcheld: key")), sorted(keys1),
+       "key processes after the failed reload")
+    os.replace(kb2, env.key)
+    # a dead key process is noticed and restarted with the same keys
+    off = len(env.log())
+    os.kill(new, signal.SIGKILL)
+    env.wait_log(r"key process %d killed by signal 9: restarting" % new,
+                 10, off)
+    env.wait_log(r"key process restarted: pid \d+", 15, off)
+    for _ in range(2):
+        with TPop(env.tlsport, _ctx(env.cert)) as p:
+            _login_retr(p, user)
+    eq(len(env.group_procs("satcheld: key")), 2, "key processes after the "
+       "restart")
