@@ -81,6 +81,17 @@ static const struct conf_key conf_keys[] = {
 	{ "disable_plaintext_auth", T_BOOL, OFF(disable_plaintext_auth), 0, 0,
 	    0 },
 	{ "trusted_networks",	T_NETS, 0, 0, 0, 0 },
+	/* Abuse limits (issue 12). */
+	{ "max_connections_per_ip", T_UINT, OFF(max_connections_per_ip), 0,
+	    100000, 0 },
+	{ "max_sessions_per_user", T_UINT, OFF(max_sessions_per_user), 0,
+	    100000, 0 },
+	{ "max_preauth_connections", T_UINT, OFF(max_preauth_connections), 0,
+	    100000, 0 },
+	{ "limits_exempt_trusted", T_BOOL, OFF(limits_exempt_trusted), 0, 0,
+	    0 },
+	{ "timeout_login",	T_UINT, OFF(timeout_login), 1, 3600, 0 },
+	{ "tarpit_allow",	T_NETS, 1, 0, 0, 0 },
 	{ "sasl",		T_STR, OFF(sasl), 0, 0, 0 },
 };
 
@@ -132,6 +143,10 @@ conf_new(const char *path)
 	cf->tls_min_version = 12;
 	cf->tls_ticket_rotate = 3600;
 	cf->disable_plaintext_auth = 1;
+	cf->max_connections_per_ip = 20;
+	cf->max_sessions_per_user = 10;
+	cf->max_preauth_connections = 0;	/* 3/4 of workers_max */
+	cf->timeout_login = 60;
 	return cf;
 }
 
@@ -524,11 +539,16 @@ conf_apply_one(struct config *cf, const struct conf_key *k,
 		cf->ntls_sni++;
 		return 0;
 	}
-	case T_NETS:
-		cf->ntrusted = 0;
+	case T_NETS: {
+		/* off 0: trusted_networks; off 1: tarpit_allow. */
+		struct conf_net *nets = k->off == 0 ? cf->trusted :
+		    cf->tarpit_allow;
+		size_t *np = k->off == 0 ? &cf->ntrusted : &cf->ntarpit_allow;
+
+		*np = 0;
 		for (p = strtok_r(e->value, " \t,", &save); p != NULL;
 		    p = strtok_r(NULL, " \t,", &save)) {
-			if (cf->ntrusted == CONF_NETS_MAX) {
+			if (*np == CONF_NETS_MAX) {
 				log_warnx("%s:%d: key '%s': more than %d "
 				    "networks", cf->path, e->line, e->key,
 				    CONF_NETS_MAX);
@@ -536,21 +556,21 @@ conf_apply_one(struct config *cf, const struct conf_key *k,
 			}
 			if (strcmp(p, "none") == 0)
 				continue;
-			if (conf_parse_net(cf, p,
-			    &cf->trusted[cf->ntrusted]) == -1) {
+			if (conf_parse_net(cf, p, &nets[*np]) == -1) {
 				log_warnx("%s:%d: key '%s': '%s' is not an "
 				    "ADDRESS/PREFIX network", cf->path,
 				    e->line, e->key, p);
 				return -1;
 			}
-			cf->ntrusted++;
+			(*np)++;
 		}
-		if (cf->ntrusted == 0) {
+		if (*np == 0) {
 			/* "none": nothing trusted, not even loopback. */
-			cf->trusted[0].family = -1;
-			cf->ntrusted = 1;
+			nets[0].family = -1;
+			*np = 1;
 		}
 		return 0;
+	}
 	}
 	return -1;
 }
@@ -659,6 +679,13 @@ net_match(const unsigned char *a, const unsigned char *b, unsigned int bits)
 int
 conf_trusted(const struct config *cf, const struct sockaddr *sa)
 {
+	return conf_in_nets(cf->trusted, cf->ntrusted, sa);
+}
+
+int
+conf_in_nets(const struct conf_net *nets, size_t nnets,
+    const struct sockaddr *sa)
+{
 	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	    0, 0xff, 0xff };
 	const unsigned char *a;
@@ -679,9 +706,9 @@ conf_trusted(const struct config *cf, const struct sockaddr *sa)
 		}
 	} else
 		return 0;
-	for (i = 0; i < cf->ntrusted; i++)
-		if (cf->trusted[i].family == family &&
-		    net_match(a, cf->trusted[i].addr, cf->trusted[i].prefix))
+	for (i = 0; i < nnets; i++)
+		if (nets[i].family == family &&
+		    net_match(a, nets[i].addr, nets[i].prefix))
 			return 1;
 	return 0;
 }

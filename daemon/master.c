@@ -14,7 +14,20 @@
  * them (nginx ngx_process_cycle.c).  A reload bumps the generation: idle
  * workers of the old generation are retired, busy ones finish their
  * session first.
+ *
+ * When the pool is full (workers_max busy, or workers that cannot
+ * start), nobody would accept: the master then accepts itself and
+ * writes one fixed -ERR [SYS/TEMP] line before it closes, so no client
+ * waits silently in the listen backlog.  It still never reads a byte.
+ *
+ * A child that dies before it served (a worker that never got to idle,
+ * an auth process that dies within AUTH_EARLY_S) is not restarted at
+ * once: starts pause for 1, 2, 4 ... 60 s, with one log line per pause,
+ * and then a single child probes until one comes up (Postfix master
+ * throttles a service the same way).  Every child dies with the master
+ * (PR_SET_PDEATHSIG, see master_tie_to_parent()).
  */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -68,10 +81,38 @@ struct child {
 	int		 kind;
 	uint32_t	 slot;		/* worker: scoreboard slot */
 	uint32_t	 generation;
+	unsigned int	 seq;		/* backoff seq at start */
+	time_t		 started;
 };
 static struct child *children;
 static size_t nchildren, maxchildren;
 static time_t last_max_warning;
+
+/*
+ * Restart throttling for one kind of child.  seq counts registered
+ * failures; a child remembers the seq it was started under, so only
+ * the first failure of a batch (or of a probe) doubles the delay and
+ * logs, and only a child started after the last failure proves that
+ * children start again.
+ */
+#define BACKOFF_MAX_S	60
+#define AUTH_EARLY_S	5	/* an auth process dying sooner failed */
+struct backoff {
+	const char	*what;
+	unsigned int	 seq;
+	unsigned int	 failures;	/* since the last success */
+	unsigned int	 delay;		/* seconds; 0: not throttled */
+	time_t		 until;		/* no start before */
+};
+static struct backoff worker_bo = { "workers", 0, 0, 0, 0 };
+static struct backoff auth_bo = { "auth processes", 0, 0, 0, 0 };
+
+/* The pool is full: the master answers new connections itself. */
+static int pool_full;
+static const char *pool_full_limit = "workers_max";
+static time_t refuse_second;
+static unsigned int refuse_logged, refuse_quiet;
+#define REFUSE_LOG_PER_S	10
 
 static void master_signal(int);
 static int master_listen(struct satcheld *);
@@ -86,6 +127,11 @@ static void master_close_inherited(struct satcheld *, int);
 static int master_open_pidfile(const char *);
 static int master_write_pidfile(int, const char *);
 static void master_shutdown(struct satcheld *);
+static void backoff_fail(struct backoff *, struct child *, int);
+static void backoff_ok(struct backoff *, struct child *);
+static int backoff_may_start(const struct backoff *);
+static int master_idle_workers(struct satcheld *);
+static void master_refuse(struct satcheld *, struct listener *);
 
 static void
 master_signal(int sig)
@@ -416,6 +462,8 @@ child_add(pid_t pid, int kind, uint32_t slot, uint32_t gen)
 	c->kind = kind;
 	c->slot = slot;
 	c->generation = gen;
+	c->seq = kind == CHILD_WORKER ? worker_bo.seq : auth_bo.seq;
+	c->started = time(NULL);
 	return c;
 }
 
@@ -509,6 +557,9 @@ master_spawn_auth(struct satcheld *s)
 		return -1;
 	case 0:
 		child_signals();
+		/* The auth process keeps root: tie it now. */
+		if (master_tie_to_parent(s->master_pid, SIGKILL) == -1)
+			_exit(0);
 		master_close_inherited(s, CHILD_AUTH);
 		auth_main();
 		/* NOTREACHED */
@@ -541,6 +592,16 @@ master_reap(struct satcheld *s)
 		if (kind == CHILD_WORKER) {
 			struct sb_slot *slot = &s->sb->slots[c->slot];
 
+			/*
+			 * A worker still "starting" never got to accept:
+			 * it failed to set itself up (chroot gone, ...).
+			 */
+			if (slot->state == SB_STARTING && !sig_term &&
+			    gen == s->generation && (WIFSIGNALED(status) ||
+			    WEXITSTATUS(status) != 0))
+				backoff_fail(&worker_bo, c, status);
+			else if (slot->state != SB_STARTING)
+				backoff_ok(&worker_bo, c);
 			if (WIFSIGNALED(status))
 				log_warnx("worker %ld killed by signal %d "
 				    "(state %s); replacing it", (long)pid,
@@ -552,6 +613,10 @@ master_reap(struct satcheld *s)
 			memset(slot, 0, sizeof(*slot));
 			sb_set(slot, SB_FREE);
 		} else {
+			if (!sig_term && gen == s->generation &&
+			    time(NULL) - c->started < AUTH_EARLY_S &&
+			    (WIFSIGNALED(status) || WEXITSTATUS(status) != 0))
+				backoff_fail(&auth_bo, c, status);
 			if (WIFSIGNALED(status))
 				log_warnx("auth process %ld killed by signal "
 				    "%d", (long)pid, WTERMSIG(status));
@@ -561,10 +626,138 @@ master_reap(struct satcheld *s)
 				    WEXITSTATUS(status));
 		}
 		children[i] = children[--nchildren];
-		/* Keep the auth pool at its size for this generation. */
-		if (kind == CHILD_AUTH && gen == s->generation && !sig_term)
-			master_spawn_auth(s);
+		/* master_maintain() refills both pools, throttled. */
 	}
+}
+
+/*
+ * A child of b's kind died before it served.  Only a child started
+ * under the current seq registers a new failure: it doubles the delay
+ * and logs one line.  Its siblings of the same batch only count.
+ */
+static void
+backoff_fail(struct backoff *b, struct child *c, int status)
+{
+	char how[64];
+
+	b->failures++;
+	if (c->seq != b->seq)
+		return;
+	b->seq++;
+	b->delay = b->delay == 0 ? 1 : b->delay * 2;
+	if (b->delay > BACKOFF_MAX_S)
+		b->delay = BACKOFF_MAX_S;
+	b->until = time(NULL) + (time_t)b->delay;
+	if (WIFSIGNALED(status))
+		(void)snprintf(how, sizeof(how), "killed by signal %d",
+		    WTERMSIG(status));
+	else
+		(void)snprintf(how, sizeof(how), "exit status %d",
+		    WEXITSTATUS(status));
+	log_warnx("%s die before serving (pid %ld: %s; %u failures): "
+	    "next start in %u s", b->what, (long)c->pid, how, b->failures,
+	    b->delay);
+}
+
+/* A child started after the last failure came up: end the throttle. */
+static void
+backoff_ok(struct backoff *b, struct child *c)
+{
+	if (b->delay == 0 || c->seq != b->seq)
+		return;
+	log_info("%s start again after %u failures", b->what, b->failures);
+	b->delay = 0;
+	b->failures = 0;
+	b->until = 0;
+}
+
+/*
+ * How many children of b's kind may start now: any number when not
+ * throttled, none during a pause, one probe after it (the caller checks
+ * that no probe is still on its way up).
+ */
+static int
+backoff_may_start(const struct backoff *b)
+{
+	if (b->delay == 0)
+		return 64;
+	return time(NULL) >= b->until ? 1 : 0;
+}
+
+static int
+master_idle_workers(struct satcheld *s)
+{
+	size_t c;
+	int n = 0;
+
+	for (c = 0; c < nchildren; c++)
+		if (children[c].kind == CHILD_WORKER &&
+		    children[c].generation == s->generation &&
+		    s->sb->slots[children[c].slot].state == SB_IDLE)
+			n++;
+	return n;
+}
+
+/*
+ * The pool is full and a client is waiting on l: accept it, write one
+ * fixed line, close.  Never reads.  Stops as soon as a worker is idle
+ * again, which then takes the backlog.  Logged per client, at most
+ * REFUSE_LOG_PER_S lines a second and a count for the rest.
+ */
+static void
+master_refuse(struct satcheld *s, struct listener *l)
+{
+	static const char line[] = "-ERR [SYS/TEMP] Server busy, try again "
+	    "later\r\n";
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char host[NI_MAXHOST];
+	time_t now;
+	int fd, n;
+
+	for (n = 0; n < 32; n++) {
+		if (master_idle_workers(s) > 0)
+			return;
+		sslen = sizeof(ss);
+		fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1)
+			return;
+		(void)!write(fd, line, sizeof(line) - 1);
+		close(fd);
+		now = time(NULL);
+		if (now != refuse_second) {
+			if (refuse_quiet > 0)
+				log_warnx("event=limit limit=%s result=busy "
+				    "count=%u (not logged one by one)",
+				    pool_full_limit, refuse_quiet);
+			refuse_second = now;
+			refuse_logged = refuse_quiet = 0;
+		}
+		if (refuse_logged++ >= REFUSE_LOG_PER_S) {
+			refuse_quiet++;
+			continue;
+		}
+		if (getnameinfo((struct sockaddr *)&ss, sslen, host,
+		    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
+			strlcpy(host, "unknown", sizeof(host));
+		log_warnx("event=limit addr=%s user=- limit=%s result=busy",
+		    host, pool_full_limit);
+	}
+}
+
+int
+master_tie_to_parent(pid_t parent, int sig)
+{
+	if (prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) == -1) {
+		log_warn("prctl PR_SET_PDEATHSIG");
+		return -1;
+	}
+	/* The parent may have died before the prctl: then we are an
+	 * orphan already and no signal will ever come. */
+	if (getppid() != parent)
+		return -1;
+	return 0;
 }
 
 /*
@@ -575,14 +768,24 @@ static void
 master_maintain(struct satcheld *s, int tick)
 {
 	struct config *cf = s->cf;
-	unsigned int idle = 0, total = 0, spawn, i;
+	unsigned int idle = 0, total = 0, starting = 0, spawn, i;
+	unsigned int auth = 0, auth_young = 0;
 	struct sb_slot *slot;
 	size_t c;
-	time_t now;
+	time_t now = time(NULL);
+	int may;
 
 	for (c = 0; c < nchildren; c++) {
-		if (children[c].kind != CHILD_WORKER)
+		if (children[c].kind == CHILD_AUTH) {
+			if (children[c].generation != s->generation)
+				continue;
+			auth++;
+			if (now - children[c].started < AUTH_EARLY_S)
+				auth_young++;
+			else
+				backoff_ok(&auth_bo, &children[c]);
 			continue;
+		}
 		slot = &s->sb->slots[children[c].slot];
 		total++;
 		if (children[c].generation != s->generation) {
@@ -590,31 +793,57 @@ master_maintain(struct satcheld *s, int tick)
 				kill(children[c].pid, SIGUSR1);
 			continue;
 		}
+		if (slot->state == SB_STARTING)
+			starting++;
+		else
+			backoff_ok(&worker_bo, &children[c]);
 		if (slot->state == SB_IDLE || slot->state == SB_STARTING)
 			idle++;
 	}
+
+	/* The auth pool: keep its size, throttled when it cannot start. */
+	may = backoff_may_start(&auth_bo);
+	if (auth_bo.delay > 0 && auth_young > 0)
+		may = 0;	/* the probe is still on its way up */
+	for (; auth < cf->auth_processes && may > 0; auth++, may--)
+		if (master_spawn_auth(s) == -1)
+			break;
+
+	may = backoff_may_start(&worker_bo);
+	if (worker_bo.delay > 0 && starting > 0)
+		may = 0;
+	pool_full = 0;
 	if (idle < cf->workers_min_spare) {
 		spawn = cf->workers_min_spare - idle;
-		if (spawn > 64)
-			spawn = 64;
+		if (spawn > (unsigned int)may)
+			spawn = (unsigned int)may;
 		for (i = 0; i < spawn; i++) {
 			if (total >= cf->workers_max ||
-			    total >= s->sb->nslots) {
-				now = time(NULL);
-				if (now - last_max_warning >= 60) {
-					last_max_warning = now;
-					log_warnx("workers_max (%u) reached: "
-					    "new connections wait; raise "
-					    "workers_max in %s",
-					    cf->workers_max, cf->path);
-				}
+			    total >= s->sb->nslots)
 				break;
-			}
 			if (master_spawn_worker(s) == -1)
 				break;
 			total++;
+			idle++;
 		}
-	} else if (idle > cf->workers_max_spare && tick) {
+	}
+	/*
+	 * Nobody can take a new connection: no idle worker, and none can
+	 * be started now.  The master refuses them (master_refuse()).
+	 */
+	if (master_idle_workers(s) == 0 && (total >= cf->workers_max ||
+	    total >= s->sb->nslots || worker_bo.delay > 0)) {
+		pool_full = 1;
+		pool_full_limit = total >= cf->workers_max ||
+		    total >= s->sb->nslots ? "workers_max" : "workers-failing";
+		if (total >= cf->workers_max && now - last_max_warning >= 60) {
+			last_max_warning = now;
+			log_warnx("workers_max (%u) reached: new connections "
+			    "are refused; raise workers_max in %s",
+			    cf->workers_max, cf->path);
+		}
+	}
+	if (idle > cf->workers_max_spare && tick) {
 		/* Retire one idle worker per tick, like Apache. */
 		for (c = 0; c < nchildren; c++) {
 			if (children[c].kind != CHILD_WORKER)
@@ -749,7 +978,7 @@ int
 master_run(struct satcheld *s)
 {
 	struct sigaction sa;
-	struct pollfd pfd;
+	struct pollfd pfd[1 + LISTENERS_MAX];
 	struct timespec ts;
 	sigset_t block, empty;
 	unsigned int i;
@@ -757,6 +986,7 @@ master_run(struct satcheld *s)
 	int r, pidfd;
 
 	sd = s;
+	s->master_pid = getpid();
 	if (master_listen(s) == -1 || master_auth_socket(s) == -1)
 		return 1;
 	if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) == -1) {
@@ -776,6 +1006,7 @@ master_run(struct satcheld *s)
 	}
 	if (master_write_pidfile(pidfd, s->cf->pidfile) == -1)
 		return 1;
+	s->master_pid = getpid();	/* daemon() forked */
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = master_signal;
@@ -806,15 +1037,30 @@ master_run(struct satcheld *s)
 #endif
 
 	while (!sig_term) {
-		pfd.fd = s->wake[0];
-		pfd.events = POLLIN;
+		nfds_t nfd = 1;
+
+		pfd[0].fd = s->wake[0];
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		/* A full pool: watch the listeners, to refuse at once. */
+		if (pool_full)
+			for (i = 0; i < s->nlisteners; i++, nfd++) {
+				pfd[nfd].fd = s->listeners[i].fd;
+				pfd[nfd].events = POLLIN;
+				pfd[nfd].revents = 0;
+			}
 		ts.tv_sec = 1;
 		ts.tv_nsec = 0;
 		/* Signals are unblocked only while waiting: no lost wakeup. */
-		r = ppoll(&pfd, 1, &ts, &empty);
-		if (r > 0)
+		r = ppoll(pfd, nfd, &ts, &empty);
+		if (r > 0 && (pfd[0].revents & POLLIN))
 			while (read(s->wake[0], drain, sizeof(drain)) > 0)
 				;
+		if (r > 0)
+			for (i = 1; i < nfd; i++)
+				if (pfd[i].revents & POLLIN)
+					master_refuse(s,
+					    &s->listeners[i - 1]);
 		if (sig_chld) {
 			sig_chld = 0;
 			master_reap(s);

@@ -28,6 +28,7 @@
 
 #include "compat/compat.h"
 #include "conf.h"
+#include "limit.h"
 #include "log.h"
 #include "master.h"
 #include "scoreboard.h"
@@ -37,6 +38,9 @@
 
 volatile sig_atomic_t worker_quit;
 volatile sig_atomic_t worker_retire;
+
+static int	worker_limits(int, const struct sockaddr *, socklen_t,
+		    struct sb_slot *);
 
 static void
 worker_signal(int sig)
@@ -113,6 +117,12 @@ worker_main(struct sb_slot *slot)
 	if (worker_drop_privileges(cf->chroot, s->worker_uid,
 	    s->worker_gid) == -1)
 		_exit(1);
+	/*
+	 * Die with the master: no orphan may serve a login.  Only now,
+	 * since a change of uid or gid clears the parent-death signal.
+	 */
+	if (master_tie_to_parent(s->master_pid, SIGKILL) == -1)
+		_exit(0);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
 		log_warn("prctl NO_NEW_PRIVS");
 		_exit(1);
@@ -164,9 +174,11 @@ worker_main(struct sb_slot *slot)
 					    s->listeners[i].name);
 				continue;
 			}
-			sb_set(slot, SB_PREAUTH);
 			/* Tell the master a worker went busy. */
 			(void)!write(s->wake[1], "", 1);
+			if (worker_limits(fd, (struct sockaddr *)&ss, sslen,
+			    slot) == -1)
+				break;	/* refused: not a session served */
 			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
 			    sizeof(on));
 			session_run(fd, (struct sockaddr *)&ss, sslen,
@@ -182,4 +194,36 @@ worker_main(struct sb_slot *slot)
 	}
 	sb_set(slot, SB_EXITING);
 	_exit(0);
+}
+
+/*
+ * Publish the connection in our slot (peer, then state), then check the
+ * limits shared by all workers.  A refused client gets one fixed line
+ * and the close at once; 0 to serve, -1 after a refusal (fd closed).
+ */
+static int
+worker_limits(int fd, const struct sockaddr *sa, socklen_t salen,
+    struct sb_slot *slot)
+{
+	char host[NI_MAXHOST], line[160];
+	const char *limit, *reply;
+	int n;
+
+	if (getnameinfo(sa, salen, host, sizeof(host), NULL, 0,
+	    NI_NUMERICHOST) != 0)
+		strlcpy(host, "unknown", sizeof(host));
+	strlcpy(slot->peer, host, sizeof(slot->peer));
+	sb_set(slot, SB_PREAUTH);
+	if (limit_connect(sd->cf, sd->sb, slot, conf_trusted(sd->cf, sa),
+	    &limit, &reply) == 0)
+		return 0;
+	log_info("event=limit addr=%s user=- limit=%s result=refused",
+	    host, limit);
+	n = snprintf(line, sizeof(line), "%s\r\n", reply);
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)!write(fd, line, (size_t)n);
+	close(fd);
+	memset(slot->peer, 0, sizeof(slot->peer));
+	sb_set(slot, SB_IDLE);
+	return -1;
 }
