@@ -599,10 +599,13 @@ master_reap(struct satcheld *s)
 			if (slot->state == SB_STARTING && !sig_term &&
 			    gen == s->generation && (WIFSIGNALED(status) ||
 			    WEXITSTATUS(status) != 0))
+				/* Logs once per pause, not per worker. */
 				backoff_fail(&worker_bo, c, status);
 			else if (slot->state != SB_STARTING)
 				backoff_ok(&worker_bo, c);
-			if (WIFSIGNALED(status))
+			if (slot->state == SB_STARTING && !sig_term) {
+				/* backoff_fail() said it, once per pause. */
+			} else if (WIFSIGNALED(status))
 				log_warnx("worker %ld killed by signal %d "
 				    "(state %s); replacing it", (long)pid,
 				    WTERMSIG(status),
