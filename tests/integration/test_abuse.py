@@ -345,31 +345,43 @@ def test_master_kill9_leaves_nothing(env):
 
 
 def test_dead_agent_dotlock_broken(env):
-    from test_mbox import BODIES, Box, to_mbox
-    box = Box(env, "alice", to_mbox(BODIES), conf="lock_timeout_ms = 3000\n")
+    """kill -9 of an agent while it rewrites the mbox leaves <mbox>.lock
+    with its pid: the next login breaks it at once."""
+    from test_mbox import Box, to_mbox
+    big = [b"From: a@b\nSubject: %d\n\n" % i + b"x" * 20000 + b"\n"
+           for i in range(1500)]
+    box = Box(env, "alice", to_mbox(big), conf="lock_timeout_ms = 3000\n")
     env.start()
     lock = box.path + ".lock"
     p = env.session(box.user, source=HONEST)
-    if not os.path.exists(lock):
-        # this mbox module locks only while it reads or writes: leave a
-        # dotlock the way a killed agent does, with its dead pid
-        p.close()
+    agents = env.group_procs("satcheld: agent " + box.user)
+    eq(len(agents), 1, "agents")
+    eq(p.cmd("DELE 1")[:3], "+OK", "DELE")
+    p.send("QUIT\r\n")
+    caught = False
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and alive(agents[0]):
+        if os.path.exists(lock):
+            os.kill(agents[0], signal.SIGKILL)
+            caught = True
+            break
+    p.close()
+    wait_for(lambda: not alive(agents[0]), 5, what="the agent to exit")
+    if not caught or not os.path.exists(lock):
+        # the rewrite was too quick to catch: leave the dotlock the way
+        # the killed agent would have, with its (dead) pid
         with open(lock, "w") as f:
-            f.write("%d %s\n" % (_dead_pid(), socket.gethostname()))
+            f.write("%d %s\n" % (agents[0], socket.gethostname()))
     else:
-        agents = env.group_procs("satcheld: agent " + box.user)
-        eq(len(agents), 1, "agents")
         with open(lock) as f:
             eq(int(f.read().split()[0]), agents[0], "pid in the dotlock")
-        os.kill(agents[0], signal.SIGKILL)
-        wait_for(lambda: not alive(agents[0]), 5, what="the agent to die")
-        p.close()
     check(os.path.exists(lock), "the dotlock is gone already")
     start = len(env.log())
     t0 = time.monotonic()
     q = env.session(box.user, source=HONEST)
     took = time.monotonic() - t0
     check(took < 2, "login under a dead owner's dotlock took %.1f s" % took)
+    eq(q.cmd("STAT").split()[1], "1500", "messages after the killed rewrite")
     eq(q.cmd("QUIT")[:3], "+OK", "QUIT")
     q.close()
     env.wait_log(r"removed stale lock .*\.lock: its owner, pid \d+, is "
