@@ -616,11 +616,14 @@ master_reap(struct satcheld *s)
 			memset(slot, 0, sizeof(*slot));
 			sb_set(slot, SB_FREE);
 		} else {
-			if (!sig_term && gen == s->generation &&
+			int early = !sig_term && gen == s->generation &&
 			    time(NULL) - c->started < AUTH_EARLY_S &&
-			    (WIFSIGNALED(status) || WEXITSTATUS(status) != 0))
+			    (WIFSIGNALED(status) || WEXITSTATUS(status) != 0);
+
+			if (early) {
+				/* One line per pause, by backoff_fail(). */
 				backoff_fail(&auth_bo, c, status);
-			if (WIFSIGNALED(status))
+			} else if (WIFSIGNALED(status))
 				log_warnx("auth process %ld killed by signal "
 				    "%d", (long)pid, WTERMSIG(status));
 			else if (WEXITSTATUS(status) != 0 && !sig_term)
@@ -693,10 +696,16 @@ master_idle_workers(struct satcheld *s)
 	size_t c;
 	int n = 0;
 
+	/*
+	 * A worker still starting will accept within milliseconds (or die,
+	 * and then the pool is full again): count it, so the master never
+	 * refuses a client that a worker about to be ready would take.
+	 */
 	for (c = 0; c < nchildren; c++)
 		if (children[c].kind == CHILD_WORKER &&
 		    children[c].generation == s->generation &&
-		    s->sb->slots[children[c].slot].state == SB_IDLE)
+		    (s->sb->slots[children[c].slot].state == SB_IDLE ||
+		    s->sb->slots[children[c].slot].state == SB_STARTING))
 			n++;
 	return n;
 }

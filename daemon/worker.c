@@ -174,8 +174,6 @@ worker_main(struct sb_slot *slot)
 					    s->listeners[i].name);
 				continue;
 			}
-			/* Tell the master a worker went busy. */
-			(void)!write(s->wake[1], "", 1);
 			if (worker_limits(fd, (struct sockaddr *)&ss, sslen,
 			    slot) == -1)
 				break;	/* refused: not a session served */
@@ -214,6 +212,9 @@ worker_limits(int fd, const struct sockaddr *sa, socklen_t salen,
 		strlcpy(host, "unknown", sizeof(host));
 	strlcpy(slot->peer, host, sizeof(slot->peer));
 	sb_set(slot, SB_PREAUTH);
+	/* Tell the master a worker went busy: after the state, which it
+	 * reads when it wakes. */
+	(void)!write(sd->wake[1], "", 1);
 	if (limit_connect(sd->cf, sd->sb, slot, conf_trusted(sd->cf, sa),
 	    &limit, &reply) == 0)
 		return 0;
