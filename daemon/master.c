@@ -735,7 +735,9 @@ master_refuse(struct satcheld *s, struct listener *l)
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1)
 			return;
-		(void)!write(fd, line, sizeof(line) - 1);
+		/* On a TLS port plain text would be garbage: just close. */
+		if (!l->tls)
+			(void)!write(fd, line, sizeof(line) - 1);
 		close(fd);
 		now = time(NULL);
 		if (now != refuse_second) {

@@ -40,7 +40,7 @@ volatile sig_atomic_t worker_quit;
 volatile sig_atomic_t worker_retire;
 
 static int	worker_limits(int, const struct sockaddr *, socklen_t,
-		    struct sb_slot *);
+		    const struct listener *, struct sb_slot *);
 
 static void
 worker_signal(int sig)
@@ -175,7 +175,7 @@ worker_main(struct sb_slot *slot)
 				continue;
 			}
 			if (worker_limits(fd, (struct sockaddr *)&ss, sslen,
-			    slot) == -1)
+			    &s->listeners[i], slot) == -1)
 				break;	/* refused: not a session served */
 			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
 			    sizeof(on));
@@ -201,7 +201,7 @@ worker_main(struct sb_slot *slot)
  */
 static int
 worker_limits(int fd, const struct sockaddr *sa, socklen_t salen,
-    struct sb_slot *slot)
+    const struct listener *l, struct sb_slot *slot)
 {
 	char host[NI_MAXHOST], line[160];
 	const char *limit, *reply;
@@ -220,8 +220,12 @@ worker_limits(int fd, const struct sockaddr *sa, socklen_t salen,
 		return 0;
 	log_info("event=limit addr=%s user=- limit=%s result=refused",
 	    host, limit);
+	/*
+	 * No TLS handshake for a refused client (that is work for an
+	 * abuser's connection): on a TLS port it is only closed.
+	 */
 	n = snprintf(line, sizeof(line), "%s\r\n", reply);
-	if (n > 0 && (size_t)n < sizeof(line))
+	if (!l->tls && n > 0 && (size_t)n < sizeof(line))
 		(void)!write(fd, line, (size_t)n);
 	close(fd);
 	memset(slot->peer, 0, sizeof(slot->peer));
