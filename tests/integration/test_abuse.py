@@ -231,6 +231,34 @@ def test_trickle_closed_by_timeout_login(env):
     env.wait_log(r"reason=login-timeout")
 
 
+def test_sasl_trickle_closed_by_timeout_login(env):
+    """The deadline also covers a SASL exchange fed one byte at a time."""
+    env.start(timeout_login=5, timeout_preauth=60)
+    p = Pop(env.port, source=ABUSER, timeout=15)
+    eq(p.cmd("AUTH PLAIN"), "+ ", "AUTH PLAIN continuation")
+    t0 = time.monotonic()
+    got = b""
+    for ch in b"AGFsaWNlAHMzY3JldA==":
+        try:
+            p.sock.sendall(bytes([ch]))
+        except OSError:
+            break
+        p.sock.settimeout(2)
+        try:
+            data = p.sock.recv(4096)
+        except socket.timeout:
+            continue
+        got += data
+        if data == b"":
+            break
+    took = time.monotonic() - t0
+    check(took <= 9, "a SASL trickle lasted %.1f s (timeout_login 5)" % took)
+    check(p.closed(3), "the SASL trickle is still connected")
+    p.close()
+    env.wait_log(r"event=limit addr=127\.0\.0\.2 user=- "
+                 r"limit=timeout_login result=refused")
+
+
 def _delays(env, start):
     return [int(x) for x in re.findall(r"result=fail reason=bad-credentials "
                                        r"failures=\d+ delay_ms=(\d+)",
