@@ -25,9 +25,8 @@
  * once: starts pause for 1, 2, 4 ... 60 s, with one log line per pause,
  * and then a single child probes until one comes up (Postfix master
  * throttles a service the same way).  Every child dies with the master
- * (PR_SET_PDEATHSIG, see master_tie_to_parent()).
+ * (PR_SET_PDEATHSIG).  The mechanics are in supervise.c.
  */
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -62,6 +61,7 @@
 #include "master.h"
 #include "module.h"
 #include "scoreboard.h"
+#include "supervise.h"
 #ifdef HAVE_OPENSSL
 #include "scram.h"
 #include "tls.h"
@@ -88,31 +88,14 @@ static struct child *children;
 static size_t nchildren, maxchildren;
 static time_t last_max_warning;
 
-/*
- * Restart throttling for one kind of child.  seq counts registered
- * failures; a child remembers the seq it was started under, so only
- * the first failure of a batch (or of a probe) doubles the delay and
- * logs, and only a child started after the last failure proves that
- * children start again.
- */
-#define BACKOFF_MAX_S	60
+/* Restart throttling (supervise.h), one per kind of child. */
 #define AUTH_EARLY_S	5	/* an auth process dying sooner failed */
-struct backoff {
-	const char	*what;
-	unsigned int	 seq;
-	unsigned int	 failures;	/* since the last success */
-	unsigned int	 delay;		/* seconds; 0: not throttled */
-	time_t		 until;		/* no start before */
-};
 static struct backoff worker_bo = { "workers", 0, 0, 0, 0 };
 static struct backoff auth_bo = { "auth processes", 0, 0, 0, 0 };
 
 /* The pool is full: the master answers new connections itself. */
 static int pool_full;
 static const char *pool_full_limit = "workers_max";
-static time_t refuse_second;
-static unsigned int refuse_logged, refuse_quiet;
-#define REFUSE_LOG_PER_S	10
 
 static void master_signal(int);
 static int master_listen(struct satcheld *);
@@ -127,11 +110,8 @@ static void master_close_inherited(struct satcheld *, int);
 static int master_open_pidfile(const char *);
 static int master_write_pidfile(int, const char *);
 static void master_shutdown(struct satcheld *);
-static void backoff_fail(struct backoff *, struct child *, int);
-static void backoff_ok(struct backoff *, struct child *);
-static int backoff_may_start(const struct backoff *);
 static int master_idle_workers(struct satcheld *);
-static void master_refuse(struct satcheld *, struct listener *);
+static int master_ready(void *);
 
 static void
 master_signal(int sig)
@@ -558,7 +538,7 @@ master_spawn_auth(struct satcheld *s)
 	case 0:
 		child_signals();
 		/* The auth process keeps root: tie it now. */
-		if (master_tie_to_parent(s->master_pid, SIGKILL) == -1)
+		if (supervise_tie_to_parent(s->master_pid, SIGKILL) == -1)
 			_exit(0);
 		master_close_inherited(s, CHILD_AUTH);
 		auth_main();
@@ -600,11 +580,12 @@ master_reap(struct satcheld *s)
 			    gen == s->generation && (WIFSIGNALED(status) ||
 			    WEXITSTATUS(status) != 0))
 				/* Logs once per pause, not per worker. */
-				backoff_fail(&worker_bo, c, status);
+				supervise_fail(&worker_bo, c->seq, c->pid,
+				    status);
 			else if (slot->state != SB_STARTING)
-				backoff_ok(&worker_bo, c);
+				supervise_ok(&worker_bo, c->seq);
 			if (slot->state == SB_STARTING && !sig_term) {
-				/* backoff_fail() said it, once per pause. */
+				/* supervise_fail() said it, once per pause. */
 			} else if (WIFSIGNALED(status))
 				log_warnx("worker %ld killed by signal %d "
 				    "(state %s); replacing it", (long)pid,
@@ -621,8 +602,9 @@ master_reap(struct satcheld *s)
 			    (WIFSIGNALED(status) || WEXITSTATUS(status) != 0);
 
 			if (early) {
-				/* One line per pause, by backoff_fail(). */
-				backoff_fail(&auth_bo, c, status);
+				/* One line per pause, by supervise_fail(). */
+				supervise_fail(&auth_bo, c->seq, c->pid,
+				    status);
 			} else if (WIFSIGNALED(status))
 				log_warnx("auth process %ld killed by signal "
 				    "%d", (long)pid, WTERMSIG(status));
@@ -634,60 +616,6 @@ master_reap(struct satcheld *s)
 		children[i] = children[--nchildren];
 		/* master_maintain() refills both pools, throttled. */
 	}
-}
-
-/*
- * A child of b's kind died before it served.  Only a child started
- * under the current seq registers a new failure: it doubles the delay
- * and logs one line.  Its siblings of the same batch only count.
- */
-static void
-backoff_fail(struct backoff *b, struct child *c, int status)
-{
-	char how[64];
-
-	b->failures++;
-	if (c->seq != b->seq)
-		return;
-	b->seq++;
-	b->delay = b->delay == 0 ? 1 : b->delay * 2;
-	if (b->delay > BACKOFF_MAX_S)
-		b->delay = BACKOFF_MAX_S;
-	b->until = time(NULL) + (time_t)b->delay;
-	if (WIFSIGNALED(status))
-		(void)snprintf(how, sizeof(how), "killed by signal %d",
-		    WTERMSIG(status));
-	else
-		(void)snprintf(how, sizeof(how), "exit status %d",
-		    WEXITSTATUS(status));
-	log_warnx("%s die before serving (pid %ld: %s; %u failures): "
-	    "next start in %u s", b->what, (long)c->pid, how, b->failures,
-	    b->delay);
-}
-
-/* A child started after the last failure came up: end the throttle. */
-static void
-backoff_ok(struct backoff *b, struct child *c)
-{
-	if (b->delay == 0 || c->seq != b->seq)
-		return;
-	log_info("%s start again after %u failures", b->what, b->failures);
-	b->delay = 0;
-	b->failures = 0;
-	b->until = 0;
-}
-
-/*
- * How many children of b's kind may start now: any number when not
- * throttled, none during a pause, one probe after it (the caller checks
- * that no probe is still on its way up).
- */
-static int
-backoff_may_start(const struct backoff *b)
-{
-	if (b->delay == 0)
-		return 64;
-	return time(NULL) >= b->until ? 1 : 0;
 }
 
 static int
@@ -710,68 +638,11 @@ master_idle_workers(struct satcheld *s)
 	return n;
 }
 
-/*
- * The pool is full and a client is waiting on l: accept it, write one
- * fixed line, close.  Never reads.  Stops as soon as a worker is idle
- * again, which then takes the backlog.  Logged per client, at most
- * REFUSE_LOG_PER_S lines a second and a count for the rest.
- */
-static void
-master_refuse(struct satcheld *s, struct listener *l)
+/* supervise_refuse()'s test: stop refusing once a worker can accept. */
+static int
+master_ready(void *arg)
 {
-	static const char line[] = "-ERR [SYS/TEMP] Server busy, try again "
-	    "later\r\n";
-	struct sockaddr_storage ss;
-	socklen_t sslen;
-	char host[NI_MAXHOST];
-	time_t now;
-	int fd, n;
-
-	for (n = 0; n < 32; n++) {
-		if (master_idle_workers(s) > 0)
-			return;
-		sslen = sizeof(ss);
-		fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1)
-			return;
-		/* On a TLS port plain text would be garbage: just close. */
-		if (!l->tls)
-			(void)!write(fd, line, sizeof(line) - 1);
-		close(fd);
-		now = time(NULL);
-		if (now != refuse_second) {
-			if (refuse_quiet > 0)
-				log_warnx("event=limit limit=%s result=busy "
-				    "count=%u (not logged one by one)",
-				    pool_full_limit, refuse_quiet);
-			refuse_second = now;
-			refuse_logged = refuse_quiet = 0;
-		}
-		if (refuse_logged++ >= REFUSE_LOG_PER_S) {
-			refuse_quiet++;
-			continue;
-		}
-		if (getnameinfo((struct sockaddr *)&ss, sslen, host,
-		    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
-			strlcpy(host, "unknown", sizeof(host));
-		log_warnx("event=limit addr=%s user=- limit=%s result=busy",
-		    host, pool_full_limit);
-	}
-}
-
-int
-master_tie_to_parent(pid_t parent, int sig)
-{
-	if (prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) == -1) {
-		log_warn("prctl PR_SET_PDEATHSIG");
-		return -1;
-	}
-	/* The parent may have died before the prctl: then we are an
-	 * orphan already and no signal will ever come. */
-	if (getppid() != parent)
-		return -1;
-	return 0;
+	return master_idle_workers(arg) > 0;
 }
 
 /*
@@ -797,7 +668,7 @@ master_maintain(struct satcheld *s, int tick)
 			if (now - children[c].started < AUTH_EARLY_S)
 				auth_young++;
 			else
-				backoff_ok(&auth_bo, &children[c]);
+				supervise_ok(&auth_bo, children[c].seq);
 			continue;
 		}
 		slot = &s->sb->slots[children[c].slot];
@@ -810,20 +681,20 @@ master_maintain(struct satcheld *s, int tick)
 		if (slot->state == SB_STARTING)
 			starting++;
 		else
-			backoff_ok(&worker_bo, &children[c]);
+			supervise_ok(&worker_bo, children[c].seq);
 		if (slot->state == SB_IDLE || slot->state == SB_STARTING)
 			idle++;
 	}
 
 	/* The auth pool: keep its size, throttled when it cannot start. */
-	may = backoff_may_start(&auth_bo);
+	may = supervise_may_start(&auth_bo);
 	if (auth_bo.delay > 0 && auth_young > 0)
 		may = 0;	/* the probe is still on its way up */
 	for (; auth < cf->auth_processes && may > 0; auth++, may--)
 		if (master_spawn_auth(s) == -1)
 			break;
 
-	may = backoff_may_start(&worker_bo);
+	may = supervise_may_start(&worker_bo);
 	if (worker_bo.delay > 0 && starting > 0)
 		may = 0;
 	pool_full = 0;
@@ -843,7 +714,7 @@ master_maintain(struct satcheld *s, int tick)
 	}
 	/*
 	 * Nobody can take a new connection: no idle worker, and none can
-	 * be started now.  The master refuses them (master_refuse()).
+	 * be started now.  The master refuses them (supervise_refuse()).
 	 */
 	if (master_idle_workers(s) == 0 && (total >= cf->workers_max ||
 	    total >= s->sb->nslots || worker_bo.delay > 0)) {
@@ -1073,8 +944,9 @@ master_run(struct satcheld *s)
 		if (r > 0)
 			for (i = 1; i < nfd; i++)
 				if (pfd[i].revents & POLLIN)
-					master_refuse(s,
-					    &s->listeners[i - 1]);
+					supervise_refuse(
+					    &s->listeners[i - 1],
+					    pool_full_limit, master_ready, s);
 		if (sig_chld) {
 			sig_chld = 0;
 			master_reap(s);

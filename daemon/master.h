@@ -63,13 +63,6 @@ struct satcheld	*master_configure(const char *path, int foreground);
 int		 master_run(struct satcheld *s);
 /* Release modules and config of a state (not listeners). */
 void		 master_free_config(struct satcheld *s);
-/*
- * In a child: have the kernel send sig when the parent dies
- * (PR_SET_PDEATHSIG), then check that parent is still the parent, since
- * it may have died before the call.  Call it after any change of uid or
- * gid, which clears the setting.  0, or -1 when the parent is gone (the
- * caller exits).
- */
-int		 master_tie_to_parent(pid_t parent, int sig);
+
 
 #endif /* SATCHEL_MASTER_H */

@@ -33,6 +33,7 @@
 #include "master.h"
 #include "scoreboard.h"
 #include "session.h"
+#include "supervise.h"
 #include "worker.h"
 #include "compat/poison.h"
 
@@ -121,7 +122,7 @@ worker_main(struct sb_slot *slot)
 	 * Die with the master: no orphan may serve a login.  Only now,
 	 * since a change of uid or gid clears the parent-death signal.
 	 */
-	if (master_tie_to_parent(s->master_pid, SIGKILL) == -1)
+	if (supervise_tie_to_parent(s->master_pid, SIGKILL) == -1)
 		_exit(0);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
 		log_warn("prctl NO_NEW_PRIVS");
