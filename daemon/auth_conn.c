@@ -31,6 +31,7 @@
 #include "agent.h"
 #include "auth.h"
 #include "auth_fail.h"
+#include "tarpit.h"
 #include "auth_int.h"
 #include "auth_proc.h"
 #include "conf.h"
@@ -348,8 +349,10 @@ conn_try_start(struct auth_ctx *a, struct aconn *c)
 	hold = auth_fail_hold(c->key_user, now);
 	if ((h2 = auth_fail_hold(c->key_addr, now)) > hold)
 		hold = h2;
-	amax = auth_fail_count(c->key_addr, FAIL_WINDOW_MS, now) > 0 ? 1 :
+	amax = auth_fail_count(c->key_addr, TARPIT_WINDOW_MS, now) > 0 ? 1 :
 	    INFLIGHT_ADDR_MAX;
+	if (tarpit_allowed(a->s->cf, c->remote))
+		amax = SIZE_MAX;
 	if (hold <= now && conn_inflight(a, c->key_user, 1) == 0 &&
 	    conn_inflight(a, c->key_addr, 0) < amax) {
 		conn_start(a, c);
@@ -595,36 +598,23 @@ conn_module_answer(struct auth_ctx *a, struct aconn *c,
 static void
 conn_failure(struct auth_ctx *a, struct aconn *c)
 {
-	struct config *cf = a->s->cf;
-	uint64_t now = auth_fail_now_ms(), at, delay;
-	uint32_t fu, fa, fails;
+	uint64_t now = auth_fail_now_ms(), at;
+	uint32_t delay;
 	char vis[128];
 
-	fu = auth_fail_add(c->key_user, FAIL_WINDOW_MS, now);
-	fa = auth_fail_add(c->key_addr, FAIL_WINDOW_MS, now);
-	fails = fu > fa ? fu : fa;
-	if (fails == 0)
-		fails = 1;	/* no table: still the base delay */
-	if (fails > FAIL_STEPS + 1)
-		fails = FAIL_STEPS + 1;
-	delay = (uint64_t)cf->login_fail_delay_ms << (fails - 1);
-	if (delay > AUTH_FAIL_DELAY_MAX(cf))
-		delay = AUTH_FAIL_DELAY_MAX(cf) > cf->login_fail_delay_ms ?
-		    AUTH_FAIL_DELAY_MAX(cf) : cf->login_fail_delay_ms;
 	/*
 	 * Counted from the start of processing, not from its end: every
 	 * failure takes the same time whatever the module or scheme did.
 	 */
+	delay = tarpit_login(a->s->cf, c->user, c->remote, c->status,
+	    c->start);
 	at = c->start + delay;
-	if (at < now)
-		at = now;
-	auth_fail_set_hold(c->key_user, at);
-	auth_fail_set_hold(c->key_addr, at);
 	log_vis(vis, sizeof(vis), c->user, strlen(c->user));
 	log_info("session=%s event=auth-check user=%s addr=%s mech=%s "
-	    "result=%s failures=%u delay_ms=%llu", c->session, vis,
-	    c->remote, mech_name(c->mech), c->status == SATCHEL_AUTH_ERROR ?
-	    "error" : "fail", fails, (unsigned long long)delay);
+	    "result=%s failures=%u delay_ms=%u", c->session, vis, c->remote,
+	    mech_name(c->mech), c->status == SATCHEL_AUTH_ERROR ? "error" :
+	    "fail", auth_fail_count(c->key_addr, TARPIT_WINDOW_MS, now),
+	    delay);
 	c->state = CS_REPLY;
 	c->wake_at = at;
 	if (at <= now)
@@ -663,7 +653,8 @@ conn_conclude(struct auth_ctx *a, struct aconn *c, uint32_t r)
 		conn_send_result(a, c);
 		return;
 	}
-	auth_fail_clear(c->key_user);
+	(void)tarpit_login(a->s->cf, c->user, c->remote, SATCHEL_AUTH_OK,
+	    c->start);
 	memset(&st, 0, sizeof(st));
 	if (conn_agent_id(a, c, &st) == -1) {
 		c->status = SATCHEL_AUTH_ERROR;

@@ -21,8 +21,6 @@
 #define AUTH_CONNS_MAX		8192
 #define CHALLENGE_TTL_MS	(300 * 1000)	/* an unused APOP banner */
 #define REQUEST_TTL_MS		(10 * 1000)	/* connect to request */
-#define FAIL_WINDOW_MS		(300 * 1000)	/* a failure is remembered */
-#define FAIL_STEPS		4		/* delay doubles up to 2^4 x */
 #define INFLIGHT_ADDR_MAX	4		/* attempts at once per address */
 #define HOLD_RECHECK_MS		20
 #define AGENT_IDLE_MAX		64		/* reusable agents kept */

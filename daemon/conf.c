@@ -76,6 +76,15 @@ static const struct satchel_conf_name tls_versions[] = {
  * conf_new() become UINT(m, min, max, "default", 0).  Free, compare and
  * the reload check follow from the kind: nothing else to write.
  */
+/* K_NETS finds a list's count right after its array. */
+_Static_assert(offsetof(struct config, ntrusted) ==
+    offsetof(struct config, trusted) + sizeof(((struct config *)0)->trusted),
+    "the count of trusted_networks follows its array");
+_Static_assert(offsetof(struct config, ntarpit_allow) ==
+    offsetof(struct config, tarpit_allow) +
+    sizeof(((struct config *)0)->tarpit_allow),
+    "the count of tarpit_allow follows its array");
+
 /*
  * OFFT(f, T) is offsetof, and does not compile (distinct pointer types,
  * an error with -Werror) unless member f has type T: a UINT() on a long
@@ -153,6 +162,13 @@ static const struct satchel_conf_key conf_keys[] = {
 	UINT(tls_ticket_rotate, 0, 604800, "3600", 0),
 	BOOL(disable_plaintext_auth, "yes", 0),
 	KEY("trusted_networks", K_NETS, trusted, "127.0.0.0/8 ::1/128", 0),
+	/* abuse limits: 0 means no limit */
+	UINT(max_connections_per_ip, 0, 100000, "20", 0),
+	UINT(max_sessions_per_user, 0, 100000, "10", 0),
+	UINT(max_preauth_connections, 0, 100000, "0", 0),
+	BOOL(limits_exempt_trusted, "no", 0),
+	UINT(timeout_login, 1, 3600, "60", 0),
+	KEY("tarpit_allow", K_NETS, tarpit_allow, "none", 0),
 	KEY("sasl", K_SASL, sasl, SASL_DEFAULT, 0),
 	SATCHEL_CONF_KEYS_END
 };
@@ -545,6 +561,13 @@ net_match(const unsigned char *a, const unsigned char *b, unsigned int bits)
 int
 conf_trusted(const struct config *cf, const struct sockaddr *sa)
 {
+	return conf_in_nets(cf->trusted, cf->ntrusted, sa);
+}
+
+int
+conf_in_nets(const struct conf_net *nets, size_t nnets,
+    const struct sockaddr *sa)
+{
 	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	    0, 0xff, 0xff };
 	const unsigned char *a;
@@ -565,9 +588,9 @@ conf_trusted(const struct config *cf, const struct sockaddr *sa)
 		}
 	} else
 		return 0;
-	for (i = 0; i < cf->ntrusted; i++)
-		if (cf->trusted[i].family == family &&
-		    net_match(a, cf->trusted[i].addr, cf->trusted[i].prefix))
+	for (i = 0; i < nnets; i++)
+		if (nets[i].family == family &&
+		    net_match(a, nets[i].addr, nets[i].prefix))
 			return 1;
 	return 0;
 }

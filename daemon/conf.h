@@ -110,9 +110,18 @@ struct config {
 		int		 family;
 		unsigned char	 addr[16];
 		unsigned int	 prefix;
-	}			 trusted[CONF_NETS_MAX];
+	} __attribute__((aligned(8)))	 trusted[CONF_NETS_MAX];
 	size_t			 ntrusted;
 	char			*sasl;		/* mechanisms offered */
+
+	/* Abuse limits: 0 means no limit (see limits.h). */
+	unsigned int		 max_connections_per_ip;
+	unsigned int		 max_sessions_per_user;
+	unsigned int		 max_preauth_connections;	/* 0: auto */
+	int			 limits_exempt_trusted;
+	unsigned int		 timeout_login;		/* accept to login */
+	struct conf_net		 tarpit_allow[CONF_NETS_MAX];
+	size_t			 ntarpit_allow;	/* right after its array */
 };
 
 /*
@@ -166,5 +175,8 @@ int		 conf_parse_bool(const char *s, int *val_r);
 /* 1 when the address (AF_INET or AF_INET6, v4-mapped handled) is in one
  * of the trusted networks. */
 int		 conf_trusted(const struct config *cf, const struct sockaddr *sa);
+/* The same test against any list of networks. */
+int		 conf_in_nets(const struct conf_net *nets, size_t nnets,
+		    const struct sockaddr *sa);
 
 #endif /* SATCHEL_CONF_H */

@@ -400,32 +400,34 @@ static int
 set_nets(struct conf_ctx *x, void *field, const char *v)
 {
 	struct config *cf = x->cf;
+	struct conf_net *nets = field;
+	/* The count follows the array (checked in conf.c). */
+	size_t *np = (size_t *)(void *)(nets + CONF_NETS_MAX);
 	char buf[CONF_LINE_MAX], *p, *save;
 
-	(void)field;
 	if (v == NULL)
 		return 0;
-	cf->ntrusted = 0;
+	*np = 0;
 	strlcpy(buf, v, sizeof(buf));
 	for (p = strtok_r(buf, " \t,", &save); p != NULL;
 	    p = strtok_r(NULL, " \t,", &save)) {
-		if (cf->ntrusted == CONF_NETS_MAX) {
+		if (*np == CONF_NETS_MAX) {
 			conf_kerr(x, "more than %d networks", CONF_NETS_MAX);
 			return -1;
 		}
 		if (strcmp(p, "none") == 0)
 			continue;
-		if (conf_parse_net(cf, p, &cf->trusted[cf->ntrusted]) == -1) {
+		if (conf_parse_net(cf, p, &nets[*np]) == -1) {
 			conf_kerr(x, "'%s' is not an ADDRESS/PREFIX network",
 			    p);
 			return -1;
 		}
-		cf->ntrusted++;
+		(*np)++;
 	}
-	if (cf->ntrusted == 0) {
-		/* "none": nothing trusted, not even loopback. */
-		cf->trusted[0].family = -1;
-		cf->ntrusted = 1;
+	if (*np == 0) {
+		/* "none": nothing in the list, not even loopback. */
+		nets[0].family = -1;
+		*np = 1;
 	}
 	return 0;
 }

@@ -13,10 +13,12 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +39,8 @@ static int64_t	lock_now_ms(void);
 static void	lock_sleep_ms(int ms);
 static int	lock_wait(int64_t deadline, int *backoff);
 static int	lock_mktemp(const char *path, char *tmp, size_t tmpsz);
+static void	lock_hostname(char *host, size_t hostsz);
+static long	lock_dead_owner(const char *lockpath, const struct stat *lst);
 
 static int64_t
 lock_now_ms(void)
@@ -145,22 +149,13 @@ static int
 lock_mktemp(const char *path, char *tmp, size_t tmpsz)
 {
 	static unsigned int counter;
-	char host[LOCK_HOST_MAX + 1], pidline[32];
+	char host[LOCK_HOST_MAX + 1], pidline[32 + LOCK_HOST_MAX];
 	const char *slash;
 	struct timespec ts;
-	size_t dirlen, i;
+	size_t dirlen;
 	int fd, n, tries;
 
-	if (gethostname(host, sizeof(host)) == -1)
-		(void)strlcpy(host, "localhost", sizeof(host));
-	host[LOCK_HOST_MAX] = '\0';
-	/* The name lands in a path: keep it to harmless bytes. */
-	for (i = 0; host[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)host[i];
-
-		if (c == '/' || c <= 0x20 || c >= 0x7f)
-			host[i] = '_';
-	}
+	lock_hostname(host, sizeof(host));
 	slash = strrchr(path, '/');
 	dirlen = slash == NULL ? 0 : (size_t)(slash - path) + 1;
 
@@ -183,9 +178,13 @@ lock_mktemp(const char *path, char *tmp, size_t tmpsz)
 			log_warn("%s: open %s", __func__, tmp);
 			return -1;
 		}
-		/* The pid helps an admin; nothing reads it back. */
-		n = snprintf(pidline, sizeof(pidline), "%ld\n",
-		    (long)getpid());
+		/*
+		 * "pid host": lock_dead_owner() breaks the lock at once if
+		 * this process dies holding it; dotlockfile -p and other
+		 * liblockfile readers take the leading number.
+		 */
+		n = snprintf(pidline, sizeof(pidline), "%ld %s\n",
+		    (long)getpid(), host);
 		if (n > 0 && (size_t)n < sizeof(pidline) &&
 		    write(fd, pidline, (size_t)n) != n) {
 			log_warn("%s: write %s", __func__, tmp);
@@ -205,6 +204,71 @@ lock_mktemp(const char *path, char *tmp, size_t tmpsz)
 	return -1;
 }
 
+/* This host's name, reduced to bytes harmless in a path and a lock. */
+static void
+lock_hostname(char *host, size_t hostsz)
+{
+	size_t i;
+
+	if (gethostname(host, hostsz) == -1)
+		(void)strlcpy(host, "localhost", hostsz);
+	host[hostsz - 1] = '\0';
+	for (i = 0; host[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)host[i];
+
+		if (c == '/' || c <= 0x20 || c >= 0x7f)
+			host[i] = '_';
+	}
+}
+
+/*
+ * The pid recorded in lockpath (the file lst describes), if that
+ * process is known to be dead on this host; else 0.  The content is
+ * "pid host" (ours), "pid" (liblockfile's dotlockfile -p, taken to be
+ * local as liblockfile does) or anything else (unknown: 0, e.g. the
+ * "0" of dotlockfile without -p).  A pid that exists but is not ours
+ * to signal (EPERM) is alive.
+ */
+static long
+lock_dead_owner(const char *lockpath, const struct stat *lst)
+{
+	char buf[32 + LOCK_HOST_MAX + 2], host[LOCK_HOST_MAX + 1], *p;
+	struct stat st;
+	ssize_t n;
+	long pid = 0;
+	int fd;
+
+	fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1)
+		return 0;
+	if (fstat(fd, &st) == -1 || st.st_dev != lst->st_dev ||
+	    st.st_ino != lst->st_ino) {
+		(void)close(fd);
+		return 0;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	for (p = buf; isdigit((unsigned char)*p) && p - buf < 10; p++)
+		pid = pid * 10 + (*p - '0');
+	if (p == buf || pid <= 1 || pid == (long)getpid())
+		return 0;
+	if (*p == ' ') {
+		/* Another host's process is none of our business. */
+		lock_hostname(host, sizeof(host));
+		p++;
+		if (strncmp(p, host, strlen(host)) != 0 ||
+		    (p[strlen(host)] != '\n' && p[strlen(host)] != '\0'))
+			return 0;
+	} else if (*p != '\n' && *p != '\0')
+		return 0;
+	if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		return 0;
+	return pid;
+}
+
 /*
  * The dotlock protocol (liblockfile, Postfix dot_lockfile.c):
  *
@@ -214,9 +278,11 @@ lock_mktemp(const char *path, char *tmp, size_t tmpsz)
  *    request failed with EEXIST; so its return value is not trusted.
  *    Instead the temporary file's link count is checked: 2 means the
  *    lock is ours.
- * 3. Otherwise, if path.lock is older than stale_s, remove it and
- *    retry at once.  "Older" is measured against the mtime of the
- *    temporary file we just created, i.e. the file server's clock, so
+ * 3. Otherwise, if path.lock records the pid of a process that is dead
+ *    on this host (see lock_dead_owner()), or is older than stale_s,
+ *    remove it and retry at once.  "Older" is measured against the
+ *    mtime of the temporary file we just created, i.e. the file
+ *    server's clock, so
  *    a skewed client clock cannot break a fresh lock (liblockfile does
  *    the same).
  * 4. Else sleep with backoff and retry until the timeout.
@@ -233,6 +299,7 @@ lock_dotlock(const char *path, int timeout_ms, int stale_s)
 	char lockpath[LOCK_PATH_MAX], tmp[LOCK_PATH_MAX];
 	struct stat tst, lst, lst2;
 	int64_t deadline;
+	long dead;
 	int backoff = LOCK_BACKOFF_MIN_MS;
 	int n, link_errno, r;
 
@@ -278,21 +345,28 @@ lock_dotlock(const char *path, int timeout_ms, int stale_s)
 			log_warn("%s: lstat %s", __func__, lockpath);
 			return -1;
 		}
-		if (stale_s > 0 && tst.st_mtime - lst.st_mtime > stale_s) {
+		dead = lock_dead_owner(lockpath, &lst);
+		if (dead > 0 || (stale_s > 0 &&
+		    tst.st_mtime - lst.st_mtime > stale_s)) {
 			if (lstat(lockpath, &lst2) == 0 &&
 			    lst2.st_dev == lst.st_dev &&
 			    lst2.st_ino == lst.st_ino &&
 			    lst2.st_mtime == lst.st_mtime) {
-				if (unlink(lockpath) == 0) {
+				if (unlink(lockpath) == -1) {
+					if (errno != ENOENT) {
+						log_warn("%s: unlink stale %s",
+						    __func__, lockpath);
+						return -1;
+					}
+				} else if (dead > 0)
+					log_warnx("%s: removed stale lock %s: "
+					    "its owner, pid %ld, is dead",
+					    __func__, lockpath, dead);
+				else
 					log_warnx("%s: removed stale lock %s "
 					    "(%lld s old)", __func__, lockpath,
 					    (long long)(tst.st_mtime -
 					    lst.st_mtime));
-				} else if (errno != ENOENT) {
-					log_warn("%s: unlink stale %s",
-					    __func__, lockpath);
-					return -1;
-				}
 			}
 			continue;
 		}

@@ -14,6 +14,18 @@
  * them (nginx ngx_process_cycle.c).  A reload bumps the generation: idle
  * workers of the old generation are retired, busy ones finish their
  * session first.
+ *
+ * When the pool is full (workers_max busy, or workers that cannot
+ * start), nobody would accept: the master then accepts itself and
+ * writes one fixed -ERR [SYS/TEMP] line before it closes, so no client
+ * waits silently in the listen backlog.  It still never reads a byte.
+ *
+ * A child that dies before it served (a worker that never got to idle,
+ * an auth process that dies within AUTH_EARLY_S) is not restarted at
+ * once: starts pause for 1, 2, 4 ... 60 s, with one log line per pause,
+ * and then a single child probes until one comes up (Postfix master
+ * throttles a service the same way).  Every child dies with the master
+ * (PR_SET_PDEATHSIG).  The mechanics are in supervise.c.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -50,6 +62,7 @@
 #include "master.h"
 #include "module.h"
 #include "scoreboard.h"
+#include "supervise.h"
 #ifdef HAVE_OPENSSL
 #include "key.h"
 #include "scram.h"
@@ -70,10 +83,21 @@ struct child {
 	int		 kind;
 	uint32_t	 slot;		/* worker: scoreboard slot */
 	uint32_t	 generation;
+	unsigned int	 seq;		/* backoff seq at start */
+	time_t		 started;
 };
 static struct child *children;
 static size_t nchildren, maxchildren;
 static time_t last_max_warning;
+
+/* Restart throttling (supervise.h), one per kind of child. */
+#define AUTH_EARLY_S	5	/* an auth process dying sooner failed */
+static struct backoff worker_bo = { "workers", 0, 0, 0, 0 };
+static struct backoff auth_bo = { "auth processes", 0, 0, 0, 0 };
+
+/* The pool is full: the master answers new connections itself. */
+static int pool_full;
+static const char *pool_full_limit = "workers_max";
 
 static void master_signal(int);
 static int master_listen(struct satcheld *);
@@ -89,6 +113,8 @@ static void master_close_inherited(struct satcheld *, int);
 static int master_open_pidfile(const char *);
 static int master_write_pidfile(int, const char *);
 static void master_shutdown(struct satcheld *);
+static int master_idle_workers(struct satcheld *);
+static int master_ready(void *);
 
 static void
 master_signal(int sig)
@@ -462,6 +488,8 @@ child_add(pid_t pid, int kind, uint32_t slot, uint32_t gen)
 	c->kind = kind;
 	c->slot = slot;
 	c->generation = gen;
+	c->seq = kind == CHILD_WORKER ? worker_bo.seq : auth_bo.seq;
+	c->started = time(NULL);
 	return c;
 }
 
@@ -558,6 +586,9 @@ master_spawn_auth(struct satcheld *s)
 		return -1;
 	case 0:
 		child_signals();
+		/* The auth process keeps root: tie it now. */
+		if (supervise_tie_to_parent(s->master_pid, SIGKILL) == -1)
+			_exit(0);
 		master_close_inherited(s, CHILD_AUTH);
 		auth_main();
 		/* NOTREACHED */
@@ -594,7 +625,21 @@ master_reap(struct satcheld *s)
 		if (kind == CHILD_WORKER) {
 			struct sb_slot *slot = &s->sb->slots[c->slot];
 
-			if (WIFSIGNALED(status))
+			/*
+			 * A worker still "starting" never got to accept:
+			 * it failed to set itself up (chroot gone, ...).
+			 */
+			if (slot->state == SB_STARTING && !sig_term &&
+			    gen == s->generation && (WIFSIGNALED(status) ||
+			    WEXITSTATUS(status) != 0))
+				/* Logs once per pause, not per worker. */
+				supervise_fail(&worker_bo, c->seq, c->pid,
+				    status);
+			else if (slot->state != SB_STARTING)
+				supervise_ok(&worker_bo, c->seq);
+			if (slot->state == SB_STARTING && !sig_term) {
+				/* supervise_fail() said it, once per pause. */
+			} else if (WIFSIGNALED(status))
 				log_warnx("worker %ld killed by signal %d "
 				    "(state %s); replacing it", (long)pid,
 				    WTERMSIG(status),
@@ -605,7 +650,15 @@ master_reap(struct satcheld *s)
 			memset(slot, 0, sizeof(*slot));
 			sb_set(slot, SB_FREE);
 		} else {
-			if (WIFSIGNALED(status))
+			int early = !sig_term && gen == s->generation &&
+			    time(NULL) - c->started < AUTH_EARLY_S &&
+			    (WIFSIGNALED(status) || WEXITSTATUS(status) != 0);
+
+			if (early) {
+				/* One line per pause, by supervise_fail(). */
+				supervise_fail(&auth_bo, c->seq, c->pid,
+				    status);
+			} else if (WIFSIGNALED(status))
 				log_warnx("auth process %ld killed by signal "
 				    "%d", (long)pid, WTERMSIG(status));
 			else if (WEXITSTATUS(status) != 0 && !sig_term)
@@ -614,10 +667,35 @@ master_reap(struct satcheld *s)
 				    WEXITSTATUS(status));
 		}
 		children[i] = children[--nchildren];
-		/* Keep the auth pool at its size for this generation. */
-		if (kind == CHILD_AUTH && gen == s->generation && !sig_term)
-			master_spawn_auth(s);
+		/* master_maintain() refills both pools, throttled. */
 	}
+}
+
+static int
+master_idle_workers(struct satcheld *s)
+{
+	size_t c;
+	int n = 0;
+
+	/*
+	 * A worker still starting will accept within milliseconds (or die,
+	 * and then the pool is full again): count it, so the master never
+	 * refuses a client that a worker about to be ready would take.
+	 */
+	for (c = 0; c < nchildren; c++)
+		if (children[c].kind == CHILD_WORKER &&
+		    children[c].generation == s->generation &&
+		    (s->sb->slots[children[c].slot].state == SB_IDLE ||
+		    s->sb->slots[children[c].slot].state == SB_STARTING))
+			n++;
+	return n;
+}
+
+/* supervise_refuse()'s test: stop refusing once a worker can accept. */
+static int
+master_ready(void *arg)
+{
+	return master_idle_workers(arg) > 0;
 }
 
 /*
@@ -628,14 +706,24 @@ static void
 master_maintain(struct satcheld *s, int tick)
 {
 	struct config *cf = s->cf;
-	unsigned int idle = 0, total = 0, spawn, i;
+	unsigned int idle = 0, total = 0, starting = 0, spawn, i;
+	unsigned int auth = 0, auth_young = 0;
 	struct sb_slot *slot;
 	size_t c;
-	time_t now;
+	time_t now = time(NULL);
+	int may;
 
 	for (c = 0; c < nchildren; c++) {
-		if (children[c].kind != CHILD_WORKER)
+		if (children[c].kind == CHILD_AUTH) {
+			if (children[c].generation != s->generation)
+				continue;
+			auth++;
+			if (now - children[c].started < AUTH_EARLY_S)
+				auth_young++;
+			else
+				supervise_ok(&auth_bo, children[c].seq);
 			continue;
+		}
 		slot = &s->sb->slots[children[c].slot];
 		total++;
 		if (children[c].generation != s->generation) {
@@ -643,31 +731,57 @@ master_maintain(struct satcheld *s, int tick)
 				kill(children[c].pid, SIGUSR1);
 			continue;
 		}
+		if (slot->state == SB_STARTING)
+			starting++;
+		else
+			supervise_ok(&worker_bo, children[c].seq);
 		if (slot->state == SB_IDLE || slot->state == SB_STARTING)
 			idle++;
 	}
+
+	/* The auth pool: keep its size, throttled when it cannot start. */
+	may = supervise_may_start(&auth_bo);
+	if (auth_bo.delay > 0 && auth_young > 0)
+		may = 0;	/* the probe is still on its way up */
+	for (; auth < cf->auth_processes && may > 0; auth++, may--)
+		if (master_spawn_auth(s) == -1)
+			break;
+
+	may = supervise_may_start(&worker_bo);
+	if (worker_bo.delay > 0 && starting > 0)
+		may = 0;
+	pool_full = 0;
 	if (idle < cf->workers_min_spare) {
 		spawn = cf->workers_min_spare - idle;
-		if (spawn > 64)
-			spawn = 64;
+		if (spawn > (unsigned int)may)
+			spawn = (unsigned int)may;
 		for (i = 0; i < spawn; i++) {
 			if (total >= cf->workers_max ||
-			    total >= s->sb->nslots) {
-				now = time(NULL);
-				if (now - last_max_warning >= 60) {
-					last_max_warning = now;
-					log_warnx("workers_max (%u) reached: "
-					    "new connections wait; raise "
-					    "workers_max in %s",
-					    cf->workers_max, cf->path);
-				}
+			    total >= s->sb->nslots)
 				break;
-			}
 			if (master_spawn_worker(s) == -1)
 				break;
 			total++;
+			idle++;
 		}
-	} else if (idle > cf->workers_max_spare && tick) {
+	}
+	/*
+	 * Nobody can take a new connection: no idle worker, and none can
+	 * be started now.  The master refuses them (supervise_refuse()).
+	 */
+	if (master_idle_workers(s) == 0 && (total >= cf->workers_max ||
+	    total >= s->sb->nslots || worker_bo.delay > 0)) {
+		pool_full = 1;
+		pool_full_limit = total >= cf->workers_max ||
+		    total >= s->sb->nslots ? "workers_max" : "workers-failing";
+		if (total >= cf->workers_max && now - last_max_warning >= 60) {
+			last_max_warning = now;
+			log_warnx("workers_max (%u) reached: new connections "
+			    "are refused; raise workers_max in %s",
+			    cf->workers_max, cf->path);
+		}
+	}
+	if (idle > cf->workers_max_spare && tick) {
 		/* Retire one idle worker per tick, like Apache. */
 		for (c = 0; c < nchildren; c++) {
 			if (children[c].kind != CHILD_WORKER)
@@ -792,7 +906,7 @@ int
 master_run(struct satcheld *s)
 {
 	struct sigaction sa;
-	struct pollfd pfd;
+	struct pollfd pfd[1 + LISTENERS_MAX];
 	struct timespec ts;
 	sigset_t block, empty;
 	unsigned int i;
@@ -800,6 +914,7 @@ master_run(struct satcheld *s)
 	int r, pidfd;
 
 	sd = s;
+	s->master_pid = getpid();
 	if (master_listen(s) == -1 || master_auth_socket(s) == -1)
 		return 1;
 	if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) == -1) {
@@ -821,6 +936,7 @@ master_run(struct satcheld *s)
 	}
 	if (master_write_pidfile(pidfd, s->cf->pidfile) == -1)
 		return 1;
+	s->master_pid = getpid();	/* daemon() forked */
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = master_signal;
@@ -851,15 +967,31 @@ master_run(struct satcheld *s)
 #endif
 
 	while (!sig_term) {
-		pfd.fd = s->wake[0];
-		pfd.events = POLLIN;
+		nfds_t nfd = 1;
+
+		pfd[0].fd = s->wake[0];
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		/* A full pool: watch the listeners, to refuse at once. */
+		if (pool_full)
+			for (i = 0; i < s->nlisteners; i++, nfd++) {
+				pfd[nfd].fd = s->listeners[i].fd;
+				pfd[nfd].events = POLLIN;
+				pfd[nfd].revents = 0;
+			}
 		ts.tv_sec = 1;
 		ts.tv_nsec = 0;
 		/* Signals are unblocked only while waiting: no lost wakeup. */
-		r = ppoll(&pfd, 1, &ts, &empty);
-		if (r > 0)
+		r = ppoll(pfd, nfd, &ts, &empty);
+		if (r > 0 && (pfd[0].revents & POLLIN))
 			while (read(s->wake[0], drain, sizeof(drain)) > 0)
 				;
+		if (r > 0)
+			for (i = 1; i < nfd; i++)
+				if (pfd[i].revents & POLLIN)
+					supervise_refuse(
+					    &s->listeners[i - 1],
+					    pool_full_limit, master_ready, s);
 		if (sig_chld) {
 			sig_chld = 0;
 			master_reap(s);

@@ -51,6 +51,7 @@ struct satcheld {
 	socklen_t		 auth_addrlen;
 
 	int			 wake[2];	/* workers poke the master */
+	pid_t			 master_pid;	/* children die with it */
 	void			*tls;		/* TLS context, when built */
 };
 
@@ -62,5 +63,6 @@ struct satcheld	*master_configure(const char *path, int foreground);
 int		 master_run(struct satcheld *s);
 /* Release modules and config of a state (not listeners). */
 void		 master_free_config(struct satcheld *s);
+
 
 #endif /* SATCHEL_MASTER_H */

@@ -3,7 +3,8 @@
  *
  * scoreboard.c -- the shared memory scoreboard (see scoreboard.h).
  * Created by the master as root; written by workers (own slot only) and
- * by the auth pool (failed login table).
+ * by the auth pool (failed login table, the tarpit's counters: see
+ * tarpit.h).
  */
 #include <sys/mman.h>
 
@@ -14,7 +15,9 @@
 
 #include "compat/compat.h"
 #include "log.h"
+#include "master.h"
 #include "scoreboard.h"
+#include "tarpit.h"
 #include "compat/poison.h"
 
 /* Process-local: each child decides for itself whether it keeps it. */
@@ -115,10 +118,14 @@ sb_fail_find(struct scoreboard *sb, const char *key, int create)
 uint32_t
 sb_fail_add(struct scoreboard *sb, const char *key, int window)
 {
-	struct sb_fail *f = sb_fail_find(sb, key, 1);
+	struct sb_fail *f;
 	time_t now = time(NULL);
 
-	if (f == NULL)
+	/* An address on the tarpit allow-list is never counted. */
+	if (strncmp(key, "a:", 2) == 0 && sd != NULL &&
+	    tarpit_allowed(sd->cf, key + 2))
+		return 0;
+	if ((f = sb_fail_find(sb, key, 1)) == NULL)
 		return 0;
 	if (now - f->last > window)
 		f->count = 0;

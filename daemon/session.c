@@ -29,6 +29,7 @@
 #include "auth.h"
 #include "conf.h"
 #include "io.h"
+#include "limit.h"
 #include "log.h"
 #include "master.h"
 #include "msg.h"
@@ -125,6 +126,22 @@ session_sleep(unsigned int ms)
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &rem) == -1 && errno == EINTR && !worker_quit)
 		ts = rem;
+}
+
+int
+session_preauth_ms(const struct session *s)
+{
+	struct timespec now;
+	int64_t left;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left = (int64_t)(s->login_deadline.tv_sec - now.tv_sec) * 1000 +
+	    (s->login_deadline.tv_nsec - now.tv_nsec) / 1000000;
+	if (left < 0)
+		left = 0;
+	if (left > (int64_t)sd->cf->timeout_preauth * 1000)
+		left = (int64_t)sd->cf->timeout_preauth * 1000;
+	return (int)left;
 }
 
 /* ---- AUTHORIZATION ----------------------------------------------- */
@@ -323,8 +340,9 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 	log_vis(vis, sizeof(vis), s->user, strlen(s->user));
 	sb_set(s->slot, SB_PREAUTH);
 	if (r == -1) {
-		log_warnx("session=%s event=auth user=%s result=tempfail "
-		    "reason=auth-pool-unreachable", s->id, vis);
+		log_warnx("session=%s event=auth user=%s addr=%s "
+		    "result=tempfail reason=auth-pool-unreachable", s->id,
+		    vis, s->peer);
 		return session_reply(s, "-ERR [SYS/TEMP] Authentication service "
 		    "unavailable, try again later");
 	}
@@ -332,13 +350,15 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 	case SATCHEL_AUTH_OK:
 		break;
 	case SATCHEL_AUTH_TEMPFAIL:
-		log_info("session=%s event=auth user=%s method=%s "
-		    "result=tempfail", s->id, vis, method);
+		log_info("session=%s event=auth user=%s method=%s addr=%s "
+		    "result=tempfail reason=backend", s->id, vis, method,
+		    s->peer);
 		return session_reply(s, "-ERR [SYS/TEMP] Temporary authentication "
 		    "failure, try again later");
 	case SATCHEL_AUTH_ERROR:
-		log_info("session=%s event=auth user=%s method=%s "
-		    "result=error", s->id, vis, method);
+		log_info("session=%s event=auth user=%s method=%s addr=%s "
+		    "result=error reason=account-misconfigured", s->id, vis,
+		    method, s->peer);
 		s->failures++;
 		if (session_reply(s, "-ERR [SYS/PERM] Authentication failed: "
 		    "account misconfigured, contact the administrator") == -1)
@@ -351,9 +371,10 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 		return CMD_OK;
 	default:
 		s->failures++;
+		/* The line fail2ban and CrowdSec match (packaging/fail2ban). */
 		log_info("session=%s event=auth user=%s method=%s addr=%s "
-		    "result=fail failures=%u", s->id, vis, method, s->peer,
-		    s->failures);
+		    "result=fail reason=bad-credentials failures=%u", s->id,
+		    vis, method, s->peer, s->failures);
 		s->have_user = 0;
 		if (session_reply(s, "-ERR [AUTH] Authentication failed") == -1)
 			return -1;
@@ -369,8 +390,21 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 	s->login_delay = res->login_delay;
 	log_vis(vis, sizeof(vis), s->canon, strlen(s->canon));
 	strlcpy(s->slot->user, vis, sizeof(s->slot->user));
+	if (limit_user(sd->cf, sd->sb, s->slot, s->trusted) == -1) {
+		/* Closing the agent's socket ends it; nothing is opened. */
+		close(res->agent_fd);
+		memset(s->slot->user, 0, sizeof(s->slot->user));
+		log_info("session=%s event=limit addr=%s user=%s "
+		    "limit=max_sessions_per_user result=refused", s->id,
+		    s->peer, vis);
+		s->reason = "max-sessions-per-user";
+		session_reply(s, "-ERR [SYS/TEMP] Too many sessions for this "
+		    "user, try again later");
+		return CMD_CLOSE;
+	}
 	log_info("session=%s event=auth user=%s method=%s result=ok "
-	    "tls=%s", s->id, vis, method, s->tls ? "yes" : "no");
+	    "tls=%s addr=%s", s->id, vis, method, s->tls ? "yes" : "no",
+	    s->peer);
 	return session_open_mailbox(s, res->agent_fd);
 }
 
@@ -863,6 +897,9 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 	s->apop_fd = -1;
 	s->chal_fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
+	/* From accept to login, whatever the client does in between. */
+	s->login_deadline = s->start;
+	s->login_deadline.tv_sec += (time_t)sd->cf->timeout_login;
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		memset(rnd, 0, sizeof(rnd));
 	for (i = 0; i < sizeof(rnd); i++)
@@ -881,8 +918,7 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 	if (l->tls) {
 		const char *err;
 
-		if (tls_accept(sd, &s->c, (int)sd->cf->timeout_preauth * 1000,
-		    &err) == -1) {
+		if (tls_accept(sd, &s->c, session_preauth_ms(s), &err) == -1) {
 			log_info("session=%s event=tls result=fail "
 			    "error=\"%s\"", s->id, err);
 			s->reason = "tls-failed";
@@ -932,11 +968,21 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			timeout = (int)((deadline.tv_sec - now.tv_sec) * 1000 +
 			    (deadline.tv_nsec - now.tv_nsec) / 1000000);
+			/* Bytes reset the idle clock, never the login one. */
+			if (s->state == S_AUTH && timeout > session_preauth_ms(s))
+				timeout = session_preauth_ms(s);
 			n = timeout <= 0 ? -2 : conn_fill(&s->c, timeout);
 			if (n != -3)
 				waiting = 0;
 			if (n == -3)
 				continue;	/* signal: check the flags */
+			if (n == -2 && s->state == S_AUTH &&
+			    session_preauth_ms(s) == 0) {
+				session_reply(s, "-ERR Login took too long, "
+				    "disconnecting");
+				s->reason = "login-timeout";
+				break;
+			}
 			if (n == -2) {
 				session_reply(s, "-ERR Disconnected for inactivity");
 				s->reason = "timeout";
@@ -994,6 +1040,19 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 	}
 	(void)conn_flush(&s->c, 5000);
 end:
+	/* A login that ran out of time, in TLS, SASL or the command loop. */
+	if (s->state == S_AUTH && session_preauth_ms(s) == 0 &&
+	    (s->reason == NULL || strcmp(s->reason, "timeout") == 0 ||
+	    strcmp(s->reason, "tls-failed") == 0 ||
+	    strcmp(s->reason, "login-timeout") == 0)) {
+		char vis[128];
+
+		log_vis(vis, sizeof(vis), s->user, strlen(s->user));
+		log_info("session=%s event=limit addr=%s user=%s "
+		    "limit=timeout_login result=refused", s->id, s->peer,
+		    s->have_user ? vis : "-");
+		s->reason = "login-timeout";
+	}
 	session_log_end(s);
 	/* Closing the agent's socket without a commit deletes nothing. */
 	session_free_mailbox(s);

@@ -61,6 +61,7 @@ struct session {
 	size_t			 nretr, ndele;
 	uint64_t		 bretr, bdele;
 	struct timespec		 start;
+	struct timespec		 login_deadline;	/* timeout_login */
 	const char		*reason;
 };
 
@@ -73,6 +74,12 @@ int	 session_reply(struct session *s, const char *line);
 int	 session_replyf(struct session *s, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 session_sleep(unsigned int ms);
+/*
+ * The wait allowed for the next read before login: timeout_preauth's
+ * idle rule, cut short by the absolute timeout_login deadline; 0 once
+ * that has passed.  Milliseconds.
+ */
+int	 session_preauth_ms(const struct session *s);
 /* USER/PASS and AUTH PLAIN/LOGIN allowed: TLS, trusted net, or policy. */
 int	 session_plain_ok(const struct session *s);
 /* A SASL mechanism is offered here (configured and able to work). */

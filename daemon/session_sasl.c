@@ -55,8 +55,7 @@ cmd_stls(struct session *s, const struct proto_cmd *cmd)
 	 */
 	buf_reset(&s->c.in);
 	proto_reader_init(&s->rd, PROTO_LINE_MAX);
-	if (tls_accept(sd, &s->c, (int)sd->cf->timeout_preauth * 1000,
-	    &err) == -1) {
+	if (tls_accept(sd, &s->c, session_preauth_ms(s), &err) == -1) {
 		log_info("session=%s event=tls result=fail error=\"%s\"",
 		    s->id, err);
 		s->reason = "tls-failed";
@@ -92,7 +91,7 @@ session_skip_line(struct session *s)
 			}
 			buf_consume(&s->c.in, s->c.in.len);
 		}
-		n = conn_fill(&s->c, (int)sd->cf->timeout_preauth * 1000);
+		n = conn_fill(&s->c, session_preauth_ms(s));
 		if (n == -3 && !worker_quit)
 			continue;
 		if (n <= 0)
@@ -135,7 +134,7 @@ session_sasl_read(struct session *s, char *out, size_t outsz,
 		}
 		if (conn_flush(&s->c, 60000) == -1)
 			return -2;
-		n = conn_fill(&s->c, (int)sd->cf->timeout_preauth * 1000);
+		n = conn_fill(&s->c, session_preauth_ms(s));
 		if (n == -3 && !worker_quit)
 			continue;
 		if (n <= 0)

@@ -29,15 +29,20 @@
 #include "compat/compat.h"
 #include "auth_fail.h"
 #include "conf.h"
+#include "limit.h"
 #include "log.h"
 #include "master.h"
 #include "scoreboard.h"
 #include "session.h"
+#include "supervise.h"
 #include "worker.h"
 #include "compat/poison.h"
 
 volatile sig_atomic_t worker_quit;
 volatile sig_atomic_t worker_retire;
+
+static int	worker_limits(int, const struct sockaddr *, socklen_t,
+		    const struct listener *, struct sb_slot *);
 
 static void
 worker_signal(int sig)
@@ -115,6 +120,12 @@ worker_main(struct sb_slot *slot)
 	if (worker_drop_privileges(cf->chroot, s->worker_uid,
 	    s->worker_gid) == -1)
 		_exit(1);
+	/*
+	 * Die with the master: no orphan may serve a login.  Only now,
+	 * since a change of uid or gid clears the parent-death signal.
+	 */
+	if (supervise_tie_to_parent(s->master_pid, SIGKILL) == -1)
+		_exit(0);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
 		log_warn("prctl NO_NEW_PRIVS");
 		_exit(1);
@@ -166,9 +177,9 @@ worker_main(struct sb_slot *slot)
 					    s->listeners[i].name);
 				continue;
 			}
-			sb_set(slot, SB_PREAUTH);
-			/* Tell the master a worker went busy. */
-			(void)!write(s->wake[1], "", 1);
+			if (worker_limits(fd, (struct sockaddr *)&ss, sslen,
+			    &s->listeners[i], slot) == -1)
+				break;	/* refused: not a session served */
 			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
 			    sizeof(on));
 			session_run(fd, (struct sockaddr *)&ss, sslen,
@@ -184,4 +195,43 @@ worker_main(struct sb_slot *slot)
 	}
 	sb_set(slot, SB_EXITING);
 	_exit(0);
+}
+
+/*
+ * Publish the connection in our slot (peer, then state), then check the
+ * limits shared by all workers.  A refused client gets one fixed line
+ * and the close at once; 0 to serve, -1 after a refusal (fd closed).
+ */
+static int
+worker_limits(int fd, const struct sockaddr *sa, socklen_t salen,
+    const struct listener *l, struct sb_slot *slot)
+{
+	char host[NI_MAXHOST], line[160];
+	const char *limit, *reply;
+	int n;
+
+	if (getnameinfo(sa, salen, host, sizeof(host), NULL, 0,
+	    NI_NUMERICHOST) != 0)
+		strlcpy(host, "unknown", sizeof(host));
+	strlcpy(slot->peer, host, sizeof(slot->peer));
+	sb_set(slot, SB_PREAUTH);
+	/* Tell the master a worker went busy: after the state, which it
+	 * reads when it wakes. */
+	(void)!write(sd->wake[1], "", 1);
+	if (limit_connect(sd->cf, sd->sb, slot, conf_trusted(sd->cf, sa),
+	    &limit, &reply) == 0)
+		return 0;
+	log_info("event=limit addr=%s user=- limit=%s result=refused",
+	    host, limit);
+	/*
+	 * No TLS handshake for a refused client (that is work for an
+	 * abuser's connection): on a TLS port it is only closed.
+	 */
+	n = snprintf(line, sizeof(line), "%s\r\n", reply);
+	if (!l->tls && n > 0 && (size_t)n < sizeof(line))
+		(void)!write(fd, line, (size_t)n);
+	close(fd);
+	memset(slot->peer, 0, sizeof(slot->peer));
+	sb_set(slot, SB_IDLE);
+	return -1;
 }

@@ -122,6 +122,8 @@ satchel_conf() {
 		echo "first_valid_uid = 100"
 		echo "log_level = warning"
 		echo "shutdown_timeout = 5"
+		# every bench client comes from 127.0.0.1
+		echo "max_connections_per_ip = 0"
 		for kv in "$@"; do
 			echo "${kv%%=*} = ${kv#*=}"
 		done

@@ -421,7 +421,8 @@ def test_mysql_concurrent(env):
     db.sql("INSERT INTO mailbox (username, password, maildir, local_part, "
            "domain) VALUES " + ", ".join(rows), db="mail")
     start_mysql(env, "mysql", mysql_section(env, db), auth_processes=4,
-                workers_max=260, workers_max_spare=64, workers_min_spare=16)
+                workers_max=260, workers_max_spare=64, workers_min_spare=16,
+                max_connections_per_ip=0)
     results = [None] * len(users)
     go = threading.Event()
 
