@@ -37,6 +37,7 @@
 #include "master.h"
 #include "module.h"
 #include "privsep.h"
+#include "sandbox.h"
 #include "scoreboard.h"
 #include "compat/poison.h"
 
@@ -302,7 +303,13 @@ agent_main(int sock, struct module *mod, const char *path,
 
 	if (agent_drop(user) == -1)
 		_exit(1);
-	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+		log_warn("agent: prctl NO_NEW_PRIVS");
+		_exit(1);
+	}
+	/* sandbox.c: from here on, only the agent's allow-list. */
+	if (sd->cf->sandbox && sandbox_agent(0) == -1)
+		_exit(1);
 
 	memset(&ref, 0, sizeof(ref));
 	ref.driver = mod->desc->name;

@@ -82,6 +82,7 @@ static const struct conf_key conf_keys[] = {
 	    0 },
 	{ "trusted_networks",	T_NETS, 0, 0, 0, 0 },
 	{ "sasl",		T_STR, OFF(sasl), 0, 0, 0 },
+	{ "sandbox",		T_BOOL, OFF(sandbox), 0, 0, 0 },
 };
 
 static struct config *conf_new(const char *);
@@ -118,6 +119,7 @@ conf_new(const char *path)
 	cf->workers_max_spare = 32;
 	cf->workers_max = 256;
 	cf->worker_max_sessions = 1;
+	cf->sandbox = 1;
 	cf->auth_processes = 2;
 	cf->mail_uid = -1;
 	cf->mail_gid = -1;

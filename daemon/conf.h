@@ -100,6 +100,7 @@ struct config {
 	}			 trusted[CONF_NETS_MAX];
 	size_t			 ntrusted;
 	char			*sasl;		/* mechanisms offered */
+	int			 sandbox;	/* seccomp in worker, agent */
 };
 
 /*

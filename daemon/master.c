@@ -48,6 +48,7 @@
 #include "log.h"
 #include "master.h"
 #include "module.h"
+#include "sandbox.h"
 #include "scoreboard.h"
 #ifdef HAVE_OPENSSL
 #include "scram.h"
@@ -486,6 +487,8 @@ master_spawn_worker(struct satcheld *s)
 	case 0:
 		child_signals();
 		master_close_inherited(s, CHILD_WORKER);
+		if (sandbox_caps_drop() == -1)	/* sandbox.c */
+			_exit(1);
 		slot->pid = getpid();
 		worker_main(slot);
 		/* NOTREACHED */
@@ -510,6 +513,8 @@ master_spawn_auth(struct satcheld *s)
 	case 0:
 		child_signals();
 		master_close_inherited(s, CHILD_AUTH);
+		if (sandbox_caps_drop() == -1)	/* sandbox.c */
+			_exit(1);
 		auth_main();
 		/* NOTREACHED */
 	}
