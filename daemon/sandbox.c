@@ -188,6 +188,9 @@ static const int sandbox_agent_only[] = {
 #endif
 	SYS_fsync, SYS_fdatasync, SYS_ftruncate, SYS_pwrite64,
 	SYS_flock, SYS_utimensat, SYS_fchmod, SYS_fchown, SYS_umask,
+#ifdef SYS_fadvise64
+	SYS_fadvise64,
+#endif
 };
 
 static void
