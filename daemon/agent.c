@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "compat/compat.h"
@@ -275,6 +276,13 @@ agent_main(int sock, struct module *mod, const char *path,
 	 * mail user.  Closing a descriptor never ends the parent's
 	 * session; calling the library's close would.
 	 */
+	/*
+	 * syslog's socket first: it may be descriptor 3, which the dup2()
+	 * below replaces, and log_init() would then close the worker's
+	 * socket (and send the hello to syslog).
+	 */
+	if (!sd->foreground)
+		closelog();
 	if (sock != 3) {
 		if (dup2(sock, 3) == -1)
 			_exit(1);
