@@ -4,10 +4,13 @@ Seccomp, and the root directory.  doc/DESIGN's privilege table says the
 same; change both together."""
 import os
 import pwd
+import signal
+import socket
 import subprocess
+import time
 
-from satchel import (MAIL_USER, WORKER_USER, check, eq, simple_message,
-                     wait_for)
+from satchel import (MAIL_USER, WORKER_USER, Skip, alive, check, eq,
+                     free_port, pids_in_group, simple_message, wait_for)
 
 ZERO = "0000000000000000"
 
@@ -132,3 +135,75 @@ def test_sandbox_bad_value_refused(env):
     check(b"key 'sandbox': want yes or no" in r.stderr + r.stdout,
           "no clear error for sandbox = maybe: %r" % (r.stderr[-300:],))
 
+
+
+def test_daemon_mode_syslog(env):
+    """Without -F: every role logs to syslog, the sandboxed worker and
+    agent serve a session.  Regression: the agent moved its worker
+    socket onto descriptor 3, syslog's, and log_init() then closed it:
+    every login in daemon mode got -ERR [SYS/TEMP] and the agent's hello
+    went to syslog."""
+    if os.path.exists("/dev/log"):
+        raise Skip("/dev/log exists (a real syslog daemon): not replacing "
+                   "it")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    srv.bind("/dev/log")
+    srv.setblocking(False)
+    master = None
+    try:
+        user = env.add_user("alice", messages=[simple_message(1)])
+        env.port = free_port()
+        env.write_config()
+        r = subprocess.run([env.satcheld, "-c", env.conf_path],
+                           capture_output=True, timeout=30)
+        eq(r.returncode, 0, "satcheld (daemon mode) exit status")
+        master = wait_for(env.master_pid, 10, what="the pidfile")
+        env.pid = master
+
+        def listening():
+            try:
+                socket.create_connection(("127.0.0.1", env.port), 1).close()
+                return True
+            except OSError:
+                return False
+        wait_for(listening, 10, what="the listener")
+        p = env.session(user)
+        try:
+            eq(p.cmd("STAT")[:5], "+OK 1", "STAT")
+            eq(p.cmd("RETR 1")[:3], "+OK", "RETR 1")
+            p.raw_multiline()
+            eq(p.cmd("QUIT")[:3], "+OK", "QUIT")
+        finally:
+            p.close()
+        lines = []
+
+        def logged_out():
+            while True:
+                try:
+                    lines.append(srv.recv(8192).decode("latin-1"))
+                except BlockingIOError:
+                    break
+            return any("event=logout" in x for x in lines)
+        wait_for(logged_out, 5, what="event=logout in syslog")
+        text = "\n".join(lines)
+        check("worker: " in text and "event=auth" in text,
+              "no worker lines in syslog: %r" % text[-500:])
+        check("forbidden system call" not in text and "signal 31" not in
+              text, "a sandbox kill in syslog: %r" % text[-500:])
+    finally:
+        srv.close()
+        os.unlink("/dev/log")
+        if master is not None:
+            try:
+                os.kill(master, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            wait_for(lambda: not alive(master), 15, what="master to exit")
+            for _ in range(50):
+                if not pids_in_group(master):
+                    break
+                try:
+                    os.killpg(master, signal.SIGKILL)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
