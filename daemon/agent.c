@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "compat/compat.h"
@@ -46,6 +47,7 @@
 #include "priv.h"
 #include "privsep.h"
 #include "auth_fail.h"
+#include "sandbox.h"
 #include "compat/poison.h"
 
 
@@ -333,6 +335,12 @@ agent_main(int ctl, struct satcheld *s)
 	if (getppid() == 1)
 		_exit(0);
 	auth_fail_forget();
+	/*
+	 * syslog's socket first: it may be descriptor 3, which the dup2()
+	 * below replaces, and log_init() would then close our socket.
+	 */
+	if (!s->foreground)
+		closelog();
 	if (ctl != 3) {
 		if (dup2(ctl, 3) == -1)
 			_exit(1);
@@ -375,6 +383,9 @@ agent_main(int ctl, struct satcheld *s)
 				_exit(1);
 			/* Now the mail user's: outlive the spawner. */
 			(void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+			/* sandbox.c: from here on, the agent's allow-list. */
+			if (s->cf->sandbox && sandbox_agent(0) == -1)
+				_exit(1);
 			first = st;
 		} else if (!agent_same_id(&first, &st)) {
 			/* Never another uid: the auth process erred. */

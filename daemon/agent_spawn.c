@@ -14,6 +14,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "compat/compat.h"
@@ -52,6 +53,8 @@ agent_spawner_main(int ctl, struct satcheld *s)
 	/* Agents are reaped by the kernel. */
 	sa.sa_flags = SA_NOCLDWAIT;
 	sigaction(SIGCHLD, &sa, NULL);
+	if (!s->foreground)
+		closelog();	/* it may be on descriptor 3 */
 	if (ctl != 3) {
 		if (dup2(ctl, 3) == -1)
 			_exit(1);

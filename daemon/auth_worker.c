@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "compat/compat.h"
@@ -141,6 +142,8 @@ auth_worker_main(int ctl, struct satcheld *s, size_t idx)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	/* Keep only the auth process's socket and stderr. */
+	if (!s->foreground)
+		closelog();	/* it may be on descriptor 3 */
 	if (ctl != 3) {
 		if (dup2(ctl, 3) == -1)
 			_exit(1);

@@ -170,6 +170,7 @@ static const struct satchel_conf_key conf_keys[] = {
 	UINT(timeout_login, 1, 3600, "60", 0),
 	KEY("tarpit_allow", K_NETS, tarpit_allow, "none", 0),
 	KEY("sasl", K_SASL, sasl, SASL_DEFAULT, 0),
+	BOOL(sandbox, "yes", 0),
 	SATCHEL_CONF_KEYS_END
 };
 

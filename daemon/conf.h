@@ -122,6 +122,7 @@ struct config {
 	unsigned int		 timeout_login;		/* accept to login */
 	struct conf_net		 tarpit_allow[CONF_NETS_MAX];
 	size_t			 ntarpit_allow;	/* right after its array */
+	int			 sandbox;	/* seccomp in worker, agent */
 };
 
 /*

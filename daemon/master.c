@@ -61,6 +61,7 @@
 #include "log.h"
 #include "master.h"
 #include "module.h"
+#include "sandbox.h"
 #include "scoreboard.h"
 #include "supervise.h"
 #ifdef HAVE_OPENSSL
@@ -563,6 +564,8 @@ master_spawn_worker(struct satcheld *s)
 	case 0:
 		child_signals();
 		master_close_inherited(s, CHILD_WORKER);
+		if (sandbox_caps_drop() == -1)	/* sandbox.c */
+			_exit(1);
 		slot->pid = getpid();
 		worker_main(slot);
 		/* NOTREACHED */
@@ -590,6 +593,8 @@ master_spawn_auth(struct satcheld *s)
 		if (supervise_tie_to_parent(s->master_pid, SIGKILL) == -1)
 			_exit(0);
 		master_close_inherited(s, CHILD_AUTH);
+		if (sandbox_caps_drop() == -1)	/* sandbox.c */
+			_exit(1);
 		auth_main();
 		/* NOTREACHED */
 	}

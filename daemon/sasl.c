@@ -1,7 +1,8 @@
 /*
  * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
  *
- * sasl.c -- base64 and SASL PLAIN parsing (see sasl.h).  Pure functions,
+ * sasl.c -- base64 and the parsing of SASL PLAIN, LOGIN and CRAM-MD5
+ * messages (see sasl.h).  Pure functions,
  * run unprivileged in the worker and in the auth pool.
  */
 #include <stdint.h>
@@ -132,5 +133,43 @@ sasl_plain_parse(const char *msg, size_t len, char *user, size_t usersz,
 	user[ulen] = '\0';
 	memcpy(pass, pw, plen);
 	pass[plen] = '\0';
+	return 0;
+}
+
+int
+sasl_login_parse(const char *msg, size_t len, char *out, size_t outsz)
+{
+	if (len == 0 || len >= outsz || memchr(msg, '\0', len) != NULL)
+		return -1;
+	memcpy(out, msg, len);
+	out[len] = '\0';
+	return 0;
+}
+
+int
+sasl_cram_parse(const char *msg, size_t len, char *user, size_t usersz,
+    char digest[33])
+{
+	const char *sp;
+	size_t ulen, i;
+	char c;
+
+	if (len < 34 || (sp = memchr(msg, ' ', len)) == NULL)
+		return -1;
+	ulen = (size_t)(sp - msg);
+	if (ulen == 0 || ulen >= usersz || len - ulen - 1 != 32 ||
+	    memchr(msg, '\0', ulen) != NULL)
+		return -1;
+	for (i = 0; i < 32; i++) {
+		c = sp[1 + i];
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return -1;
+		digest[i] = c;
+	}
+	digest[32] = '\0';
+	memcpy(user, msg, ulen);
+	user[ulen] = '\0';
 	return 0;
 }

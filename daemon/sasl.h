@@ -31,4 +31,20 @@ int	 sasl_b64_decode(const char *src, size_t len, void *dst,
 int	 sasl_plain_parse(const char *msg, size_t len, char *user,
 	    size_t usersz, char *pass, size_t passsz);
 
+/*
+ * One LOGIN step (draft-murchison-sasl-login), decoded: the user name
+ * or the password.  Not empty, no NUL, shorter than outsz.  Copies it
+ * out NUL-terminated.  Returns 0 or -1.
+ */
+int	 sasl_login_parse(const char *msg, size_t len, char *out,
+	    size_t outsz);
+/*
+ * A CRAM-MD5 response (RFC 2195), decoded: "user SP digest".  The user
+ * is not empty and holds no NUL or space; the digest is 32 hex digits,
+ * copied out lower-cased into digest (33 bytes, NUL-terminated).
+ * Returns 0 or -1.
+ */
+int	 sasl_cram_parse(const char *msg, size_t len, char *user,
+	    size_t usersz, char digest[33]);
+
 #endif /* SATCHEL_SASL_H */

@@ -32,6 +32,7 @@
 #include "limit.h"
 #include "log.h"
 #include "master.h"
+#include "sandbox.h"
 #include "scoreboard.h"
 #include "session.h"
 #include "supervise.h"
@@ -132,6 +133,9 @@ worker_main(struct sb_slot *slot)
 	}
 	/* A worker never dumps core: it may hold a password. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* sandbox.c: from here on, only the worker's allow-list. */
+	if (cf->sandbox && sandbox_worker(0) == -1)
+		_exit(1);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = worker_signal;
