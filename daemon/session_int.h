@@ -94,6 +94,28 @@ int	 session_login(struct session *s, uint32_t mech, const char *secret,
 int	 session_auth_result(struct session *s, int r, struct auth_result *res,
 	    const char *method);
 
+/* session_auth.c: AUTHORIZATION */
+int	 cmd_user(struct session *s, const struct proto_cmd *cmd);
+int	 cmd_pass(struct session *s, const struct proto_cmd *cmd);
+int	 cmd_apop(struct session *s, const struct proto_cmd *cmd);
+
+/* session_trans.c: TRANSACTION */
+int	 cmd_noop(struct session *s, const struct proto_cmd *cmd);
+int	 cmd_stat(struct session *s, const struct proto_cmd *cmd);
+int	 cmd_list(struct session *s, const struct proto_cmd *cmd);
+int	 cmd_uidl(struct session *s, const struct proto_cmd *cmd);
+int	 cmd_retr(struct session *s, const struct proto_cmd *cmd);
+int	 cmd_top(struct session *s, const struct proto_cmd *cmd);
+int	 cmd_dele(struct session *s, const struct proto_cmd *cmd);
+int	 cmd_rset(struct session *s, const struct proto_cmd *cmd);
+
+/* session_mbox.c: the worker's side of the agent */
+int	 session_open_mailbox(struct session *s, int fd);
+void	 session_free_mailbox(struct session *s);
+int	 session_send_message(struct session *s, size_t idx, int top,
+	    uint64_t top_lines);
+int	 session_commit(struct session *s);
+
 /* session_sasl.c */
 int	 cmd_stls(struct session *s, const struct proto_cmd *cmd);
 int	 cmd_auth(struct session *s, const struct proto_cmd *cmd);
