@@ -126,12 +126,41 @@ struct pw_parsed {
 
 static int	pw_parse(const char *, struct pw_parsed *, int);
 static int	pw_prefix_ok(const char *, const char *);
+static int	pw_crypt_cost_ok(const char *);
 static int	pw_crypt_verify(const char *, const char *, int);
 static int	pw_plain_verify(const unsigned char *, size_t, const char *);
 static int	pw_check(const struct pw_parsed *, const char *, int);
 static uint64_t	pw_now(void);
 static int	pw_template(const struct pw_parsed *, char *, size_t);
 static void	pw_learn(const struct pw_parsed *, uint64_t);
+
+/*
+ * A crypt cost over our ceiling (bcrypt's log2 cost, SHA-crypt rounds)
+ * would stall the auth process on one login: 1 when within.
+ */
+static int
+pw_crypt_cost_ok(const char *hash)
+{
+	const char *p;
+	unsigned long v = 0;
+
+	if (hash[0] == '$' && hash[1] == '2' && hash[2] != '\0' &&
+	    hash[3] == '$') {
+		p = hash + 4;
+		if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+			return 1;	/* malformed: crypt_r refuses it */
+		return (unsigned long)((p[0] - '0') * 10 + (p[1] - '0')) <=
+		    PW_BCRYPT_COST_MAX;
+	}
+	if ((strncmp(hash, "$5$rounds=", 10) == 0 ||
+	    strncmp(hash, "$6$rounds=", 10) == 0)) {
+		for (p = hash + 10; *p >= '0' && *p <= '9' && v <= 999999999UL;
+		    p++)
+			v = v * 10 + (unsigned long)(*p - '0');
+		return v <= PW_SHACRYPT_ROUNDS_MAX;
+	}
+	return 1;
+}
 
 static uint64_t
 pw_now(void)
@@ -283,6 +312,12 @@ pw_crypt_verify(const char *hash, const char *password, int dummy)
 			log_warnx("password: malformed crypt hash");
 			return -1;
 		}
+	}
+	if (!pw_crypt_cost_ok(hash)) {
+		log_warnx("password: crypt hash cost above bcrypt %u or "
+		    "SHA-crypt rounds=%lu; %s", PW_BCRYPT_COST_MAX,
+		    (unsigned long)PW_SHACRYPT_ROUNDS_MAX, PW_ADVICE);
+		return -1;
 	}
 	out = crypt_r(password, hash, &pw_cd);
 	if (out == NULL || out[0] == '*') {

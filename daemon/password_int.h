@@ -26,6 +26,12 @@ enum pw_alg { PW_ALG_NONE, PW_ALG_MD5, PW_ALG_SHA1, PW_ALG_SHA256,
 #ifndef PW_ARGON2_MEMORY_MAX
 #define PW_ARGON2_MEMORY_MAX	1048576U	/* KiB: 1 GiB */
 #endif
+#ifndef PW_BCRYPT_COST_MAX
+#define PW_BCRYPT_COST_MAX	16U		/* 2^16 rounds */
+#endif
+#ifndef PW_SHACRYPT_ROUNDS_MAX
+#define PW_SHACRYPT_ROUNDS_MAX	10000000UL
+#endif
 #ifndef PW_ARGON2_TIME_MAX
 #define PW_ARGON2_TIME_MAX	64U
 #endif

@@ -176,6 +176,10 @@ static const struct {
 	{ "{ARGON2I} holding argon2id",
 	    "{ARGON2I}$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA", "x", -1 },
 	{ "{ARGON2ID} junk",	"{ARGON2ID}$argon2id$junk",	"x",	-1 },
+	{ "bcrypt cost 31 refused",	"$2b$31$abcdefghijklmnopqrstuu5ZKDcO5jQlmtZr4O5.5QEm2q3OaK8Lm",
+	    PW, -1 },
+	{ "SHA-crypt rounds over the ceiling",
+	    "$6$rounds=999999999$salt$abc", PW, -1 },
 	{ "NTLM refused",	"{NTLM}8846f7eaee8fb117ad06bdd830b7586c", "x", -1 },
 	{ "garbage bcrypt",		"$2b$05$!!!!",	PW,		-1 },
 };
