@@ -41,6 +41,7 @@
 #include "md5.h"
 #include "module.h"
 #include "msg.h"
+#include "password.h"
 #include "privsep.h"
 #ifdef HAVE_OPENSSL
 #include "scram.h"
@@ -509,17 +510,16 @@ conn_digest_ok(struct aconn *c, const char *cred)
 	const char *secret;
 	int ok;
 
+	/* CRAM-MD5: a {PLAIN} secret or Dovecot's stored {CRAM-MD5}. */
+	if (c->mech == MECH_CRAM)
+		return password_cram_md5_verify(cred, c->chal, c->secret) == 1;
 	if (strncmp(cred, "{PLAIN}", 7) != 0)
 		return 0;
 	secret = cred + 7;
-	if (c->mech == MECH_APOP) {
-		md5_init(&md5);
-		md5_update(&md5, c->chal, strlen(c->chal));
-		md5_update(&md5, secret, strlen(secret));
-		md5_final(&md5, digest);
-	} else
-		hmac_md5(secret, strlen(secret), c->chal, strlen(c->chal),
-		    digest);
+	md5_init(&md5);
+	md5_update(&md5, c->chal, strlen(c->chal));
+	md5_update(&md5, secret, strlen(secret));
+	md5_final(&md5, digest);
 	md5_hex(digest, hex);
 	ok = timingsafe_bcmp(hex, c->secret, 32) == 0;
 	explicit_bzero(hex, sizeof(hex));

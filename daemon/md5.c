@@ -242,3 +242,96 @@ hmac_md5(const void *key, size_t keylen, const void *msg, size_t msglen,
 	md5_wipe(pad, sizeof(pad));
 	md5_wipe(inner, sizeof(inner));
 }
+
+/* The chaining values after one 64-byte block of key xor pad. */
+static void
+hmac_md5_pad_state(const unsigned char k[MD5_BLOCK], unsigned char x,
+    uint32_t out[4])
+{
+	struct md5_ctx ctx;
+	unsigned char pad[MD5_BLOCK];
+	size_t i;
+
+	for (i = 0; i < MD5_BLOCK; i++)
+		pad[i] = k[i] ^ x;
+	md5_init(&ctx);
+	md5_update(&ctx, pad, sizeof(pad));
+	memcpy(out, ctx.state, sizeof(ctx.state));
+	md5_wipe(pad, sizeof(pad));
+	md5_wipe(&ctx, sizeof(ctx));
+}
+
+void
+hmac_md5_state_init(const void *key, size_t keylen, struct hmac_md5_state *st)
+{
+	struct md5_ctx ctx;
+	unsigned char k[MD5_BLOCK];
+
+	memset(k, 0, sizeof(k));
+	if (keylen > MD5_BLOCK) {
+		md5_init(&ctx);
+		md5_update(&ctx, key, keylen);
+		md5_final(&ctx, k);
+	} else if (keylen > 0)
+		memcpy(k, key, keylen);
+	hmac_md5_pad_state(k, 0x36, st->inner);
+	hmac_md5_pad_state(k, 0x5c, st->outer);
+	md5_wipe(k, sizeof(k));
+}
+
+/* Resume MD5 after one block, from its chaining values. */
+static void
+md5_resume(struct md5_ctx *ctx, const uint32_t state[4])
+{
+	memset(ctx, 0, sizeof(*ctx));
+	memcpy(ctx->state, state, sizeof(ctx->state));
+	ctx->count = MD5_BLOCK;
+}
+
+void
+hmac_md5_state_final(const struct hmac_md5_state *st, const void *msg,
+    size_t msglen, unsigned char digest[16])
+{
+	struct md5_ctx ctx;
+	unsigned char inner[16];
+
+	md5_resume(&ctx, st->inner);
+	md5_update(&ctx, msg, msglen);
+	md5_final(&ctx, inner);
+	md5_resume(&ctx, st->outer);
+	md5_update(&ctx, inner, sizeof(inner));
+	md5_final(&ctx, digest);
+	md5_wipe(inner, sizeof(inner));
+}
+
+void
+hmac_md5_state_pack(const struct hmac_md5_state *st, unsigned char out[32])
+{
+	size_t i;
+	uint32_t w;
+
+	for (i = 0; i < 8; i++) {
+		w = i < 4 ? st->outer[i] : st->inner[i - 4];
+		out[i * 4] = (unsigned char)w;
+		out[i * 4 + 1] = (unsigned char)(w >> 8);
+		out[i * 4 + 2] = (unsigned char)(w >> 16);
+		out[i * 4 + 3] = (unsigned char)(w >> 24);
+	}
+}
+
+void
+hmac_md5_state_unpack(const unsigned char in[32], struct hmac_md5_state *st)
+{
+	size_t i;
+	uint32_t w;
+
+	for (i = 0; i < 8; i++) {
+		w = (uint32_t)in[i * 4] | (uint32_t)in[i * 4 + 1] << 8 |
+		    (uint32_t)in[i * 4 + 2] << 16 |
+		    (uint32_t)in[i * 4 + 3] << 24;
+		if (i < 4)
+			st->outer[i] = w;
+		else
+			st->inner[i - 4] = w;
+	}
+}

@@ -26,4 +26,25 @@ void	 md5_hex(const unsigned char digest[16], char hex[33]);
 void	 hmac_md5(const void *key, size_t keylen, const void *msg,
 	    size_t msglen, unsigned char digest[16]);
 
+/*
+ * The HMAC-MD5 key state: MD5's chaining values after the (key xor
+ * ipad) and (key xor opad) blocks.  Knowing it is as good as knowing the
+ * key for HMAC-MD5 (CRAM-MD5), but it does not give the password.
+ * Dovecot's {CRAM-MD5} stores it as 32 bytes: outer a b c d, then inner
+ * a b c d, each word little-endian.
+ */
+struct hmac_md5_state {
+	uint32_t	 outer[4];
+	uint32_t	 inner[4];
+};
+
+void	 hmac_md5_state_init(const void *key, size_t keylen,
+	    struct hmac_md5_state *st);
+void	 hmac_md5_state_final(const struct hmac_md5_state *st,
+	    const void *msg, size_t msglen, unsigned char digest[16]);
+void	 hmac_md5_state_pack(const struct hmac_md5_state *st,
+	    unsigned char out[32]);
+void	 hmac_md5_state_unpack(const unsigned char in[32],
+	    struct hmac_md5_state *st);
+
 #endif /* SATCHEL_MD5_H */

@@ -330,6 +330,42 @@ def test_mysql_quoted_user(env):
     raise S.Failure("o'brien reached the module and failed: %r" % r)
 
 
+def test_mysql_dovecot_schemes(env):
+    """postfixadmin-era and Dovecot hashes in SQL rows, made by Dovecot's
+    own doveadm pw: a bare $1$ md5crypt, {MD5-CRYPT}, {SSHA512},
+    {PLAIN-MD5}, {ARGON2ID}; right password in, wrong refused."""
+    need_mysql(env)
+    S.ensure_tool("doveadm", "dovecot-core")
+    db = shared_db()
+    clear_users(env, [db])
+    pw = "Pfa-pw-9"
+    users = {}
+    for scheme in ("bare-md5", "MD5-CRYPT", "SSHA512", "PLAIN-MD5",
+                   "ARGON2ID"):
+        r = subprocess.run(["doveadm", "-o", "log_path=/dev/null", "pw",
+                            "-s", scheme.replace("bare-md5", "MD5-CRYPT"),
+                            "-p", pw], capture_output=True, timeout=60)
+        stored = r.stdout.decode().strip()
+        check(r.returncode == 0 and stored.startswith("{"),
+              "doveadm pw -s %s: %r" % (scheme, stored))
+        if scheme == "bare-md5":
+            stored = stored.split("}", 1)[1]
+        local = "s-" + scheme.lower()
+        user = "%s@%s" % (local, S.DOMAIN)
+        env.add_user(local, messages=[S.simple_message(1)])
+        db.sql("INSERT INTO mailbox (username, password, maildir, "
+               "local_part, domain) VALUES (%s, %s, %s, %s, %s)" % (
+                   lit(user), lit(stored), lit("%s/%s/" % (S.DOMAIN, local)),
+                   lit(local), lit(S.DOMAIN)), db="mail")
+        users[scheme] = user
+    start_mysql(env, "mysql", mysql_section(env, db))
+    for scheme, user in sorted(users.items()):
+        r = try_login(env, user, pw, timeout=30)
+        check(r.startswith("+OK") and " | +OK 1 " in r,
+              "%s from SQL, right password: %r" % (scheme, r))
+        assert_refused(env, user, pw + "x")
+
+
 def test_mysql_dovecot_query(env):
     """A Dovecot password_query pasted as is: '%n' and '%d' quoted,
     userdb_ column names, a literal '%' (LIKE '%%')."""

@@ -39,11 +39,7 @@
 
 #include <security/pam_appl.h>
 
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
 #include "satchel/module.h"
-#include "compat/poison.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION		"unknown"
