@@ -40,5 +40,7 @@ int	 authc_request(int fd, uint32_t mech, const char *user,
 int	 authc_continue(int fd, char *out, size_t outsz);
 int	 authc_scram_final(int fd, const char *msg);
 int	 authc_result(int fd, struct auth_result *res);
+/* Clear the reply buffers (between sessions of a reused worker). */
+void	 authc_wipe(void);
 
 #endif /* SATCHEL_AUTH_H */

@@ -33,6 +33,17 @@ static int have_early;
 
 static int authc_take_result(const struct privsep_msg *, struct auth_result *);
 
+/* The reply buffer: it held a user name and a SCRAM signature. */
+static struct privsep_msg authc_m;
+
+void
+authc_wipe(void)
+{
+	explicit_bzero(&authc_m, sizeof(authc_m));
+	explicit_bzero(&early, sizeof(early));
+	have_early = 0;
+}
+
 int
 authc_connect(void)
 {
@@ -54,22 +65,22 @@ authc_connect(void)
 int
 authc_challenge(int fd, uint32_t mech, char *out, size_t outsz)
 {
-	static struct privsep_msg m;
+	struct privsep_msg *mp = &authc_m;
 	struct msg_auth_challenge_req rq;
 	struct msg_auth_challenge ch;
 
 	memset(&rq, 0, sizeof(rq));
 	rq.mech = mech;
 	if (msg_send_auth_challenge_req(fd, &rq, -1) == -1 ||
-	    privsep_recv(fd, &m, AUTHC_REPLY_TIMEOUT_MS) != 0) {
+	    privsep_recv(fd, mp, AUTHC_REPLY_TIMEOUT_MS) != 0) {
 		log_warn("auth pool challenge");
 		return -1;
 	}
-	if (m.fd != -1) {
-		close(m.fd);
+	if (mp->fd != -1) {
+		close(mp->fd);
 		return -1;
 	}
-	if (msg_get_auth_challenge(&m, &ch) == -1 ||
+	if (msg_get_auth_challenge(mp, &ch) == -1 ||
 	    strlcpy(out, ch.text, outsz) >= outsz || ch.text[0] != '<')
 		return -1;
 	return 0;
@@ -102,28 +113,28 @@ authc_request(int fd, uint32_t mech, const char *user, const char *secret,
 int
 authc_continue(int fd, char *out, size_t outsz)
 {
-	static struct privsep_msg m;
+	struct privsep_msg *mp = &authc_m;
 	struct msg_auth_data d;
 	int r;
 
-	if (privsep_recv(fd, &m, AUTHC_REPLY_TIMEOUT_MS) != 0)
+	if (privsep_recv(fd, mp, AUTHC_REPLY_TIMEOUT_MS) != 0)
 		return -1;
-	if (m.fd != -1 && m.type == MSG_AUTH_CONTINUE) {
-		close(m.fd);
+	if (mp->fd != -1 && mp->type == MSG_AUTH_CONTINUE) {
+		close(mp->fd);
 		return -1;
 	}
-	if (m.type != MSG_AUTH_CONTINUE) {
+	if (mp->type != MSG_AUTH_CONTINUE) {
 		/* A result already (a malformed client-first): keep it for
 		 * authc_result(). */
-		if (authc_take_result(&m, &early) == -1) {
-			if (m.fd != -1)
-				close(m.fd);
+		if (authc_take_result(mp, &early) == -1) {
+			if (mp->fd != -1)
+				close(mp->fd);
 			return -1;
 		}
 		have_early = 1;
 		return -2;
 	}
-	if (msg_get_auth_data(&m, MSG_AUTH_CONTINUE, &d) == -1)
+	if (msg_get_auth_data(mp, MSG_AUTH_CONTINUE, &d) == -1)
 		return -1;
 	r = strlcpy(out, d.data, outsz) >= outsz ? -1 : 0;
 	explicit_bzero(&d, sizeof(d));
@@ -168,7 +179,7 @@ authc_take_result(const struct privsep_msg *m, struct auth_result *res)
 int
 authc_result(int fd, struct auth_result *res)
 {
-	static struct privsep_msg m;
+	struct privsep_msg *mp = &authc_m;
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -180,15 +191,15 @@ authc_result(int fd, struct auth_result *res)
 		close(fd);
 		return 0;
 	}
-	if (privsep_recv(fd, &m, AUTHC_REPLY_TIMEOUT_MS) != 0) {
+	if (privsep_recv(fd, mp, AUTHC_REPLY_TIMEOUT_MS) != 0) {
 		log_warn("auth pool reply");
 		close(fd);
 		return -1;
 	}
 	close(fd);
-	r = authc_take_result(&m, res);
-	if (r == -1 && m.fd != -1)
-		close(m.fd);
-	explicit_bzero(m.data, m.len);
+	r = authc_take_result(mp, res);
+	if (r == -1 && mp->fd != -1)
+		close(mp->fd);
+	explicit_bzero(mp->data, mp->len);
 	return r;
 }

@@ -52,6 +52,7 @@
 #include "keyproto.h"
 #include "log.h"
 #include "master.h"
+#include "priv.h"
 #include "privsep.h"
 #include "scoreboard.h"
 #include "worker.h"
@@ -264,8 +265,8 @@ key_child(struct satcheld *s, struct key_proc *kp, int ctl)
 		}
 		log_init(0, cf->syslog_facility, 0);
 	}
-	if (worker_drop_privileges(cf->chroot, s->worker_uid,
-	    s->worker_gid) == -1)
+	if (priv_drop(cf->chroot, s->worker_uid, s->worker_gid, NULL,
+	    0) == -1)
 		goto fail;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
 		log_warn("key process: prctl NO_NEW_PRIVS");

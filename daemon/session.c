@@ -458,6 +458,13 @@ end:
 	if (s->chal_fd != -1)
 		close(s->chal_fd);
 	conn_close(&s->c);
+	/*
+	 * Nothing of this session may reach the next one in a reused
+	 * worker (worker_max_sessions): the session, its buffers, the
+	 * static reply and message buffers, the TLS state (freed above).
+	 */
+	session_mbox_wipe();
+	authc_wipe();
 	explicit_bzero(s, sizeof(*s));
 	free(s);
 }

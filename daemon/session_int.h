@@ -115,6 +115,8 @@ void	 session_free_mailbox(struct session *s);
 int	 session_send_message(struct session *s, size_t idx, int top,
 	    uint64_t top_lines);
 int	 session_commit(struct session *s);
+/* Clear the buffers that held a session's list and message bytes. */
+void	 session_mbox_wipe(void);
 
 /* session_sasl.c */
 int	 cmd_stls(struct session *s, const struct proto_cmd *cmd);

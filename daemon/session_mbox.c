@@ -44,6 +44,23 @@
 
 #define READ_CHUNK		(64 * 1024)
 
+/*
+ * Buffers too big for the stack, at file scope so that
+ * session_mbox_wipe() can clear them: they hold a session's message
+ * bytes and list, which must not outlive it in a reused worker.
+ */
+static struct privsep_msg mbox_m;
+static char mbox_in[READ_CHUNK];
+static unsigned char mbox_req[PRIVSEP_MSG_MAX];
+
+void
+session_mbox_wipe(void)
+{
+	explicit_bzero(&mbox_m, sizeof(mbox_m));
+	explicit_bzero(mbox_in, sizeof(mbox_in));
+	explicit_bzero(mbox_req, sizeof(mbox_req));
+}
+
 void
 session_free_mailbox(struct session *s)
 {
@@ -63,7 +80,7 @@ session_free_mailbox(struct session *s)
 int
 session_open_mailbox(struct session *s, int fd)
 {
-	static struct privsep_msg m;
+	struct privsep_msg *mp = &mbox_m;
 	struct msg_mbox_hello hello;
 	struct unpack u;
 	uint32_t status, n, i;
@@ -73,8 +90,8 @@ session_open_mailbox(struct session *s, int fd)
 
 	s->agent = fd;
 	/* The agent locks and scans: allow for a big mailbox. */
-	r = privsep_recv(fd, &m, MAILBOX_OPEN_TIMEOUT_MS);
-	if (r != 0 || m.fd != -1 || msg_get_mbox_hello(&m, &hello) == -1)
+	r = privsep_recv(fd, mp, MAILBOX_OPEN_TIMEOUT_MS);
+	if (r != 0 || mp->fd != -1 || msg_get_mbox_hello(mp, &hello) == -1)
 		goto broken;
 	status = hello.status;
 	count = hello.count;
@@ -102,13 +119,13 @@ session_open_mailbox(struct session *s, int fd)
 	if (privsep_send(fd, MSG_MBOX_LIST, NULL, 0, -1) == -1)
 		goto broken;
 	for (;;) {
-		if (privsep_recv(fd, &m, AUTH_TIMEOUT_MS) != 0)
+		if (privsep_recv(fd, mp, AUTH_TIMEOUT_MS) != 0)
 			goto broken;
-		if (m.type == MSG_MBOX_LIST_END && m.len == 0)
+		if (mp->type == MSG_MBOX_LIST_END && mp->len == 0)
 			break;
-		if (m.type != MSG_MBOX_LIST_BATCH)
+		if (mp->type != MSG_MBOX_LIST_BATCH)
 			goto broken;
-		unpack_init(&u, m.data, m.len);
+		unpack_init(&u, mp->data, mp->len);
 		n = unpack_u32(&u);
 		for (i = 0; i < n && !u.err; i++) {
 			if (got >= count)
@@ -153,8 +170,8 @@ int
 session_send_message(struct session *s, size_t idx, int top,
     uint64_t top_lines)
 {
-	static struct privsep_msg m;
-	static char in[READ_CHUNK];
+	struct privsep_msg *mp = &mbox_m;
+	char *in = mbox_in;
 	struct proto_xfer x;
 	struct msg_mbox_open rq;
 	struct msg_mbox_msg rp;
@@ -168,10 +185,10 @@ session_send_message(struct session *s, size_t idx, int top,
 	memset(&rq, 0, sizeof(rq));
 	rq.index = idx;
 	if (msg_send_mbox_open(s->agent, &rq, -1) == -1 ||
-	    privsep_recv(s->agent, &m, AUTH_TIMEOUT_MS) != 0)
+	    privsep_recv(s->agent, mp, AUTH_TIMEOUT_MS) != 0)
 		goto agent_failed;
-	fd = m.fd;
-	if (msg_get_mbox_msg(&m, &rp) == -1 || (rp.status == MBOX_ST_OK &&
+	fd = mp->fd;
+	if (msg_get_mbox_msg(mp, &rp) == -1 || (rp.status == MBOX_ST_OK &&
 	    fd == -1)) {
 		if (fd != -1)
 			close(fd);
@@ -194,8 +211,8 @@ session_send_message(struct session *s, size_t idx, int top,
 		    (unsigned long long)s->sizes[idx]);
 	proto_xfer_init(&x, flags, 1, top, top_lines);
 	while (done < length && !proto_xfer_done(&x)) {
-		size_t want = length - done < sizeof(in) ?
-		    (size_t)(length - done) : sizeof(in);
+		size_t want = length - done < sizeof(mbox_in) ?
+		    (size_t)(length - done) : sizeof(mbox_in);
 
 		n = pread(fd, in, want, (off_t)(offset + done));
 		if (n == -1 && errno == EINTR)
@@ -247,8 +264,8 @@ agent_failed:
 int
 session_commit(struct session *s)
 {
-	static struct privsep_msg m;
-	static unsigned char req[PRIVSEP_MSG_MAX];
+	struct privsep_msg *mp = &mbox_m;
+	unsigned char *req = mbox_req;
 	struct msg_mbox_commit_result rp;
 	struct pack pk;
 	size_t i, n, chunk = PRIVSEP_MSG_MAX - 64;
@@ -257,7 +274,7 @@ session_commit(struct session *s)
 	s->reason = "quit";
 	for (i = 0; i < s->count; i += n) {
 		n = s->count - i < chunk ? s->count - i : chunk;
-		pack_init(&pk, req, sizeof(req));
+		pack_init(&pk, req, sizeof(mbox_req));
 		pack_u64(&pk, i);
 		pack_u32(&pk, (uint32_t)n);
 		pack_bytes(&pk, s->marks + i, n);
@@ -266,8 +283,8 @@ session_commit(struct session *s)
 			goto failed;
 	}
 	if (privsep_send(s->agent, MSG_MBOX_COMMIT, NULL, 0, -1) == -1 ||
-	    privsep_recv(s->agent, &m, AUTH_TIMEOUT_MS * 5) != 0 ||
-	    m.fd != -1 || msg_get_mbox_commit_result(&m, &rp) == -1)
+	    privsep_recv(s->agent, mp, AUTH_TIMEOUT_MS * 5) != 0 ||
+	    mp->fd != -1 || msg_get_mbox_commit_result(mp, &rp) == -1)
 		goto failed;
 	if (rp.status != MBOX_ST_OK) {
 		s->reason = "update-failed";

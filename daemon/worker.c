@@ -19,7 +19,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <netdb.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +32,7 @@
 #include "limit.h"
 #include "log.h"
 #include "master.h"
+#include "priv.h"
 #include "sandbox.h"
 #include "scoreboard.h"
 #include "session.h"
@@ -54,72 +55,26 @@ worker_signal(int sig)
 		worker_quit = 1;
 }
 
-/*
- * One function, one order: chroot, chdir, setgroups, setresgid,
- * setresuid; check each call, then verify (reyk/httpd proc.c).
- */
-int
-worker_drop_privileges(const char *dir, uid_t uid, gid_t gid)
-{
-	uid_t ru, eu, su;
-	gid_t rg, eg, sg;
-
-	if (geteuid() != 0)
-		return 0;	/* development mode: nothing to drop */
-	if (dir != NULL && dir[0] != '\0') {
-		if (chroot(dir) == -1) {
-			log_warn("chroot %s", dir);
-			return -1;
-		}
-		if (chdir("/") == -1) {
-			log_warn("chdir /");
-			return -1;
-		}
-	}
-	if (setgroups(1, &gid) == -1) {
-		log_warn("setgroups");
-		return -1;
-	}
-	if (setresgid(gid, gid, gid) == -1) {
-		log_warn("setresgid %lu", (unsigned long)gid);
-		return -1;
-	}
-	if (setresuid(uid, uid, uid) == -1) {
-		log_warn("setresuid %lu", (unsigned long)uid);
-		return -1;
-	}
-	if (getresuid(&ru, &eu, &su) == -1 || ru != uid || eu != uid ||
-	    su != uid || getresgid(&rg, &eg, &sg) == -1 || rg != gid ||
-	    eg != gid || sg != gid) {
-		log_warnx("privileges were not dropped");
-		return -1;
-	}
-	if (setuid(0) != -1) {
-		log_warnx("could regain root after dropping privileges");
-		return -1;
-	}
-	return 0;
-}
 
 void
 worker_main(struct sb_slot *slot)
 {
 	struct satcheld *s = sd;
 	struct config *cf = s->cf;
-	struct pollfd pfd[LISTENERS_MAX];
+	struct epoll_event ee, evs[LISTENERS_MAX];
 	struct sigaction sa;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	uint64_t served = 0;
 	size_t i;
-	int fd, on = 1, r;
+	int fd, on = 1, r, ep, k;
 
 	log_procname("worker");
 	sb_forget_fails(s->sb);
 	auth_fail_forget();
 	setproctitle_fmt("satcheld: worker (starting)");
-	if (worker_drop_privileges(cf->chroot, s->worker_uid,
-	    s->worker_gid) == -1)
+	if (priv_drop(cf->chroot, s->worker_uid, s->worker_gid, NULL,
+	    0) == -1)
 		_exit(1);
 	/*
 	 * Die with the master: no orphan may serve a login.  Only now,
@@ -133,6 +88,25 @@ worker_main(struct sb_slot *slot)
 	}
 	/* A worker never dumps core: it may hold a password. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/*
+	 * One connection wakes one idle worker: every worker waits on the
+	 * listeners with EPOLLEXCLUSIVE, so the kernel wakes one of them
+	 * (or a few) instead of the whole pool.
+	 */
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		log_warn("epoll_create1");
+		_exit(1);
+	}
+	for (i = 0; i < s->nlisteners; i++) {
+		memset(&ee, 0, sizeof(ee));
+		ee.events = EPOLLIN | EPOLLEXCLUSIVE;
+		ee.data.u32 = (uint32_t)i;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, s->listeners[i].fd, &ee) ==
+		    -1) {
+			log_warn("epoll_ctl %s", s->listeners[i].name);
+			_exit(1);
+		}
+	}
 	/* sandbox.c: from here on, only the worker's allow-list. */
 	if (cf->sandbox && sandbox_worker(0) == -1)
 		_exit(1);
@@ -153,24 +127,21 @@ worker_main(struct sb_slot *slot)
 			break;
 		sb_set(slot, SB_IDLE);
 		setproctitle_fmt("satcheld: worker (idle)");
-		for (i = 0; i < s->nlisteners; i++) {
-			pfd[i].fd = s->listeners[i].fd;
-			pfd[i].events = POLLIN;
-		}
-		r = poll(pfd, s->nlisteners, -1);
+		r = epoll_wait(ep, evs, (int)s->nlisteners, -1);
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
-			log_warn("poll");
+			log_warn("epoll_wait");
 			break;
 		}
 		if (worker_quit || worker_retire)
 			break;
-		for (i = 0; i < s->nlisteners; i++) {
-			if ((pfd[i].revents & POLLIN) == 0)
+		for (k = 0; k < r; k++) {
+			i = evs[k].data.u32;
+			if (i >= s->nlisteners || (evs[k].events & EPOLLIN) == 0)
 				continue;
 			sslen = sizeof(ss);
-			fd = accept4(pfd[i].fd, (struct sockaddr *)&ss,
+			fd = accept4(s->listeners[i].fd, (struct sockaddr *)&ss,
 			    &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 			if (fd == -1) {
 				/* Another worker took it, or a transient

@@ -15,7 +15,5 @@ extern volatile sig_atomic_t worker_retire;	/* SIGUSR1: after session */
 
 /* In the child right after fork (still root).  Never returns. */
 void	 worker_main(struct sb_slot *slot) __attribute__((noreturn));
-/* Drop to uid/gid, chroot to dir first when dir is not "".  0 or -1. */
-int	 worker_drop_privileges(const char *dir, uid_t uid, gid_t gid);
 
 #endif /* SATCHEL_WORKER_H */

@@ -44,8 +44,12 @@ c_int(struct codec *c, int *v)
 	uint32_t x = (uint32_t)*v;
 
 	c_u32(c, &x);
-	if (!c->packing)
-		*v = x != 0;
+	if (!c->packing) {
+		/* A flag is 0 or 1: one encoding for each value. */
+		if (x > 1)
+			c->u.err = 1;
+		*v = (int)x;
+	}
 }
 
 /* A string field: always NUL-terminated on both sides. */

@@ -86,6 +86,12 @@ def test_privileges_per_role(env):
                      bounding=False)
     assert_root_role(status(one(env, "satcheld: agent (spare)")),
                      "spare agent", bounding=False)
+    assert_root_role(status(one(env, "satcheld: agent spawner")),
+                     "agent spawner", bounding=False)
+    modules = env.group_procs("satcheld: auth module file")
+    check(modules, "module workers are running")
+    for pid in modules:
+        assert_root_role(status(pid), "module worker", bounding=False)
     env.wait_idle(2, 5)
     idle = env.idle_workers()
     assert_worker(env, status(idle[0]), "idle worker")
