@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #define SATCHEL_ABI_MAJOR	1	/* bump on any incompatible change */
-#define SATCHEL_ABI_MINOR	1	/* bump when appending members */
+#define SATCHEL_ABI_MINOR	2	/* bump when appending members */
 #define SATCHEL_MODULE_SYMBOL	"satchel_module"
 
 #define SATCHEL_MODULE_AUTH	1
@@ -36,9 +36,14 @@
 #define SATCHEL_USER_MAX	255	/* canonical user name, octets */
 #define SATCHEL_PATH_MAX	1024	/* mail location, home */
 #define SATCHEL_UID_MAX		70	/* RFC 1939 unique-id, octets */
+#define SATCHEL_HASH_HEX	32	/* core->hash128_hex() digits */
+
+/* Start value of core->fnv64() (the FNV-1a-64 offset basis). */
+#define SATCHEL_FNV64_INIT	0xcbf29ce484222325ULL
 
 struct satchel_core;
 struct satchel_conf;
+struct satchel_uidset;
 
 /* Opaque state of the core's message sizer (core->msg_size_*). */
 struct satchel_msgsize {
@@ -141,6 +146,84 @@ struct satchel_core {
 	 */
 	int		(*password_credential)(const char *stored, char *buf,
 			    size_t bufsz);
+
+	/* ---- ABI 1.2: helpers shared by the storage modules ---- */
+
+	/*
+	 * FNV-1a-64 of p[0..len) continuing from h (SATCHEL_FNV64_INIT to
+	 * start), and the 128-bit UID hash: h_r[0] is FNV-1a-64 of the bytes,
+	 * h_r[1] FNV-1a-64 with another seed of the bytes followed by their
+	 * length (a uint64_t, host order).  Not cryptographic; stable
+	 * forever, since UIDs are made of it.  hash128_hex writes the 32
+	 * lowercase hex digits of h[0] then h[1], and a NUL, to out.
+	 */
+	uint64_t	(*fnv64)(uint64_t h, const void *p, size_t len);
+	void		(*hash128)(const void *p, size_t len, uint64_t h_r[2]);
+	void		(*hash128_hex)(const uint64_t h[2],
+			    char out[SATCHEL_HASH_HEX + 1]);
+
+	/*
+	 * The duplicate-UID rule, the same for every module: UIDs are
+	 * added in message order; uidset_add gives base itself when no
+	 * earlier message has it, else the first free "<base>-2",
+	 * "<base>-3", ... (with base replaced by its hash128_hex when that
+	 * would exceed SATCHEL_UID_MAX), so no UID is ever handed out
+	 * twice.  base must be 1..SATCHEL_UID_MAX bytes.  The result goes to
+	 * out; returns 0 or -1 (out of memory).  uidset_has says whether uid
+	 * is taken (1) or free (0), for a module that prefers one of
+	 * several candidates.  hint is the expected number of UIDs.
+	 */
+	struct satchel_uidset *(*uidset_new)(size_t hint);
+	int		(*uidset_has)(const struct satchel_uidset *set,
+			    const char *uid);
+	int		(*uidset_add)(struct satchel_uidset *set,
+			    const char *base, char out[SATCHEL_UID_MAX + 1]);
+	void		(*uidset_free)(struct satchel_uidset *set);
+
+	/*
+	 * The session lock (one POP3 session per mailbox): open path
+	 * relative to dirfd (or absolute with AT_FDCWD), creating it mode
+	 * 0600, never through a symlink; refuse anything but a regular
+	 * file of the effective uid; take an fcntl write lock, waiting up
+	 * to timeout_ms.  Returns SATCHEL_MBOX_OK with *fd_r (closing it
+	 * releases the lock), SATCHEL_MBOX_INUSE when another session holds
+	 * it, else SATCHEL_MBOX_ERROR (cannot be created: logged, with hint
+	 * appended when the directory is not writable) or _TEMPFAIL, with
+	 * *errstr_r (static).
+	 */
+	int		(*session_lock)(int dirfd, const char *path,
+			    int timeout_ms, const char *hint, int *fd_r,
+			    const char **errstr_r);
+
+	/*
+	 * Open path (relative, no ".." component) beneath dirfd without
+	 * following a symlink in any component (openat2 RESOLVE_BENEATH |
+	 * RESOLVE_NO_SYMLINKS, or O_NOFOLLOW on each component where the
+	 * kernel lacks it).  flags and mode as for openat; O_NOFOLLOW and
+	 * O_CLOEXEC are added.  With mine set, every component must belong
+	 * to the effective uid (not checked when that is root).  Returns
+	 * the descriptor, or -1 with errno: ELOOP for a symlink, EXDEV for
+	 * ".." or an absolute path, EPERM for a component of another owner.
+	 * Logs nothing: the caller names the path.
+	 */
+	int		(*open_beneath)(int dirfd, const char *path, int flags,
+			    mode_t mode, int mine);
+
+	/* log_vis: escape an outside value for a log line (printable ASCII
+	 * but backslash, space, '"' and '=' kept, the rest \xNN), at most
+	 * dstsz bytes with the NUL, "..." when truncated.  Returns dst. */
+	char		*(*vis)(char *dst, size_t dstsz, const char *src,
+			    size_t srclen);
+	/* Wipe secrets: a memset the compiler does not remove. */
+	void		(*wipe)(void *p, size_t len);
+	/*
+	 * Strict digits: the run of decimal (base 10) or lowercase hex
+	 * (base 16) digits at the start of p[0..len).  Returns how many
+	 * there are (>= 1) with *val_r, 0 when p starts with no digit or
+	 * the value exceeds UINT64_MAX.  The caller checks what follows.
+	 */
+	size_t		(*parse_digits)(const char *p, size_t len, int base,
+			    uint64_t *val_r);
 };
 
 /* True when the running core has member m (it may be older than us). */
@@ -217,6 +300,10 @@ struct satchel_mailbox_ref {
 	const char	*driver;	/* "maildir" */
 	const char	*path;		/* expanded and validated */
 	const char	*user;		/* canonical user, for logs */
+	/* ABI 1.2: the user's home or NULL.  Below it (or below the
+	 * mailbox's parent directory when path is not under it) no
+	 * symlink is followed and every component must be the user's. */
+	const char	*home;
 };
 
 struct satchel_msginfo {
@@ -268,5 +355,21 @@ struct satchel_module {
 	const char	*version;	/* the module's own, for logs */
 	const void	*ops;
 };
+
+/*
+ * The one exported symbol, for a module whose ops table is the static
+ * object ops_:  SATCHEL_MODULE_DEFINE(SATCHEL_MODULE_STORAGE, "mbox",
+ * PACKAGE_VERSION, mbox_ops);
+ */
+#define SATCHEL_MODULE_DEFINE(kind_, name_, version_, ops_)		\
+SATCHEL_EXPORT const struct satchel_module satchel_module = {		\
+	.abi_major = SATCHEL_ABI_MAJOR,					\
+	.abi_minor = SATCHEL_ABI_MINOR,					\
+	.kind = (kind_),						\
+	.ops_size = sizeof(ops_),					\
+	.name = (name_),						\
+	.version = (version_),						\
+	.ops = &(ops_),							\
+}
 
 #endif /* SATCHEL_MODULE_H */
