@@ -63,6 +63,7 @@ static const struct satchel_core core = {
 	.open_beneath = core_open_beneath,
 	.vis = log_vis,
 	.wipe = core_wipe,
+	.array_grow = core_array_grow,
 	.parse_digits = core_parse_digits,
 };
 

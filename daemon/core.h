@@ -39,5 +39,7 @@ int	 core_open_beneath(int dirfd, const char *path, int flags,
 size_t	 core_parse_digits(const char *p, size_t len, int base,
 	    uint64_t *val_r);
 void	 core_wipe(void *p, size_t len);
+int	 core_array_grow(void *arrp, size_t *cap, size_t n, size_t size,
+	    size_t first);
 
 #endif /* SATCHEL_CORE_H */

@@ -438,6 +438,26 @@ core_parse_digits(const char *p, size_t len, int base, uint64_t *val_r)
 	return i;
 }
 
+int
+core_array_grow(void *arrp, size_t *cap, size_t n, size_t size,
+    size_t first)
+{
+	void *arr, *na;
+	size_t ncap;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap == 0 ? first : *cap * 2;
+	if (ncap <= n)
+		ncap = n + 1;
+	memcpy(&arr, arrp, sizeof(arr));
+	if ((na = reallocarray(arr, ncap, size)) == NULL)
+		return -1;
+	memcpy(arrp, &na, sizeof(na));
+	*cap = ncap;
+	return 0;
+}
+
 void
 core_wipe(void *p, size_t len)
 {

@@ -217,6 +217,13 @@ struct satchel_core {
 	/* Wipe secrets: a memset the compiler does not remove. */
 	void		(*wipe)(void *p, size_t len);
 	/*
+	 * Room for one more element in the array *(T **)arrp holding n of
+	 * *cap elements of size bytes: the capacity doubles (from first).
+	 * Returns 0, or -1 when out of memory (the array is unchanged).
+	 */
+	int		(*array_grow)(void *arrp, size_t *cap, size_t n,
+			    size_t size, size_t first);
+	/*
 	 * Strict digits: the run of decimal (base 10) or lowercase hex
 	 * (base 16) digits at the start of p[0..len).  Returns how many
 	 * there are (>= 1) with *val_r, 0 when p starts with no digit or
@@ -355,6 +362,19 @@ struct satchel_module {
 	const char	*version;	/* the module's own, for logs */
 	const void	*ops;
 };
+
+/*
+ * The ops table of a storage module whose functions are named
+ * <p>_init, <p>_open, <p>_count, <p>_info, <p>_message, <p>_commit,
+ * <p>_close and <p>_fini, defined after them:  SATCHEL_STORAGE_OPS(mbox)
+ * makes "static const struct satchel_storage_ops mbox_ops".
+ */
+#define SATCHEL_STORAGE_OPS(p)						\
+static const struct satchel_storage_ops p##_ops = {			\
+	.init = p##_init, .open = p##_open, .count = p##_count,		\
+	.info = p##_info, .message = p##_message, .commit = p##_commit,	\
+	.close = p##_close, .fini = p##_fini,				\
+}
 
 /*
  * The one exported symbol, for a module whose ops table is the static

@@ -64,17 +64,7 @@
 #define PACKAGE_VERSION	"unknown"
 #endif
 
-static int	maildir_init(const struct satchel_core *,
-		    const struct satchel_conf *, void **);
-static int	maildir_open(void *, const struct satchel_mailbox_ref *,
-		    void **, const char **);
-static size_t	maildir_count(void *);
-static int	maildir_info(void *, size_t, struct satchel_msginfo *);
-static int	maildir_message(void *, size_t, struct satchel_msgref *,
-		    const char **);
 static void	maildir_close(void *);
-static void	maildir_fini(void *);
-
 static int	md_mkdirs(char *);
 static int	md_open_dir(struct maildir *, const struct satchel_mailbox_ref *);
 static int	md_refused(struct maildir *, const char *, int);
@@ -82,20 +72,6 @@ static int	md_add(struct maildir *, const char *, int);
 static int	md_size_file(struct maildir *, struct md_msg *);
 static int	md_mine(struct maildir *, struct md_msg *, int);
 static int	md_assign_uids(struct maildir *);
-
-static const struct satchel_storage_ops maildir_ops = {
-	.init = maildir_init,
-	.open = maildir_open,
-	.count = maildir_count,
-	.info = maildir_info,
-	.message = maildir_message,
-	.commit = maildir_commit,
-	.close = maildir_close,
-	.fini = maildir_fini,
-};
-
-SATCHEL_MODULE_DEFINE(SATCHEL_MODULE_STORAGE, "maildir", PACKAGE_VERSION,
-    maildir_ops);
 
 /* ---- small helpers ------------------------------------------------ */
 
@@ -137,7 +113,7 @@ maildir_init(const struct satchel_core *core,
 	const char *s;
 	uint64_t v = 0;
 
-	if (!SATCHEL_CORE_HAS(core, parse_digits)) {
+	if (!SATCHEL_CORE_HAS(core, array_grow)) {
 		core->log(SATCHEL_LOG_ERR, "core interface too old");
 		return -1;
 	}
@@ -169,16 +145,11 @@ maildir_fini(void *vctx)
 static int
 md_add(struct maildir *mb, const char *name, int sub)
 {
-	struct md_msg *m, *nm;
-	size_t ncap;
+	struct md_msg *m;
 
-	if (mb->n == mb->cap) {
-		ncap = mb->cap == 0 ? 256 : mb->cap * 2;
-		if ((nm = reallocarray(mb->msgs, ncap, sizeof(*nm))) == NULL)
-			return -1;
-		mb->msgs = nm;
-		mb->cap = ncap;
-	}
+	if (mb->core->array_grow(&mb->msgs, &mb->cap, mb->n, sizeof(*m),
+	    256) == -1)
+		return -1;
 	m = &mb->msgs[mb->n];
 	memset(m, 0, sizeof(*m));
 	if ((m->name = strdup(name)) == NULL)
@@ -446,8 +417,12 @@ maildir_open(void *vctx, const struct satchel_mailbox_ref *ref,
 	int sub, r, ret = SATCHEL_MBOX_TEMPFAIL;
 
 	*mbox_r = NULL;
-	if (ref->path == NULL || ref->path[0] != '/') {
-		*errstr_r = "mailbox path is not absolute";
+	/* An absolute path, without the trailing slashes. */
+	len = ref->path != NULL && ref->path[0] == '/' ? strlen(ref->path) : 0;
+	while (len > 1 && ref->path[len - 1] == '/')
+		len--;
+	if (len <= 1 || len >= SATCHEL_PATH_MAX) {
+		*errstr_r = "bad mailbox path";
 		return SATCHEL_MBOX_ERROR;
 	}
 	if ((mb = calloc(1, sizeof(*mb))) == NULL) {
@@ -456,14 +431,6 @@ maildir_open(void *vctx, const struct satchel_mailbox_ref *ref,
 	}
 	mb->core = core;
 	mb->dirfd = mb->lockfd = mb->subfd[0] = mb->subfd[1] = -1;
-	len = strlen(ref->path);
-	while (len > 1 && ref->path[len - 1] == '/')
-		len--;
-	if (len >= sizeof(mb->path) || len <= 1) {
-		*errstr_r = "bad mailbox path";
-		ret = SATCHEL_MBOX_ERROR;
-		goto fail;
-	}
 	memcpy(mb->path, ref->path, len);
 	mb->path[len] = '\0';
 	*errstr_r = "cannot open the maildir";
@@ -623,6 +590,12 @@ fail:
 	*errstr_r = "cannot open the message";
 	return -1;
 }
+
+/* ---- the module --------------------------------------------------- */
+
+SATCHEL_STORAGE_OPS(maildir);
+SATCHEL_MODULE_DEFINE(SATCHEL_MODULE_STORAGE, "maildir", PACKAGE_VERSION,
+    maildir_ops);
 
 static void
 maildir_close(void *vmb)

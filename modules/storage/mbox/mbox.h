@@ -138,7 +138,8 @@ struct mb_index_head {
  * a From_ line, or -1 with s->fail and s->err.
  */
 int	 mb_scan(struct mb_scanner *s, uint64_t start, uint64_t end);
-int	 mb_list_push(struct mb_list *l, struct mb_msg *m);
+int	 mb_list_push(const struct satchel_core *, struct mb_list *,
+	    struct mb_msg *);
 void	 mb_list_clear(struct mb_list *l);
 
 /* mbox_uid.c */

@@ -123,7 +123,7 @@ mb_index_parse(const struct satchel_core *core, const char *opts,
 			m.uid[q - p] = '\0';
 		}
 		p = q + 1;
-		if (mb_list_push(l, &m) == -1) {
+		if (mb_list_push(core, l, &m) == -1) {
 			free(m.uid);
 			goto bad;
 		}

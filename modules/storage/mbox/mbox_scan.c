@@ -31,18 +31,11 @@ static int	mb_line_head(struct mb_scanner *);
 static void	mb_line_end(struct mb_scanner *);
 
 int
-mb_list_push(struct mb_list *l, struct mb_msg *m)
+mb_list_push(const struct satchel_core *core, struct mb_list *l,
+    struct mb_msg *m)
 {
-	struct mb_msg *nm;
-	size_t ncap;
-
-	if (l->n == l->cap) {
-		ncap = l->cap == 0 ? 1024 : l->cap * 2;
-		if ((nm = reallocarray(l->v, ncap, sizeof(*nm))) == NULL)
-			return -1;
-		l->v = nm;
-		l->cap = ncap;
-	}
+	if (core->array_grow(&l->v, &l->cap, l->n, sizeof(*m), 1024) == -1)
+		return -1;
 	l->v[l->n++] = *m;
 	return 0;
 }
@@ -108,7 +101,7 @@ mb_close_msg(struct mb_scanner *s, uint64_t end)
 			m->cand[sc->xuidl_len] = '\0';
 		}
 	}
-	if (mb_list_push(s->out, m) == -1) {
+	if (mb_list_push(s->core, s->out, m) == -1) {
 		free(m->cand);
 		s->fail = SATCHEL_MBOX_TEMPFAIL;
 		s->err = "out of memory";

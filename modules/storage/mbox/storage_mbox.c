@@ -134,33 +134,10 @@
 #define PACKAGE_VERSION	"unknown"
 #endif
 
-static int	mbox_init(const struct satchel_core *,
-		    const struct satchel_conf *, void **);
-static int	mbox_open(void *, const struct satchel_mailbox_ref *,
-		    void **, const char **);
-static size_t	mbox_count(void *);
-static int	mbox_info(void *, size_t, struct satchel_msginfo *);
-static int	mbox_message(void *, size_t, struct satchel_msgref *,
-		    const char **);
 static void	mbox_close(void *);
-static void	mbox_fini(void *);
-
 static ssize_t	mb_read(void *, void *, size_t, uint64_t);
 static int	mb_paths(struct mbox *, const char *, const char **);
 static int	mb_scan_file(struct mbox *, uint64_t);
-
-static const struct satchel_storage_ops mbox_ops = {
-	.init = mbox_init,
-	.open = mbox_open,
-	.count = mbox_count,
-	.info = mbox_info,
-	.message = mbox_message,
-	.commit = mbox_commit,
-	.close = mbox_close,
-	.fini = mbox_fini,
-};
-
-SATCHEL_MODULE_DEFINE(SATCHEL_MODULE_STORAGE, "mbox", PACKAGE_VERSION, mbox_ops);
 
 /* ---- init --------------------------------------------------------- */
 
@@ -185,7 +162,7 @@ mbox_init(const struct satchel_core *core, const struct satchel_conf *conf,
 	size_t i;
 	int b;
 
-	if (!SATCHEL_CORE_HAS(core, parse_digits)) {
+	if (!SATCHEL_CORE_HAS(core, array_grow)) {
 		core->log(SATCHEL_LOG_ERR, "core interface too old");
 		return -1;
 	}
@@ -453,6 +430,10 @@ mb_paths(struct mbox *mb, const char *ref_path, const char **errstr_r)
 	size_t len;
 	int n;
 
+	if (ref_path == NULL || ref_path[0] != '/') {
+		*errstr_r = "mailbox path is not absolute";
+		return -1;
+	}
 	len = strlen(ref_path);
 	slash = strrchr(ref_path, '/');
 	if (len >= sizeof(mb->path) || slash[1] == '\0') {
@@ -500,10 +481,6 @@ mbox_open(void *vctx, const struct satchel_mailbox_ref *ref, void **mbox_r,
 	int r, tries, ret = SATCHEL_MBOX_TEMPFAIL;
 
 	*mbox_r = NULL;
-	if (ref->path == NULL || ref->path[0] != '/') {
-		*errstr_r = "mailbox path is not absolute";
-		return SATCHEL_MBOX_ERROR;
-	}
 	if ((mb = calloc(1, sizeof(*mb))) == NULL) {
 		*errstr_r = "out of memory";
 		return SATCHEL_MBOX_TEMPFAIL;
@@ -660,7 +637,7 @@ mbox_message(void *vmb, size_t n, struct satchel_msgref *ref,
     const char **errstr_r)
 {
 	struct mbox *mb = vmb;
-	struct mb_msg *m;
+	const struct mb_msg *m;
 	struct stat st;
 	int r, fd;
 
@@ -707,3 +684,9 @@ mbox_close(void *vmb)
 		(void)close(mb->lockfd);
 	free(mb);
 }
+
+/* ---- the module --------------------------------------------------- */
+
+SATCHEL_STORAGE_OPS(mbox);
+SATCHEL_MODULE_DEFINE(SATCHEL_MODULE_STORAGE, "mbox", PACKAGE_VERSION,
+    mbox_ops);
