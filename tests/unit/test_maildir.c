@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "satchel/module.h"
+#include "module.h"
 #include "test.h"
 #include "compat/poison.h"
 
@@ -703,33 +704,24 @@ test_dotlock(void)
 int
 main(void)
 {
-	char path[1024];
-	const char *dir;
 	const struct satchel_module *mod;
-	void *h;
+	struct module *m;
 
-	if ((dir = getenv("SATCHEL_BUILDDIR")) == NULL)
-		dir = ".";
-	mkpath(path, sizeof(path), dir, ".libs/storage_maildir.so", NULL);
-	TEST_START("load the maildir module");
+	TEST_START("load the maildir module through module_load");
 	core = test_core();
-	if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		test_fail(__FILE__, __LINE__, "dlopen %s: %s", path,
-		    dlerror());
+	if ((m = test_load_module("maildir", SATCHEL_MODULE_STORAGE)) ==
+	    NULL) {
 		TEST_DONE();
 		return test_summary();
 	}
-	mod = dlsym(h, SATCHEL_MODULE_SYMBOL);
-	ASSERT_TRUE(mod != NULL);
-	if (mod == NULL) {
-		TEST_DONE();
-		return test_summary();
-	}
+	mod = m->desc;
 	ASSERT_INT_EQ(mod->abi_major, SATCHEL_ABI_MAJOR);
+	ASSERT_INT_EQ(mod->abi_minor, SATCHEL_ABI_MINOR);
 	ASSERT_INT_EQ(mod->kind, SATCHEL_MODULE_STORAGE);
 	ASSERT_STR_EQ(mod->name, "maildir");
 	ASSERT_INT_EQ(mod->ops_size, sizeof(struct satchel_storage_ops));
-	ASSERT_TRUE(dlsym(h, "maildir_open") == NULL);
+	ASSERT_TRUE(dlsym(m->handle, "maildir_open") == NULL);
+	ASSERT_TRUE(dlsym(m->handle, "md_hint") == NULL);
 	ops = mod->ops;
 	ASSERT_INT_EQ(ops->init(core, NULL, &ctx), 0);
 	TEST_DONE();
@@ -745,6 +737,6 @@ main(void)
 	test_big();
 
 	ops->fini(ctx);
-	dlclose(h);
+	module_unload(m);
 	return test_summary();
 }
