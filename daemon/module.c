@@ -83,8 +83,8 @@ module_check_desc(const char *path, const struct satchel_module *desc,
 		return -1;
 	}
 	if (desc->kind != kind) {
-		log_warnx("module %s: refused: not an %s module", path,
-		    module_kind_name(kind));
+		log_warnx("module %s: refused: not %s module", path,
+		    kind == SATCHEL_MODULE_AUTH ? "an auth" : "a storage");
 		return -1;
 	}
 	minops = kind == SATCHEL_MODULE_AUTH ?
