@@ -62,6 +62,7 @@ static size_t	core_uidset_find(const struct satchel_uidset *, const char *,
 static int	core_uidset_put(struct satchel_uidset *, const char *, size_t);
 static int	core_owner_ok(int, int);
 static int	core_openat2(int, const char *, int, mode_t);
+static int	core_notdir(int, int, const char *, int);
 static int	core_open_one(int, const char *, int, mode_t);
 static int	core_open_walk(int, const char *, int, mode_t, int);
 
@@ -277,25 +278,34 @@ core_openat2(int dirfd, const char *path, int flags, mode_t mode)
 	return (int)r;
 }
 
-/* One component: openat2, or O_NOFOLLOW where there is none. */
+/*
+ * A symlink opened with O_NOFOLLOW | O_DIRECTORY says ENOTDIR, not
+ * ELOOP: tell the two apart.  Returns fd.
+ */
 static int
-core_open_one(int dirfd, const char *name, int flags, mode_t mode)
+core_notdir(int fd, int dirfd, const char *path, int flags)
 {
 	struct stat st;
-	int fd;
 
-	if ((fd = core_openat2(dirfd, name, flags, mode)) != -2)
-		return fd;
-	fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
-	/* A symlink under O_NOFOLLOW | O_DIRECTORY says ENOTDIR. */
 	if (fd == -1 && (flags & O_DIRECTORY) && errno == ENOTDIR) {
-		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISLNK(st.st_mode))
 			errno = ELOOP;
 		else
 			errno = ENOTDIR;
 	}
 	return fd;
+}
+
+/* One component: openat2, or O_NOFOLLOW where there is none. */
+static int
+core_open_one(int dirfd, const char *name, int flags, mode_t mode)
+{
+	int fd;
+
+	if ((fd = core_openat2(dirfd, name, flags, mode)) == -2)
+		fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+	return core_notdir(fd, dirfd, name, flags);
 }
 
 /*
@@ -326,7 +336,7 @@ core_open_walk(int dirfd, const char *path, int flags, mode_t mode,
 			p = slash + 1;
 			continue;	/* "a//b", "./a" */
 		}
-		nfd = core_open_one(fd, comp, last ? flags : O_RDONLY |
+		nfd = core_open_one(fd, comp, last ? flags : O_PATH |
 		    O_DIRECTORY, mode);
 		e = errno;
 		if (nfd != -1 && core_owner_ok(nfd, mine) == -1) {
@@ -369,7 +379,7 @@ core_open_beneath(int dirfd, const char *path, int flags, mode_t mode,
 		return core_open_walk(dirfd, path, flags, mode, mine);
 	/* Nobody's owner to check: the kernel resolves it in one go. */
 	if ((fd = core_openat2(dirfd, path, flags, mode)) != -2)
-		return fd;
+		return core_notdir(fd, dirfd, path, flags);
 	return core_open_walk(dirfd, path, flags, mode, 0);
 }
 

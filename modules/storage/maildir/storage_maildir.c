@@ -43,6 +43,10 @@
  * <maildir>/.satchel.sizes (unique part -> RFC 1939 size; Maildir
  * messages never change), else read through core->msg_size_*.
  */
+/* O_PATH; without config.h, the module says so itself. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <sys/types.h>
 #include <sys/stat.h>
 
@@ -365,9 +369,10 @@ md_open_dir(struct maildir *mb, const struct satchel_mailbox_ref *ref)
 	base[hl] = '\0';
 	for (rel = mb->path + hl; *rel == '/'; rel++)
 		;
-	if ((basefd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 &&
+	/* O_PATH: the home or mail root needs only search permission. */
+	if ((basefd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1 &&
 	    errno == ENOENT && md_mkdirs(base) == 0)
-		basefd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		basefd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (basefd == -1)
 		return md_refused(mb, base, errno);
 	fd = core->open_beneath(basefd, rel, O_RDONLY | O_DIRECTORY, 0, 1);
@@ -386,8 +391,9 @@ md_open_dir(struct maildir *mb, const struct satchel_mailbox_ref *ref)
 				comp[len] = '\0';
 				nfd = mkdirat(fd, comp, 0700) == -1 &&
 				    errno != EEXIST ? -1 :
-				    core->open_beneath(fd, comp,
-				    O_RDONLY | O_DIRECTORY, 0, 1);
+				    core->open_beneath(fd, comp, p[len] == '\0' ?
+				    O_RDONLY | O_DIRECTORY : O_PATH |
+				    O_DIRECTORY, 0, 1);
 			}
 			e = errno;
 			if (fd != basefd)
