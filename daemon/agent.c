@@ -308,6 +308,7 @@ agent_main(int sock, struct module *mod, const char *path,
 	ref.driver = mod->desc->name;
 	ref.path = path;
 	ref.user = user->name;
+	ref.home = user->home;	/* ABI 1.2: no symlink below it */
 	status = a.ops->open(mod->ctx, &ref, &a.mbox, &err);
 	if (status == SATCHEL_MBOX_OK) {
 		a.count = a.ops->count(a.mbox);

@@ -87,7 +87,7 @@
  * ignored (its end fell on no boundary) may fall on one once other
  * messages are gone; so the new file is scanned before the rename, and
  * if it would not read back as exactly the kept messages, nothing is
- * deleted ([SYS/PERM], logged).  If
+ * deleted (the update fails, logged).  If
  * the last message was deleted but bytes appended after the scan do not
  * start with "From ", they continue that message, and it is kept.
  * Caution: the rename gives the mbox a new inode.  MDAs that take the
