@@ -297,14 +297,27 @@ core_notdir(int fd, int dirfd, const char *path, int flags)
 	return fd;
 }
 
-/* One component: openat2, or O_NOFOLLOW where there is none. */
+/*
+ * One component: openat2, or O_NOFOLLOW where there is none.
+ * Caution: with O_PATH | O_NOFOLLOW, openat2 hands out a descriptor of
+ * a trailing symlink itself (O_DIRECTORY notwithstanding), and *at()
+ * calls relative to it follow the link; so a directory asked for must
+ * be one.
+ */
 static int
 core_open_one(int dirfd, const char *name, int flags, mode_t mode)
 {
+	struct stat st;
 	int fd;
 
 	if ((fd = core_openat2(dirfd, name, flags, mode)) == -2)
 		fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd != -1 && (flags & O_DIRECTORY) && (fstat(fd, &st) == -1 ||
+	    !S_ISDIR(st.st_mode))) {
+		(void)close(fd);
+		errno = ELOOP;
+		return -1;
+	}
 	return core_notdir(fd, dirfd, name, flags);
 }
 
@@ -360,6 +373,7 @@ int
 core_open_beneath(int dirfd, const char *path, int flags, mode_t mode,
     int mine)
 {
+	struct stat st;
 	const char *p;
 	int fd;
 
@@ -378,9 +392,15 @@ core_open_beneath(int dirfd, const char *path, int flags, mode_t mode,
 	if (mine && geteuid() != 0)
 		return core_open_walk(dirfd, path, flags, mode, mine);
 	/* Nobody's owner to check: the kernel resolves it in one go. */
-	if ((fd = core_openat2(dirfd, path, flags, mode)) != -2)
-		return core_notdir(fd, dirfd, path, flags);
-	return core_open_walk(dirfd, path, flags, mode, 0);
+	if ((fd = core_openat2(dirfd, path, flags, mode)) == -2)
+		return core_open_walk(dirfd, path, flags, mode, 0);
+	if (fd != -1 && (flags & O_DIRECTORY) && (fstat(fd, &st) == -1 ||
+	    !S_ISDIR(st.st_mode))) {
+		(void)close(fd);
+		errno = ELOOP;	/* a trailing symlink under O_PATH */
+		return -1;
+	}
+	return core_notdir(fd, dirfd, path, flags);
 }
 
 /* ---- the session lock ------------------------------------------------ */

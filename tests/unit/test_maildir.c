@@ -830,6 +830,19 @@ test_symlinks(void)
 	ASSERT_INT_EQ(chown(p, 4322, 4322), 0);
 	ASSERT_INT_EQ(chmod(p, 0777), 0);
 	ASSERT_INT_EQ(open_as(4321, md, NULL), 10 + SATCHEL_MBOX_ERROR);
+	/* The walk without openat2's one go: a user, a symlinked ~/mail. */
+	mkpath(home, sizeof(home), test_tmpdir(), "home2", NULL);
+	ASSERT_INT_EQ(mkdir(home, 0755), 0);
+	mkpath(p, sizeof(p), test_tmpdir(), "elsewhere2", NULL);
+	ASSERT_INT_EQ(mkdir(p, 0755), 0);
+	mkpath(link, sizeof(link), home, "mail", NULL);
+	ASSERT_INT_EQ(symlink(p, link), 0);
+	chown_tree(home, 4321);
+	chown_tree(p, 4321);
+	mkpath(md, sizeof(md), home, "mail/Maildir", NULL);
+	ASSERT_INT_EQ(open_as(4321, md, home), 10 + SATCHEL_MBOX_ERROR);
+	mkpath(p, sizeof(p), test_tmpdir(), "elsewhere2/Maildir", NULL);
+	ASSERT_INT_EQ(stat(p, &st), -1);
 	ASSERT_INT_EQ(chmod(test_tmpdir(), 0700), 0);
 	TEST_DONE();
 }
