@@ -1256,5 +1256,6 @@ main(void)
 
 	ops->fini(ctx);
 	ctx_free_all();
+	module_unload(m);
 	return test_summary();
 }
