@@ -245,6 +245,7 @@ agent_session(int sock, struct module *mod, const struct msg_agent_start *st)
 	ref.driver = mod->desc->name;
 	ref.path = st->path;
 	ref.user = st->user;
+	ref.home = st->home;	/* ABI 1.2: no symlink below it */
 	status = a.ops->open(mod->ctx, &ref, &a.mbox, &err);
 	if (status == SATCHEL_MBOX_OK) {
 		a.count = a.ops->count(a.mbox);

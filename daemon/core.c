@@ -2,8 +2,9 @@
  * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
  *
  * core.c -- the struct satchel_core handed to every module: logging,
- * config lookup, password schemes, locks and the message sizer.  Used in
- * the master (module init), the auth pool and the mailbox agent.
+ * config lookup, password schemes, locks and the message sizer, and
+ * (ABI 1.2, in core_storage.c) the helpers both storage modules share.
+ * Used in the master (module init), the auth pool and the mailbox agent.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,6 +54,20 @@ static const struct satchel_core core = {
 	.msg_size_feed = proto_msgsize_feed,
 	.msg_size_end = proto_msgsize_end,
 	.conf_table = core_conf_table,
+	/* ABI 1.2 */
+	.fnv64 = core_fnv64,
+	.hash128 = core_hash128,
+	.hash128_hex = core_hash128_hex,
+	.uidset_new = core_uidset_new,
+	.uidset_has = core_uidset_has,
+	.uidset_add = core_uidset_add,
+	.uidset_free = core_uidset_free,
+	.session_lock = core_session_lock,
+	.open_beneath = core_open_beneath,
+	.vis = log_vis,
+	.wipe = core_wipe,
+	.array_grow = core_array_grow,
+	.parse_digits = core_parse_digits,
 };
 
 const struct satchel_core *

@@ -6,11 +6,40 @@
 #ifndef SATCHEL_CORE_H
 #define SATCHEL_CORE_H
 
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
 struct satchel_core;
+struct satchel_uidset;
 
 /* The one core instance (static storage, never freed). */
 const struct satchel_core *core_get(void);
 /* Name used to prefix module log lines ("file", "maildir"). */
 void	 core_set_module_name(const char *name);
+
+/*
+ * core_storage.c: the ABI 1.2 helpers, documented with their members in
+ * include/satchel/module.h.  Pure but for open_beneath and session_lock;
+ * run in the mailbox agent as the mail user.
+ */
+uint64_t core_fnv64(uint64_t h, const void *p, size_t len);
+void	 core_hash128(const void *p, size_t len, uint64_t h_r[2]);
+void	 core_hash128_hex(const uint64_t h[2], char out[33]);
+struct satchel_uidset *core_uidset_new(size_t hint);
+int	 core_uidset_has(const struct satchel_uidset *set, const char *uid);
+int	 core_uidset_add(struct satchel_uidset *set, const char *base,
+	    char out[71]);
+void	 core_uidset_free(struct satchel_uidset *set);
+int	 core_session_lock(int dirfd, const char *path, int timeout_ms,
+	    const char *hint, int *fd_r, const char **errstr_r);
+int	 core_open_beneath(int dirfd, const char *path, int flags,
+	    mode_t mode, int mine);
+size_t	 core_parse_digits(const char *p, size_t len, int base,
+	    uint64_t *val_r);
+void	 core_wipe(void *p, size_t len);
+int	 core_array_grow(void *arrp, size_t *cap, size_t n, size_t size,
+	    size_t first);
 
 #endif /* SATCHEL_CORE_H */

@@ -28,6 +28,14 @@
 #include "compat/poison.h"
 
 static int module_check_file(const char *);
+static int module_check_desc(const char *, const struct satchel_module *,
+    const char *, uint32_t);
+
+static const char *
+module_kind_name(uint32_t kind)
+{
+	return kind == SATCHEL_MODULE_AUTH ? "auth" : "storage";
+}
 
 static int
 module_check_file(const char *path)
@@ -55,13 +63,71 @@ module_check_file(const char *path)
 	return 0;
 }
 
+/*
+ * The one place that judges a descriptor: our ABI major and no newer
+ * minor (a module built for 1.2 uses core members a 1.1 core lacks),
+ * the kind asked for, the name of the file, an ops table at least as
+ * large as ours with the mandatory members set.  0, or -1 logged.
+ */
+static int
+module_check_desc(const char *path, const struct satchel_module *desc,
+    const char *name, uint32_t kind)
+{
+	size_t minops;
+
+	if (desc->abi_major != SATCHEL_ABI_MAJOR ||
+	    desc->abi_minor > SATCHEL_ABI_MINOR) {
+		log_warnx("module %s: refused: built for module ABI %u.%u, "
+		    "this satcheld has %u.%u", path, desc->abi_major,
+		    desc->abi_minor, SATCHEL_ABI_MAJOR, SATCHEL_ABI_MINOR);
+		return -1;
+	}
+	if (desc->kind != kind) {
+		log_warnx("module %s: refused: not %s module", path,
+		    kind == SATCHEL_MODULE_AUTH ? "an auth" : "a storage");
+		return -1;
+	}
+	minops = kind == SATCHEL_MODULE_AUTH ?
+	    sizeof(struct satchel_auth_ops) :
+	    sizeof(struct satchel_storage_ops);
+	if (desc->ops == NULL || desc->ops_size < minops) {
+		log_warnx("module %s: refused: ops table of %u bytes, at "
+		    "least %zu needed", path, desc->ops_size, minops);
+		return -1;
+	}
+	if (desc->name == NULL || strcmp(desc->name, name) != 0) {
+		log_warnx("module %s: refused: named '%s', not '%s'", path,
+		    desc->name != NULL ? desc->name : "(null)", name);
+		return -1;
+	}
+	if (kind == SATCHEL_MODULE_AUTH) {
+		const struct satchel_auth_ops *ops = desc->ops;
+
+		if (ops->init == NULL || ops->verify == NULL) {
+			log_warnx("module %s: refused: no init or verify",
+			    path);
+			return -1;
+		}
+	} else {
+		const struct satchel_storage_ops *ops = desc->ops;
+
+		if (ops->init == NULL || ops->open == NULL ||
+		    ops->count == NULL || ops->info == NULL ||
+		    ops->message == NULL || ops->commit == NULL ||
+		    ops->close == NULL) {
+			log_warnx("module %s: refused: incomplete ops", path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 struct module *
 module_load(const char *dir, const char *name, uint32_t kind)
 {
 	const struct satchel_module *desc;
 	struct module *m;
 	char path[1024];
-	size_t minops;
 	void *h;
 	int n;
 
@@ -70,7 +136,7 @@ module_load(const char *dir, const char *name, uint32_t kind)
 		return NULL;
 	}
 	n = snprintf(path, sizeof(path), "%s/%s_%s.so", dir,
-	    kind == SATCHEL_MODULE_AUTH ? "auth" : "storage", name);
+	    module_kind_name(kind), name);
 	if (n < 0 || (size_t)n >= sizeof(path)) {
 		log_warnx("module %s: path too long", name);
 		return NULL;
@@ -86,46 +152,8 @@ module_load(const char *dir, const char *name, uint32_t kind)
 		    SATCHEL_MODULE_SYMBOL);
 		goto fail;
 	}
-	if (desc->abi_major != SATCHEL_ABI_MAJOR ||
-	    desc->abi_minor > SATCHEL_ABI_MINOR) {
-		log_warnx("module %s: refused: built for module ABI %u.%u, "
-		    "this satcheld has %u.%u", path, desc->abi_major,
-		    desc->abi_minor, SATCHEL_ABI_MAJOR, SATCHEL_ABI_MINOR);
+	if (module_check_desc(path, desc, name, kind) == -1)
 		goto fail;
-	}
-	if (desc->kind != kind) {
-		log_warnx("module %s: refused: not an %s module", path,
-		    kind == SATCHEL_MODULE_AUTH ? "auth" : "storage");
-		goto fail;
-	}
-	minops = kind == SATCHEL_MODULE_AUTH ?
-	    sizeof(struct satchel_auth_ops) :
-	    sizeof(struct satchel_storage_ops);
-	if (desc->ops == NULL || desc->ops_size < minops ||
-	    desc->name == NULL || strcmp(desc->name, name) != 0) {
-		log_warnx("module %s: refused: bad descriptor (name or ops)",
-		    path);
-		goto fail;
-	}
-	if (kind == SATCHEL_MODULE_AUTH) {
-		const struct satchel_auth_ops *ops = desc->ops;
-
-		if (ops->init == NULL || ops->verify == NULL) {
-			log_warnx("module %s: refused: no init or verify",
-			    path);
-			goto fail;
-		}
-	} else {
-		const struct satchel_storage_ops *ops = desc->ops;
-
-		if (ops->init == NULL || ops->open == NULL ||
-		    ops->count == NULL || ops->info == NULL ||
-		    ops->message == NULL || ops->commit == NULL ||
-		    ops->close == NULL) {
-			log_warnx("module %s: refused: incomplete ops", path);
-			goto fail;
-		}
-	}
 	if ((m = calloc(1, sizeof(*m))) == NULL ||
 	    (m->path = strdup(path)) == NULL) {
 		free(m);
@@ -220,12 +248,32 @@ module_load_storage(const char *dir, struct config *cf,
 			r = -1;
 			continue;
 		}
-		m->next = list;
-		list = m;
+		if (module_add(&list, m) == -1) {
+			module_unload(m);
+			r = -1;
+		}
 	}
 	closedir(d);
 	*list_r = list;
 	return r;
+}
+
+int
+module_add(struct module **list, struct module *m)
+{
+	struct module *o;
+
+	for (o = *list; o != NULL; o = o->next)
+		if (o->desc->kind == m->desc->kind &&
+		    strcmp(o->desc->name, m->desc->name) == 0) {
+			log_warnx("module %s: refused: a module named '%s' "
+			    "is already loaded (%s)", m->path, m->desc->name,
+			    o->path);
+			return -1;
+		}
+	m->next = *list;
+	*list = m;
+	return 0;
 }
 
 struct module *

@@ -39,6 +39,11 @@ void		 module_unload(struct module *m);
  */
 int		 module_load_storage(const char *dir, struct config *cf,
 		    struct module **list_r);
+/*
+ * Put m at the head of *list, refusing (logged, -1) a second module of
+ * the same kind and name.
+ */
+int		 module_add(struct module **list, struct module *m);
 /* Find by name in a list. */
 struct module	*module_find(struct module *list, const char *name);
 

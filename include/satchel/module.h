@@ -36,10 +36,15 @@
 #define SATCHEL_USER_MAX	255	/* canonical user name, octets */
 #define SATCHEL_PATH_MAX	1024	/* mail location, home */
 #define SATCHEL_UID_MAX		70	/* RFC 1939 unique-id, octets */
+#define SATCHEL_HASH_HEX	32	/* core->hash128_hex() digits */
+
+/* Start value of core->fnv64() (the FNV-1a-64 offset basis). */
+#define SATCHEL_FNV64_INIT	0xcbf29ce484222325ULL
 
 struct satchel_core;
 struct satchel_conf;
 struct satchel_conf_key;	/* satchel/conftab.h */
+struct satchel_uidset;
 
 /* Opaque state of the core's message sizer (core->msg_size_*). */
 struct satchel_msgsize {
@@ -143,7 +148,7 @@ struct satchel_core {
 	int		(*password_credential)(const char *stored, char *buf,
 			    size_t bufsz);
 
-	/* ---- ABI 1.2 ---- */
+	/* ---- ABI 1.2: config tables for module sections ---- */
 
 	/*
 	 * Read the module's section through a key table (include
@@ -155,6 +160,90 @@ struct satchel_core {
 	 */
 	int		(*conf_table)(const struct satchel_conf *conf,
 			    const struct satchel_conf_key *keys, void *base);
+	/* ---- ABI 1.2: helpers shared by the storage modules ---- */
+
+	/*
+	 * FNV-1a-64 of p[0..len) continuing from h (SATCHEL_FNV64_INIT to
+	 * start), and the 128-bit UID hash: h_r[0] is FNV-1a-64 of the bytes,
+	 * h_r[1] FNV-1a-64 with another seed of the bytes followed by their
+	 * length (a uint64_t, host order).  Not cryptographic; stable
+	 * forever, since UIDs are made of it.  hash128_hex writes the 32
+	 * lowercase hex digits of h[0] then h[1], and a NUL, to out.
+	 */
+	uint64_t	(*fnv64)(uint64_t h, const void *p, size_t len);
+	void		(*hash128)(const void *p, size_t len, uint64_t h_r[2]);
+	void		(*hash128_hex)(const uint64_t h[2],
+			    char out[SATCHEL_HASH_HEX + 1]);
+
+	/*
+	 * The duplicate-UID rule, the same for every module: UIDs are
+	 * added in message order; uidset_add gives base itself when no
+	 * earlier message has it, else the first free "<base>-2",
+	 * "<base>-3", ... (with base replaced by its hash128_hex when that
+	 * would exceed SATCHEL_UID_MAX), so no UID is ever handed out
+	 * twice.  base must be 1..SATCHEL_UID_MAX bytes.  The result goes to
+	 * out; returns 0 or -1 (out of memory).  uidset_has says whether uid
+	 * is taken (1) or free (0), for a module that prefers one of
+	 * several candidates.  hint is the expected number of UIDs.
+	 */
+	struct satchel_uidset *(*uidset_new)(size_t hint);
+	int		(*uidset_has)(const struct satchel_uidset *set,
+			    const char *uid);
+	int		(*uidset_add)(struct satchel_uidset *set,
+			    const char *base, char out[SATCHEL_UID_MAX + 1]);
+	void		(*uidset_free)(struct satchel_uidset *set);
+
+	/*
+	 * The session lock (one POP3 session per mailbox): open path
+	 * relative to dirfd (or absolute with AT_FDCWD), creating it mode
+	 * 0600, never through a symlink; refuse anything but a regular
+	 * file of the effective uid; take an fcntl write lock, waiting up
+	 * to timeout_ms.  Returns SATCHEL_MBOX_OK with *fd_r (closing it
+	 * releases the lock), SATCHEL_MBOX_INUSE when another session holds
+	 * it, else SATCHEL_MBOX_ERROR (cannot be created: logged, with hint
+	 * appended when the directory is not writable) or _TEMPFAIL, with
+	 * *errstr_r (static).
+	 */
+	int		(*session_lock)(int dirfd, const char *path,
+			    int timeout_ms, const char *hint, int *fd_r,
+			    const char **errstr_r);
+
+	/*
+	 * Open path (relative, no ".." component) beneath dirfd without
+	 * following a symlink in any component (openat2 RESOLVE_BENEATH |
+	 * RESOLVE_NO_SYMLINKS, or O_NOFOLLOW on each component where the
+	 * kernel lacks it).  flags and mode as for openat; O_NOFOLLOW and
+	 * O_CLOEXEC are added.  With mine set, every component must belong
+	 * to the effective uid (not checked when that is root).  Returns
+	 * the descriptor, or -1 with errno: ELOOP for a symlink, EXDEV for
+	 * ".." or an absolute path, EPERM for a component of another owner.
+	 * Logs nothing: the caller names the path.
+	 */
+	int		(*open_beneath)(int dirfd, const char *path, int flags,
+			    mode_t mode, int mine);
+
+	/* log_vis: escape an outside value for a log line (printable ASCII
+	 * but backslash, space, '"' and '=' kept, the rest \xNN), at most
+	 * dstsz bytes with the NUL, "..." when truncated.  Returns dst. */
+	char		*(*vis)(char *dst, size_t dstsz, const char *src,
+			    size_t srclen);
+	/* Wipe secrets: a memset the compiler does not remove. */
+	void		(*wipe)(void *p, size_t len);
+	/*
+	 * Room for one more element in the array *(T **)arrp holding n of
+	 * *cap elements of size bytes: the capacity doubles (from first).
+	 * Returns 0, or -1 when out of memory (the array is unchanged).
+	 */
+	int		(*array_grow)(void *arrp, size_t *cap, size_t n,
+			    size_t size, size_t first);
+	/*
+	 * Strict digits: the run of decimal (base 10) or lowercase hex
+	 * (base 16) digits at the start of p[0..len).  Returns how many
+	 * there are (>= 1) with *val_r, 0 when p starts with no digit or
+	 * the value exceeds UINT64_MAX.  The caller checks what follows.
+	 */
+	size_t		(*parse_digits)(const char *p, size_t len, int base,
+			    uint64_t *val_r);
 };
 
 /* True when the running core has member m (it may be older than us). */
@@ -231,6 +320,10 @@ struct satchel_mailbox_ref {
 	const char	*driver;	/* "maildir" */
 	const char	*path;		/* expanded and validated */
 	const char	*user;		/* canonical user, for logs */
+	/* ABI 1.2: the user's home or NULL.  Below it (or below the
+	 * mailbox's parent directory when path is not under it) no
+	 * symlink is followed and every component must be the user's. */
+	const char	*home;
 };
 
 struct satchel_msginfo {
@@ -282,5 +375,34 @@ struct satchel_module {
 	const char	*version;	/* the module's own, for logs */
 	const void	*ops;
 };
+
+/*
+ * The ops table of a storage module whose functions are named
+ * <p>_init, <p>_open, <p>_count, <p>_info, <p>_message, <p>_commit,
+ * <p>_close and <p>_fini, defined after them:  SATCHEL_STORAGE_OPS(mbox)
+ * makes "static const struct satchel_storage_ops mbox_ops".
+ */
+#define SATCHEL_STORAGE_OPS(p)						\
+static const struct satchel_storage_ops p##_ops = {			\
+	.init = p##_init, .open = p##_open, .count = p##_count,		\
+	.info = p##_info, .message = p##_message, .commit = p##_commit,	\
+	.close = p##_close, .fini = p##_fini,				\
+}
+
+/*
+ * The one exported symbol, for a module whose ops table is the static
+ * object ops_:  SATCHEL_MODULE_DEFINE(SATCHEL_MODULE_STORAGE, "mbox",
+ * PACKAGE_VERSION, mbox_ops);
+ */
+#define SATCHEL_MODULE_DEFINE(kind_, name_, version_, ops_)		\
+SATCHEL_EXPORT const struct satchel_module satchel_module = {		\
+	.abi_major = SATCHEL_ABI_MAJOR,					\
+	.abi_minor = SATCHEL_ABI_MINOR,					\
+	.kind = (kind_),						\
+	.ops_size = sizeof(ops_),					\
+	.name = (name_),						\
+	.version = (version_),						\
+	.ops = &(ops_),							\
+}
 
 #endif /* SATCHEL_MODULE_H */

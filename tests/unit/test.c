@@ -16,11 +16,12 @@
 #include "satchel/module.h"
 #include "core.h"
 #include "log.h"
+#include "module.h"
 #include "test.h"
 
 static const char *cur_name;
-static int cur_failed;
-static int n_passed, n_failed;
+static int cur_failed, cur_skipped;
+static int n_passed, n_failed, n_skipped;
 static char tmpdir[256];
 static const char *progname = "test";
 
@@ -35,7 +36,14 @@ test_start(const char *name)
 		log_setlevel(SATCHEL_LOG_DEBUG);
 	}
 	cur_name = name;
-	cur_failed = 0;
+	cur_failed = cur_skipped = 0;
+}
+
+void
+test_skip(const char *why)
+{
+	cur_skipped = 1;
+	printf("    skipped: %s\n", why);
 }
 
 void
@@ -44,6 +52,9 @@ test_done(void)
 	if (cur_failed) {
 		n_failed++;
 		printf("FAIL %s\n", cur_name);
+	} else if (cur_skipped) {
+		n_skipped++;
+		printf("skip %s\n", cur_name);
 	} else {
 		n_passed++;
 		printf("ok   %s\n", cur_name);
@@ -143,13 +154,32 @@ test_core(void)
 	return core_get();
 }
 
+struct module *
+test_load_module(const char *name, uint32_t kind)
+{
+	char dir[1024];
+	const char *b;
+	struct module *m;
+	int n;
+
+	if ((b = getenv("SATCHEL_BUILDDIR")) == NULL)
+		b = ".";
+	n = snprintf(dir, sizeof(dir), "%s/.libs", b);
+	if (n < 0 || (size_t)n >= sizeof(dir))
+		exit(2);
+	if ((m = module_load(dir, name, kind)) == NULL)
+		test_fail(__FILE__, __LINE__, "module_load(%s, %s) refused",
+		    dir, name);
+	return m;
+}
+
 int
 test_summary(void)
 {
 	const char *p = getenv("_");
 
 	(void)p;
-	printf("unit %s: %d passed, %d failed\n", progname, n_passed,
-	    n_failed);
+	printf("unit %s: %d passed, %d failed, %d skipped\n", progname,
+	    n_passed, n_failed, n_skipped);
 	return n_failed == 0 ? 0 : 1;
 }

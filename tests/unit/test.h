@@ -4,8 +4,10 @@
  * test.h -- the unit test harness.  Each test_<unit>.c has a main() that
  * calls TEST_START/TEST_DONE around groups of ASSERT_* checks and ends
  * with "return test_summary();".  A failed assertion prints file:line and
- * both values, marks the current test failed and goes on.  The summary
- * line "unit <prog>: N passed, N failed" is read by tests/run-tests.
+ * both values, marks the current test failed and goes on.  TEST_SKIP
+ * (why) instead marks it skipped: it counts neither as passed nor as
+ * failed.  The summary line "unit <prog>: N passed, N failed, N
+ * skipped" is read by tests/run-tests.
  */
 #ifndef SATCHEL_TEST_H
 #define SATCHEL_TEST_H
@@ -24,9 +26,19 @@ const char *test_tmpdir(void);
 void	test_write_file(const char *path, const void *data, size_t len);
 /* The core as the daemon builds it, with logging to stderr. */
 const struct satchel_core *test_core(void);
+/* Mark the current test skipped, saying why (printed). */
+void	test_skip(const char *why);
+/*
+ * Load $SATCHEL_BUILDDIR/.libs/<auth|storage>_<name>.so through the
+ * daemon's loader (module_load), as the master does; NULL (a failed
+ * assertion) when it refuses.  The module stays loaded until exit.
+ */
+struct module;
+struct module *test_load_module(const char *name, uint32_t kind);
 
 #define TEST_START(name)	test_start(name)
 #define TEST_DONE()		test_done()
+#define TEST_SKIP(why)		test_skip(why)
 
 #define ASSERT_INT_EQ(a, b) do {					\
 	long long _a = (long long)(a), _b = (long long)(b);		\

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include <dirent.h>
+#include <grp.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "satchel/module.h"
+#include "module.h"
 #include "test.h"
 #include "compat/poison.h"
 
@@ -700,36 +702,172 @@ test_dotlock(void)
 	TEST_DONE();
 }
 
+/* ---- symlinks and owners (issue 11) --------------------------------- */
+
+static void
+chown_tree(const char *path, uid_t uid)
+{
+	char cmd[1200];
+
+	snprintf(cmd, sizeof(cmd), "chown -R -h %lu:%lu '%s'",
+	    (unsigned long)uid, (unsigned long)uid, path);
+	if (system(cmd) != 0)
+		exit(2);
+}
+
+/*
+ * Open path as uid in a child; its exit status: 10 + the open status,
+ * or 20 + the number of messages message() hands out.
+ */
+static int
+open_as(uid_t uid, const char *path, const char *home)
+{
+	struct satchel_mailbox_ref ref;
+	struct satchel_msgref mref;
+	const char *err;
+	void *mb = NULL;
+	size_t n;
+	pid_t pid;
+	int st, r;
+
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		if (setgroups(0, NULL) == -1 || setresgid(uid, uid, uid) == -1 ||
+		    setresuid(uid, uid, uid) == -1)
+			_exit(2);
+		memset(&ref, 0, sizeof(ref));
+		ref.driver = "maildir";
+		ref.path = path;
+		ref.user = "tester";
+		ref.home = home;
+		r = ops->open(ctx, &ref, &mb, &err);
+		if (r != SATCHEL_MBOX_OK)
+			_exit(10 + r);
+		for (n = 0, r = 20; n < ops->count(mb); n++)
+			if (ops->message(mb, n, &mref, &err) == 0) {
+				close(mref.fd);
+				r++;
+			}
+		ops->close(mb);
+		_exit(r);
+	}
+	if (pid == -1 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+static void
+test_symlinks(void)
+{
+	char md[1024], out[1024], p[1100], home[1024], link[1100];
+	struct satchel_msgref ref;
+	const char *err;
+	struct stat st;
+	void *mb;
+
+	TEST_START("symlink: a cur/ pointing elsewhere is refused, nothing "
+	    "read or unlinked");
+	mkpath(out, sizeof(out), test_tmpdir(), "outside", NULL);
+	ASSERT_INT_EQ(mkdir(out, 0750), 0);
+	put(out, NULL, "1700000000.secret:2,", "Subject: secret\n\nroot only\n");
+	new_maildir(md, sizeof(md), "linked-cur");
+	mkpath(p, sizeof(p), md, "cur", NULL);
+	ASSERT_INT_EQ(rmdir(p), 0);
+	ASSERT_INT_EQ(symlink(out, p), 0);
+	put(md, "new", "1700000001.mine", "Subject: mine\n\nx\n");
+	mb = NULL;
+	ASSERT_INT_EQ(mb_open(md, &mb, &err), SATCHEL_MBOX_ERROR);
+	ASSERT_TRUE(mb == NULL);
+	if (mb != NULL) {
+		/* Were it opened, neither RETR nor DELE may reach out. */
+		(void)ops->message(mb, 0, &ref, &err);
+		ops->close(mb);
+	}
+	ASSERT_TRUE(exists(out, NULL, "1700000000.secret:2,"));
+	TEST_DONE();
+
+	TEST_START("symlink: a maildir that is a symlink is refused");
+	mkpath(link, sizeof(link), test_tmpdir(), "linked-maildir", NULL);
+	new_maildir(p, sizeof(p), "real-maildir");
+	ASSERT_INT_EQ(symlink(p, link), 0);
+	ASSERT_INT_EQ(mb_open(link, &mb, &err), SATCHEL_MBOX_ERROR);
+	TEST_DONE();
+
+	TEST_START("symlink: none below the home, even above the maildir");
+	mkpath(home, sizeof(home), test_tmpdir(), "home", NULL);
+	ASSERT_INT_EQ(mkdir(home, 0755), 0);
+	mkpath(p, sizeof(p), test_tmpdir(), "elsewhere", NULL);
+	ASSERT_INT_EQ(mkdir(p, 0755), 0);
+	mkpath(link, sizeof(link), home, "mail", NULL);
+	ASSERT_INT_EQ(symlink(p, link), 0);
+	mkpath(md, sizeof(md), home, "mail/Maildir", NULL);
+	ASSERT_INT_EQ(open_as(0, md, home), 10 + SATCHEL_MBOX_ERROR);
+	mkpath(p, sizeof(p), test_tmpdir(), "elsewhere/Maildir", NULL);
+	ASSERT_INT_EQ(stat(p, &st), -1);	/* nothing created there */
+	/* Without the home, the part above the maildir is the admin's. */
+	ASSERT_INT_EQ(open_as(0, md, NULL), 20);
+	TEST_DONE();
+
+	TEST_START("owner: a maildir or message of another user is refused");
+	if (geteuid() != 0) {
+		TEST_SKIP("needs root to change owners");
+		TEST_DONE();
+		return;
+	}
+	ASSERT_INT_EQ(chmod(test_tmpdir(), 0711), 0);
+	new_maildir(md, sizeof(md), "owned");
+	put(md, "cur", "1700000002.a:2,", "Subject: a\n\na\n");
+	put(md, "cur", "1700000003.b:2,", "Subject: b\n\nb\n");
+	chown_tree(md, 4321);
+	ASSERT_INT_EQ(open_as(4321, md, NULL), 22);
+	/* Another owner's message is refused (and logged). */
+	mkpath(p, sizeof(p), md, "cur/1700000003.b:2,", NULL);
+	ASSERT_INT_EQ(chown(p, 4322, 4322), 0);
+	ASSERT_INT_EQ(chmod(p, 0644), 0);	/* readable: the owner counts */
+	ASSERT_INT_EQ(open_as(4321, md, NULL), 21);
+	/* Another owner's cur/ fails the open. */
+	mkpath(p, sizeof(p), md, "cur", NULL);
+	ASSERT_INT_EQ(chown(p, 4322, 4322), 0);
+	ASSERT_INT_EQ(chmod(p, 0777), 0);
+	ASSERT_INT_EQ(open_as(4321, md, NULL), 10 + SATCHEL_MBOX_ERROR);
+	/* The walk without openat2's one go: a user, a symlinked ~/mail. */
+	mkpath(home, sizeof(home), test_tmpdir(), "home2", NULL);
+	ASSERT_INT_EQ(mkdir(home, 0755), 0);
+	mkpath(p, sizeof(p), test_tmpdir(), "elsewhere2", NULL);
+	ASSERT_INT_EQ(mkdir(p, 0755), 0);
+	mkpath(link, sizeof(link), home, "mail", NULL);
+	ASSERT_INT_EQ(symlink(p, link), 0);
+	chown_tree(home, 4321);
+	chown_tree(p, 4321);
+	mkpath(md, sizeof(md), home, "mail/Maildir", NULL);
+	ASSERT_INT_EQ(open_as(4321, md, home), 10 + SATCHEL_MBOX_ERROR);
+	mkpath(p, sizeof(p), test_tmpdir(), "elsewhere2/Maildir", NULL);
+	ASSERT_INT_EQ(stat(p, &st), -1);
+	ASSERT_INT_EQ(chmod(test_tmpdir(), 0700), 0);
+	TEST_DONE();
+}
+
 int
 main(void)
 {
-	char path[1024];
-	const char *dir;
 	const struct satchel_module *mod;
-	void *h;
+	struct module *m;
 
-	if ((dir = getenv("SATCHEL_BUILDDIR")) == NULL)
-		dir = ".";
-	mkpath(path, sizeof(path), dir, ".libs/storage_maildir.so", NULL);
-	TEST_START("load the maildir module");
+	TEST_START("load the maildir module through module_load");
 	core = test_core();
-	if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		test_fail(__FILE__, __LINE__, "dlopen %s: %s", path,
-		    dlerror());
+	if ((m = test_load_module("maildir", SATCHEL_MODULE_STORAGE)) ==
+	    NULL) {
 		TEST_DONE();
 		return test_summary();
 	}
-	mod = dlsym(h, SATCHEL_MODULE_SYMBOL);
-	ASSERT_TRUE(mod != NULL);
-	if (mod == NULL) {
-		TEST_DONE();
-		return test_summary();
-	}
+	mod = m->desc;
 	ASSERT_INT_EQ(mod->abi_major, SATCHEL_ABI_MAJOR);
+	ASSERT_INT_EQ(mod->abi_minor, SATCHEL_ABI_MINOR);
 	ASSERT_INT_EQ(mod->kind, SATCHEL_MODULE_STORAGE);
 	ASSERT_STR_EQ(mod->name, "maildir");
 	ASSERT_INT_EQ(mod->ops_size, sizeof(struct satchel_storage_ops));
-	ASSERT_TRUE(dlsym(h, "maildir_open") == NULL);
+	ASSERT_TRUE(dlsym(m->handle, "maildir_open") == NULL);
+	ASSERT_TRUE(dlsym(m->handle, "md_hint") == NULL);
 	ops = mod->ops;
 	ASSERT_INT_EQ(ops->init(core, NULL, &ctx), 0);
 	TEST_DONE();
@@ -741,10 +879,11 @@ main(void)
 	test_under_us();
 	test_commit();
 	test_size_cache();
+	test_symlinks();
 	test_dotlock();
 	test_big();
 
 	ops->fini(ctx);
-	dlclose(h);
+	module_unload(m);
 	return test_summary();
 }

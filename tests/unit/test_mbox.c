@@ -28,6 +28,7 @@
 
 #include "satchel/module.h"
 #include "conf.h"
+#include "module.h"
 #include "protocol.h"
 #include "test.h"
 #include "compat/poison.h"
@@ -953,7 +954,7 @@ test_enospc(void)
 	mkdir(dir, 0700);
 	if (geteuid() != 0 || mount("tmpfs", dir, "tmpfs", 0,
 	    "size=1m") == -1) {
-		printf("    skipped: cannot mount a tmpfs (needs root)\n");
+		TEST_SKIP("cannot mount a tmpfs (needs root)");
 		TEST_DONE();
 		return;
 	}
@@ -1122,36 +1123,123 @@ test_kill_loop(void)
 	TEST_DONE();
 }
 
+/* ---- Content-Length and the update -------------------------------- */
+
+/*
+ * Found by fuzzing: message 1's Content-Length: 57 ends inside message
+ * 3's From_ line, so the scan ignores it; once message 2 is gone it ends
+ * just before message 4's From_ line, and a scan without the index
+ * would make messages 1 and 3 one.
+ */
+static const char cl_trap[] =
+    "From u0 Mon\nContent-Length: 57\n\nbb\na\nbb\n\n"
+    "From u1 Mon\nContent-Length: 34\n\nbb\n\n\n"
+    "From u2 Mon\nContent-Length: 16\n\na\nccc\n\nFrom y\na\n\n"
+    "From u3 Mon\nContent-Length: 0\n\n\n";
+
+static void
+test_cl_update(void)
+{
+	char path[1024], idx[1100];
+	uint8_t marks[8];
+	const char *err;
+	struct blob a, b, w[4], v;
+	void *mb, *cl, *noidx;
+	size_t i, n;
+
+	TEST_START("content_length: a deletion that would merge two kept "
+	    "messages is refused, nothing lost");
+	cl = ctx_with("content_length = yes\n");
+	noidx = ctx_with("content_length = yes\nindex = no\n");
+	ASSERT_TRUE(cl != NULL && noidx != NULL);
+	path_in(path, sizeof(path), "cltrap.mbox");
+	test_write_file(path, cl_trap, sizeof(cl_trap) - 1);
+	a = slurp(path);
+	ASSERT_INT_EQ(mb_open_ctx(cl, path, &mb), SATCHEL_MBOX_OK);
+	n = mb != NULL ? ops->count(mb) : 0;
+	ASSERT_INT_EQ(n, 4);
+	for (i = 0; i < 4; i++)
+		w[i] = i < n ? wire_of(mb, i, NULL) : (struct blob){ NULL, 0 };
+	memset(marks, 0, sizeof(marks));
+	marks[1] = SATCHEL_MARK_DELETED;
+	if (mb != NULL) {
+		ASSERT_INT_EQ(ops->commit(mb, marks, n, &err), -1);
+		ops->close(mb);
+	}
+	/* Whatever the update did, a fresh scan must see what is kept. */
+	ASSERT_INT_EQ(mb_open_ctx(noidx, path, &mb), SATCHEL_MBOX_OK);
+	n = mb != NULL ? ops->count(mb) : 0;
+	ASSERT_TRUE(n == 4 || n == 3);
+	for (i = 0; i < n; i++) {
+		v = wire_of(mb, i, NULL);
+		b = w[n == 4 || i == 0 ? i : i + 1];
+		ASSERT_MEM_EQ(v.p, v.len, b.p, b.len);
+		free(v.p);
+	}
+	if (mb != NULL)
+		ops->close(mb);
+	b = slurp(path);
+	ASSERT_MEM_EQ(b.p, b.len, a.p, a.len);
+	free(a.p);
+	free(b.p);
+	for (i = 0; i < 4; i++)
+		free(w[i].p);
+	TEST_DONE();
+
+	TEST_START("content_length: other deletions still work and read back "
+	    "the same without the index");
+	fixture("contentlength.mbox", path, sizeof(path));
+	ASSERT_INT_EQ(mb_open_ctx(cl, path, &mb), SATCHEL_MBOX_OK);
+	n = mb != NULL ? ops->count(mb) : 0;
+	ASSERT_INT_EQ(n, 3);
+	for (i = 0; i < 3; i++)
+		w[i] = i < n ? wire_of(mb, i, NULL) : (struct blob){ NULL, 0 };
+	memset(marks, 0, sizeof(marks));
+	marks[1] = SATCHEL_MARK_DELETED;
+	if (mb != NULL) {
+		ASSERT_INT_EQ(ops->commit(mb, marks, n, &err), 0);
+		ops->close(mb);
+	}
+	snprintf(idx, sizeof(idx), "%s/.contentlength.mbox.satchel-index",
+	    test_tmpdir());
+	ASSERT_INT_EQ(unlink(idx), 0);
+	ASSERT_INT_EQ(mb_open_ctx(cl, path, &mb), SATCHEL_MBOX_OK);
+	ASSERT_INT_EQ(mb != NULL ? ops->count(mb) : 0, 2);
+	if (mb != NULL && ops->count(mb) == 2) {
+		v = wire_of(mb, 0, NULL);
+		ASSERT_MEM_EQ(v.p, v.len, w[0].p, w[0].len);
+		free(v.p);
+		v = wire_of(mb, 1, NULL);
+		ASSERT_MEM_EQ(v.p, v.len, w[2].p, w[2].len);
+		free(v.p);
+	}
+	if (mb != NULL)
+		ops->close(mb);
+	for (i = 0; i < 3; i++)
+		free(w[i].p);
+	TEST_DONE();
+}
+
 int
 main(void)
 {
-	char path[1024];
-	const char *dir;
 	const struct satchel_module *mod;
-	void *h;
+	struct module *m;
 
-	if ((dir = getenv("SATCHEL_BUILDDIR")) == NULL)
-		dir = ".";
-	snprintf(path, sizeof(path), "%s/.libs/storage_mbox.so", dir);
-	TEST_START("load the mbox module");
+	TEST_START("load the mbox module through module_load");
 	core = test_core();
-	if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		test_fail(__FILE__, __LINE__, "dlopen %s: %s", path,
-		    dlerror());
+	if ((m = test_load_module("mbox", SATCHEL_MODULE_STORAGE)) == NULL) {
 		TEST_DONE();
 		return test_summary();
 	}
-	mod = dlsym(h, SATCHEL_MODULE_SYMBOL);
-	ASSERT_TRUE(mod != NULL);
-	if (mod == NULL) {
-		TEST_DONE();
-		return test_summary();
-	}
+	mod = m->desc;
 	ASSERT_INT_EQ(mod->abi_major, SATCHEL_ABI_MAJOR);
+	ASSERT_INT_EQ(mod->abi_minor, SATCHEL_ABI_MINOR);
 	ASSERT_INT_EQ(mod->kind, SATCHEL_MODULE_STORAGE);
 	ASSERT_STR_EQ(mod->name, "mbox");
 	ASSERT_INT_EQ(mod->ops_size, sizeof(struct satchel_storage_ops));
-	ASSERT_TRUE(dlsym(h, "mbox_open") == NULL);
+	ASSERT_TRUE(dlsym(m->handle, "mbox_open") == NULL);
+	ASSERT_TRUE(dlsym(m->handle, "mb_scan") == NULL);
 	ops = mod->ops;
 	ASSERT_INT_EQ(ops->init(core, NULL, &ctx), 0);
 	TEST_DONE();
@@ -1162,10 +1250,12 @@ main(void)
 	test_uids();
 	test_locks();
 	test_changes();
+	test_cl_update();
 	test_enospc();
 	test_kill_loop();
 
 	ops->fini(ctx);
 	ctx_free_all();
+	module_unload(m);
 	return test_summary();
 }

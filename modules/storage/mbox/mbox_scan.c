@@ -1,0 +1,418 @@
+/*
+ * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
+ *
+ * mbox_scan.c -- the mbox scanner: message boundaries, sizes and UID
+ * keys (the rules are at the top of storage_mbox.c).  Pure code: it
+ * reads the file only through the scanner's read() callback and logs
+ * nothing, so the fuzz target drives it over bytes in memory.  Runs in
+ * the mailbox agent as the mail user, never privileged.
+ */
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "satchel/module.h"
+#include "mbox.h"
+
+#define H_NONE		0
+#define H_MSGID		1
+#define H_DATE		2
+#define H_XUIDL		3
+#define H_CL		4
+
+static void	mb_feed(struct mb_scanner *, uint64_t);
+static void	mb_close_msg(struct mb_scanner *, uint64_t);
+static size_t	mb_hval(char *, size_t, size_t, const char *, size_t);
+static void	mb_header(struct mb_scanner *, const char *, size_t);
+static int	mb_line_head(struct mb_scanner *);
+static void	mb_line_end(struct mb_scanner *);
+
+int
+mb_list_push(const struct satchel_core *core, struct mb_list *l,
+    struct mb_msg *m)
+{
+	if (core->array_grow(&l->v, &l->cap, l->n, sizeof(*m), 1024) == -1)
+		return -1;
+	l->v[l->n++] = *m;
+	return 0;
+}
+
+/* Forget the messages (their strings too), keeping the array. */
+void
+mb_list_clear(struct mb_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].uid);
+		free(l->v[i].cand);
+	}
+	l->n = 0;
+}
+
+/* Feed the current message's bytes up to file offset to. */
+static void
+mb_feed(struct mb_scanner *s, uint64_t to)
+{
+	struct mb_scan *sc = &s->sc;
+
+	if (to > sc->fed) {
+		sc->size += s->core->msg_size_feed(&sc->st,
+		    s->buf + (sc->fed - sc->base), (size_t)(to - sc->fed));
+		sc->fed = to;
+	}
+}
+
+static void
+mb_close_msg(struct mb_scanner *s, uint64_t end)
+{
+	char key[MB_LCAP + 2 * MB_HVAL + 2];
+	struct mb_scan *sc = &s->sc;
+	struct mb_msg *m = &sc->cur;
+	size_t k = 0;
+
+	mb_feed(s, end);
+	sc->size += s->core->msg_size_end(&sc->st);
+	m->length = end - m->data_off;
+	m->size = sc->size;
+	memcpy(key, sc->from, sc->from_len);
+	k = sc->from_len;
+	key[k++] = '\n';
+	memcpy(key + k, sc->msgid, sc->msgid_len);
+	k += sc->msgid_len;
+	key[k++] = '\n';
+	memcpy(key + k, sc->date, sc->date_len);
+	k += sc->date_len;
+	s->core->hash128(key, k, m->key);
+	if (s->x_uidl && sc->xuidl_len > 0 &&
+	    sc->xuidl_len <= SATCHEL_UID_MAX && m->cand == NULL) {
+		size_t i;
+		int ok = 1;
+
+		for (i = 0; i < sc->xuidl_len; i++)
+			if ((unsigned char)sc->xuidl[i] < 0x21 ||
+			    (unsigned char)sc->xuidl[i] > 0x7e)
+				ok = 0;
+		if (ok && (m->cand = malloc(sc->xuidl_len + 1)) != NULL) {
+			memcpy(m->cand, sc->xuidl, sc->xuidl_len);
+			m->cand[sc->xuidl_len] = '\0';
+		}
+	}
+	if (mb_list_push(s->core, s->out, m) == -1) {
+		free(m->cand);
+		s->fail = SATCHEL_MBOX_TEMPFAIL;
+		s->err = "out of memory";
+	}
+	memset(m, 0, sizeof(*m));
+	sc->open = 0;
+}
+
+/* Append a header value (trimmed) to dst, at most MB_HVAL - 1 bytes. */
+static size_t
+mb_hval(char *dst, size_t have, size_t max, const char *p, size_t len)
+{
+	while (len > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		len--;
+	}
+	while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r' ||
+	    p[len - 1] == ' ' || p[len - 1] == '\t'))
+		len--;
+	if (have > 0 && len > 0 && have < max)
+		dst[have++] = ' ';
+	if (len > max - have)
+		len = max - have;
+	memcpy(dst + have, p, len);
+	return have + len;
+}
+
+/* One header line (its first MB_LCAP bytes) of the current message. */
+static void
+mb_header(struct mb_scanner *s, const char *p, size_t len)
+{
+	static const struct {
+		const char *name;
+		size_t len;
+		int which;
+	} hdrs[] = {
+		{ "message-id:", 11, H_MSGID },
+		{ "date:", 5, H_DATE },
+		{ "x-uidl:", 7, H_XUIDL },
+		{ "content-length:", 15, H_CL },
+	};
+	struct mb_scan *sc = &s->sc;
+	size_t i, j, digits;
+	uint64_t v;
+
+	if (len > 0 && (p[0] == ' ' || p[0] == '\t')) {
+		/* A folded line continues the header before it. */
+		if (sc->hdr_cur == H_MSGID)
+			sc->msgid_len = mb_hval(sc->msgid, sc->msgid_len,
+			    sizeof(sc->msgid), p, len);
+		else if (sc->hdr_cur == H_DATE)
+			sc->date_len = mb_hval(sc->date, sc->date_len,
+			    sizeof(sc->date), p, len);
+		return;
+	}
+	sc->hdr_cur = H_NONE;
+	for (i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+		if (len < hdrs[i].len)
+			continue;
+		for (j = 0; j < hdrs[i].len; j++)
+			if ((p[j] | 0x20) != hdrs[i].name[j] &&
+			    p[j] != hdrs[i].name[j])
+				break;
+		if (j == hdrs[i].len)
+			break;
+	}
+	if (i == sizeof(hdrs) / sizeof(hdrs[0]) || sc->seen[hdrs[i].which])
+		return;		/* only the first of each counts */
+	sc->seen[hdrs[i].which] = 1;
+	sc->hdr_cur = hdrs[i].which;
+	p += hdrs[i].len;
+	len -= hdrs[i].len;
+	switch (hdrs[i].which) {
+	case H_MSGID:
+		sc->msgid_len = mb_hval(sc->msgid, 0, sizeof(sc->msgid), p,
+		    len);
+		break;
+	case H_DATE:
+		sc->date_len = mb_hval(sc->date, 0, sizeof(sc->date), p,
+		    len);
+		break;
+	case H_XUIDL:
+		sc->xuidl_len = mb_hval(sc->xuidl, 0, sizeof(sc->xuidl), p,
+		    len);
+		break;
+	case H_CL:
+		for (; len > 0 && (*p == ' ' || *p == '\t'); p++, len--)
+			;
+		if ((digits = s->core->parse_digits(p, len, 10, &v)) == 0)
+			return;		/* none, or too large */
+		p += digits;
+		len -= digits;
+		for (; len > 0 && (*p == ' ' || *p == '\t' || *p == '\r' ||
+		    *p == '\n'); p++, len--)
+			;
+		if (len == 0) {
+			sc->cl = v;
+			sc->seen[H_CL] = 2;	/* valid */
+		}
+		break;
+	}
+}
+
+/*
+ * At the start of a line (at least 5 bytes, or all up to the end, are in
+ * the buffer): is it a From_ line that starts a message?  Returns 0, or
+ * -1 when the file is not an mbox.
+ */
+static int
+mb_line_head(struct mb_scanner *s)
+{
+	struct mb_scan *sc = &s->sc;
+	const char *p = s->buf + (sc->off - sc->base);
+	uint64_t left = sc->end - sc->off;
+
+	sc->in_line = 1;
+	sc->line_off = sc->off;
+	sc->captured = 0;
+	sc->line_from = 0;
+	if (left >= 5 && memcmp(p, "From ", 5) == 0 &&
+	    (sc->off == 0 || sc->prev_empty) && sc->off >= sc->cl_until) {
+		if (sc->open)
+			mb_close_msg(s, sc->prev_empty ? sc->empty_off :
+			    sc->off);
+		memset(&sc->cur, 0, sizeof(sc->cur));
+		sc->cur.from_off = sc->off;
+		sc->open = 1;
+		sc->in_from = 1;
+		sc->line_from = 1;
+		sc->prev_empty = 0;
+		return 0;
+	}
+	if (!sc->open) {
+		/* Before the first message only empty lines may come. */
+		if (p[0] == '\n' || (left >= 2 && p[0] == '\r' &&
+		    p[1] == '\n'))
+			return 0;
+		s->notmbox = 1;
+		s->bad_off = sc->off;
+		s->fail = SATCHEL_MBOX_ERROR;
+		s->err = "the mailbox file is not in mbox format";
+		return -1;
+	}
+	/* A held empty line was content after all: it is fed later. */
+	sc->prev_empty = 0;
+	return 0;
+}
+
+/* The current line ended (sc->off is just past it). */
+static void
+mb_line_end(struct mb_scanner *s)
+{
+	struct mb_scan *sc = &s->sc;
+	uint64_t llen = sc->off - sc->line_off, target;
+	const char *p;
+	size_t plen;
+	char tb[8];
+	ssize_t r;
+
+	if (sc->line_off >= sc->base) {
+		p = s->buf + (sc->line_off - sc->base);
+		plen = llen > MB_LCAP ? MB_LCAP : (size_t)llen;
+	} else {
+		p = sc->lbuf;
+		plen = sc->cap_len;
+	}
+	sc->in_line = 0;
+	if (sc->line_from) {
+		sc->line_from = 0;
+		sc->in_from = 0;
+		sc->in_hdr = 1;
+		sc->hdr_cur = H_NONE;
+		memset(sc->seen, 0, sizeof(sc->seen));
+		sc->msgid_len = sc->date_len = sc->xuidl_len = 0;
+		sc->cur.data_off = sc->off;
+		sc->cur.from_hash = s->core->fnv64(SATCHEL_FNV64_INIT, p,
+		    llen > MB_FROMCHK ? MB_FROMCHK : (size_t)llen);
+		sc->from_len = plen;
+		while (sc->from_len > 0 && (p[sc->from_len - 1] == '\n' ||
+		    p[sc->from_len - 1] == '\r'))
+			sc->from_len--;
+		memcpy(sc->from, p, sc->from_len);
+		sc->fed = sc->off;
+		sc->size = 0;
+		s->core->msg_size_init(&sc->st, s->escape);
+		return;
+	}
+	if ((llen == 1 && p[0] == '\n') ||
+	    (llen == 2 && p[0] == '\r' && p[1] == '\n')) {
+		if (sc->in_hdr) {
+			sc->in_hdr = 0;
+			target = sc->off + sc->cl;
+			if (s->content_length && sc->seen[H_CL] == 2 &&
+			    target <= sc->end && target > 0) {
+				if (target == sc->end)
+					sc->cl_until = target;
+				else if ((r = s->read(s->arg, tb, sizeof(tb),
+				    target - 1)) >= 7 &&
+				    (memcmp(tb, "\n\nFrom ", 7) == 0 ||
+				    (r == 8 && memcmp(tb, "\n\r\nFrom ", 8) ==
+				    0)))
+					sc->cl_until = target;
+			}
+		}
+		sc->prev_empty = 1;
+		sc->empty_off = sc->line_off;
+		return;
+	}
+	if (sc->in_hdr)
+		mb_header(s, p, plen);
+}
+
+/*
+ * Scan from offset start (0, or the From_ line of a message known from
+ * the index) to end, appending to s->out.  Reads MB_CHUNK at a
+ * time; a line of up to MB_LCAP bytes is always whole in the buffer (the
+ * unfinished one is carried over), longer lines keep their head in
+ * lbuf.  Returns 0, 1 if start is not a From_ line, or -1 (s->fail).
+ */
+int
+mb_scan(struct mb_scanner *s, uint64_t start, uint64_t end)
+{
+	struct mb_scan *sc = &s->sc;
+	uint64_t keep, bufend;
+	size_t want, cap = MB_BUFSZ;
+	ssize_t r;
+	char *lf;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->base = sc->off = start;
+	sc->end = end;
+	s->fail = 0;
+	s->err = NULL;
+	s->notmbox = s->readerr = 0;
+	if (start > 0) {
+		sc->prev_empty = 1;	/* the separator before it */
+		sc->empty_off = start;
+	}
+	for (;;) {
+		/* Refill: read after what is carried over. */
+		bufend = sc->base + sc->len;
+		if (bufend < sc->end && sc->len < cap - MB_LCAP) {
+			want = cap - sc->len;
+			if (want > sc->end - bufend)
+				want = (size_t)(sc->end - bufend);
+			r = s->read(s->arg, s->buf + sc->len, want, bufend);
+			if (r <= 0) {
+				/* The reader logged it (or the file shrank). */
+				s->readerr = 1;
+				s->bad_off = bufend;
+				s->fail = SATCHEL_MBOX_TEMPFAIL;
+				s->err = "cannot read the mailbox";
+				return -1;
+			}
+			sc->len += (size_t)r;
+			bufend += (uint64_t)r;
+		}
+		while (sc->off < bufend) {
+			if (!sc->in_line) {
+				uint64_t need = sc->end - sc->off;
+
+				if (need > 5)
+					need = 5;
+				if (bufend - sc->off < need)
+					break;
+				if (start > 0 && sc->off == start &&
+				    (sc->end - start < 5 || memcmp(s->buf +
+				    (start - sc->base), "From ", 5) != 0))
+					return 1;
+				if (mb_line_head(s) == -1)
+					return -1;
+			}
+			lf = memchr(s->buf + (sc->off - sc->base), '\n',
+			    (size_t)(bufend - sc->off));
+			if (lf == NULL) {
+				sc->off = bufend;
+				break;
+			}
+			sc->off = sc->base + (uint64_t)(lf - s->buf) + 1;
+			mb_line_end(s);
+			if (s->fail != 0)
+				return -1;
+		}
+		if (bufend >= sc->end && sc->off >= sc->end) {
+			if (sc->in_line)
+				mb_line_end(s);	/* no final LF */
+			if (sc->open)
+				mb_close_msg(s, sc->prev_empty ?
+				    sc->empty_off : sc->end);
+			return s->fail != 0 ? -1 : 0;
+		}
+		/* Decide what must stay in the buffer. */
+		keep = sc->off;
+		if (sc->in_line) {
+			if (sc->off - sc->line_off <= MB_LCAP)
+				keep = sc->line_off;
+			else if (!sc->captured) {
+				memcpy(sc->lbuf, s->buf + (sc->line_off -
+				    sc->base), MB_LCAP);
+				sc->cap_len = MB_LCAP;
+				sc->captured = 1;
+			}
+		}
+		if (sc->prev_empty && sc->empty_off < keep &&
+		    sc->empty_off >= sc->base)
+			keep = sc->empty_off;
+		if (sc->open && !sc->in_from && keep > sc->fed)
+			mb_feed(s, keep);
+		memmove(s->buf, s->buf + (keep - sc->base),
+		    (size_t)(bufend - keep));
+		sc->len = (size_t)(bufend - keep);
+		sc->base = keep;
+	}
+}
