@@ -320,15 +320,21 @@ req_request(struct auth_ctx *a, struct aconn *c, struct privsep_msg *m)
 	return 0;
 }
 
-/* Attempts of key under way in this process (module call or SCRAM). */
+/*
+ * Attempts of key under way in this process: module calls, and, when
+ * scram is set, SCRAM exchanges waiting for their client-final (those
+ * hold up only other SCRAM attempts of the same user, so a silent
+ * client cannot lock a user out of USER/PASS).
+ */
 static size_t
-conn_inflight(struct auth_ctx *a, const char *key, int user)
+conn_inflight(struct auth_ctx *a, const char *key, int user, int scram)
 {
 	struct aconn *o;
 	size_t n = 0;
 
 	for (o = a->conns; o != NULL; o = o->next)
-		if ((o->state == CS_CALL || o->state == CS_SCRAM_WAIT) &&
+		if ((o->state == CS_CALL || (scram &&
+		    o->state == CS_SCRAM_WAIT)) &&
 		    strcmp(user ? o->key_user : o->key_addr, key) == 0)
 			n++;
 	return n;
@@ -354,8 +360,9 @@ conn_try_start(struct auth_ctx *a, struct aconn *c)
 	    INFLIGHT_ADDR_MAX;
 	if (tarpit_allowed(a->s->cf, c->remote))
 		amax = SIZE_MAX;
-	if (hold <= now && conn_inflight(a, c->key_user, 1) == 0 &&
-	    conn_inflight(a, c->key_addr, 0) < amax) {
+	if (hold <= now && conn_inflight(a, c->key_user, 1,
+	    c->mech == MECH_SCRAM) == 0 &&
+	    conn_inflight(a, c->key_addr, 0, 0) < amax) {
 		conn_start(a, c);
 		return;
 	}

@@ -61,6 +61,9 @@ extern struct satcheld	*sd;
 struct satcheld	*master_configure(const char *path, int foreground);
 /* Run the master loop until SIGTERM; returns the exit status. */
 int		 master_run(struct satcheld *s);
+/* master_conf.c: bind every listener; the auth pool's socket.  0/-1. */
+int		 master_listen(struct satcheld *s);
+int		 master_auth_socket(struct satcheld *s);
 /* Release modules and config of a state (not listeners). */
 void		 master_free_config(struct satcheld *s);
 

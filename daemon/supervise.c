@@ -3,7 +3,7 @@
  *
  * supervise.c -- restart throttling, refusal of clients of a full pool,
  * and parent-death ties (see supervise.h).  The first two run in the
- * master, as root; supervise_tie_to_parent() runs in each child.
+ * master, as root.
  *
  * Caution: supervise_refuse() is the only place where the master holds
  * a client's socket.  It writes one constant line and closes; it must
@@ -124,18 +124,4 @@ supervise_refuse(const struct listener *l, const char *limit,
 		log_warnx("event=limit addr=%s user=- limit=%s result=busy",
 		    host, limit);
 	}
-}
-
-int
-supervise_tie_to_parent(pid_t parent, int sig)
-{
-	if (prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) == -1) {
-		log_warn("prctl PR_SET_PDEATHSIG");
-		return -1;
-	}
-	/* The parent may have died before the prctl: then we are an
-	 * orphan already and no signal will ever come. */
-	if (getppid() != parent)
-		return -1;
-	return 0;
 }

@@ -4,9 +4,8 @@
  * supervise.h -- how the master keeps its children without spinning:
  * restart throttling for children that die before they serve, the
  * refusal of clients when no worker can take them, and the tie that
- * makes every child die with its parent.  The master (root) calls the
- * first two; children call supervise_tie_to_parent() right after fork
- * (or after their uid change).
+ * makes every child die with its parent (priv_tie_to_parent, in
+ * lib/priv.c).  Runs in the master, as root.
  */
 #ifndef SATCHEL_SUPERVISE_H
 #define SATCHEL_SUPERVISE_H
@@ -54,13 +53,5 @@ int	supervise_may_start(const struct backoff *b);
  */
 void	supervise_refuse(const struct listener *l, const char *limit,
 	    int (*ready)(void *), void *arg);
-/*
- * In a child: have the kernel send sig when the parent dies
- * (PR_SET_PDEATHSIG), then check that parent is still the parent, since
- * it may have died before the call.  Call it after any change of uid or
- * gid, which clears the setting.  0, or -1 when the parent is gone (the
- * caller exits).
- */
-int	supervise_tie_to_parent(pid_t parent, int sig);
 
 #endif /* SATCHEL_SUPERVISE_H */

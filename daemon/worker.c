@@ -70,7 +70,6 @@ worker_main(struct sb_slot *slot)
 	int fd, on = 1, r, ep, k;
 
 	log_procname("worker");
-	sb_forget_fails(s->sb);
 	auth_fail_forget();
 	setproctitle_fmt("satcheld: worker (starting)");
 	if (priv_drop(cf->chroot, s->worker_uid, s->worker_gid, NULL,
@@ -80,7 +79,7 @@ worker_main(struct sb_slot *slot)
 	 * Die with the master: no orphan may serve a login.  Only now,
 	 * since a change of uid or gid clears the parent-death signal.
 	 */
-	if (supervise_tie_to_parent(s->master_pid, SIGKILL) == -1)
+	if (priv_tie_to_parent(s->master_pid, SIGKILL) == -1)
 		_exit(0);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
 		log_warn("prctl NO_NEW_PRIVS");

@@ -98,3 +98,17 @@ nnp:
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	return 0;
 }
+
+int
+priv_tie_to_parent(pid_t parent, int sig)
+{
+	if (prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) == -1) {
+		log_warn("prctl PR_SET_PDEATHSIG");
+		return -1;
+	}
+	/* The parent may have died before the prctl: then we are an
+	 * orphan already and no signal will ever come. */
+	if (getppid() != parent)
+		return -1;
+	return 0;
+}

@@ -22,4 +22,13 @@
 int	 priv_drop(const char *dir, uid_t uid, gid_t gid,
 	    const gid_t *groups, size_t ngroups);
 
+/*
+ * Have the kernel send sig when the parent dies (PR_SET_PDEATHSIG),
+ * then check that parent is still the parent, since it may have died
+ * before the call.  Call it after any change of uid or gid, which
+ * clears the setting.  0, or -1 when the parent is gone (the caller
+ * exits).
+ */
+int	 priv_tie_to_parent(pid_t parent, int sig);
+
 #endif /* SATCHEL_PRIV_H */

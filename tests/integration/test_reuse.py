@@ -192,7 +192,8 @@ def test_slow_module_and_silent_sasl_block_nobody(env):
                   timeout_login=120, timeout_preauth=120)
         # Two silent SCRAM clients: client-first, then nothing.
         for n in ("alice", "bob"):
-            s = socket.create_connection(("127.0.0.1", env.port), 5)
+            s = socket.create_connection(("127.0.0.1", env.port), 5,
+                                         source_address=("127.0.0.2", 0))
             s.recv(100)
             import base64
             cf = base64.b64encode(("n,,n=%s@%s,r=%s" % (
@@ -202,7 +203,8 @@ def test_slow_module_and_silent_sasl_block_nobody(env):
             held.append(s)
         # Two PAM logins that hang for 20 s (unknown to the file).
         for n in ("slow1", "slow2"):
-            s = socket.create_connection(("127.0.0.1", env.port), 5)
+            s = socket.create_connection(("127.0.0.1", env.port), 5,
+                                         source_address=("127.0.0.2", 0))
             s.recv(100)
             s.sendall(b"USER %s\r\nPASS x\r\n" % n.encode())
             held.append(s)

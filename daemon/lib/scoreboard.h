@@ -1,11 +1,13 @@
 /*
  * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
  *
- * scoreboard.h -- shared memory between the master, the workers and the
- * auth pool.  Created by the master before any fork (MAP_SHARED |
- * MAP_ANONYMOUS), so every child shares it.  Each worker writes only its
- * own slot; the master reads every slot to size the pool.  The failed
- * login table is written by the auth processes.
+ * scoreboard.h -- shared memory between the master and the workers.
+ * Created by the master before any fork (MAP_SHARED | MAP_ANONYMOUS), so
+ * every child shares it.  Each worker writes its own slot; the master
+ * reads slots to count idle workers, and workers read them for the
+ * shared limits (limit.c).  No process state here: the functions work
+ * on the mapping they are given.  (The failed-login table is the auth
+ * pool's own mapping: auth_fail.c.)
  *
  * Caution: the worker is untrusted.  The master uses a slot's state only
  * to decide how many workers to spawn and which idle one to retire; it
@@ -40,14 +42,6 @@ struct sb_slot {
 	char			 peer[64];
 };
 
-#define SB_FAIL_SLOTS	4096
-
-struct sb_fail {
-	volatile uint32_t	 key;	/* hash of "u:user" or "a:address" */
-	volatile uint32_t	 count;
-	volatile time_t		 last;
-};
-
 struct scoreboard {
 	uint32_t	 nslots;
 	struct sb_slot	 slots[];
@@ -55,23 +49,8 @@ struct scoreboard {
 
 /* Map a scoreboard with nslots worker slots.  NULL on error. */
 struct scoreboard *sb_create(uint32_t nslots);
-/*
- * The failed-login table is a mapping of its own, separate from the
- * scoreboard, and its address is process-local memory: a worker or an
- * agent unmaps it (sb_forget_fails) so it cannot forge the counts,
- * while the master and the auth pool keep it.
- */
-void	 sb_forget_fails(struct scoreboard *sb);
 /* Set a slot's state (and the time it changed). */
 void	 sb_set(struct sb_slot *s, uint32_t state);
 const char *sb_state_name(uint32_t state);
-/*
- * Failed login accounting, keyed by a string ("u:alice", "a:192.0.2.7").
- * sb_fail_add returns the number of failures within the last window
- * (the count decays to 0 after window seconds without a failure).
- */
-uint32_t sb_fail_add(struct scoreboard *sb, const char *key, int window);
-uint32_t sb_fail_get(struct scoreboard *sb, const char *key, int window);
-void	 sb_fail_clear(struct scoreboard *sb, const char *key);
 
 #endif /* SATCHEL_SCOREBOARD_H */
