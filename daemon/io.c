@@ -164,12 +164,12 @@ conn_write(struct conn *c, const void *p, size_t len)
 	if (c->error)
 		return -1;
 	if (buf_append(&c->out, p, len) == -1) {
-		if (conn_flush(c, 60000) == -1 ||
+		if (conn_flush(c, IO_WRITE_TIMEOUT_MS) == -1 ||
 		    buf_append(&c->out, p, len) == -1)
 			return -1;
 	}
 	if (c->out.len >= IO_FLUSH_AT)
-		return conn_flush(c, 60000);
+		return conn_flush(c, IO_WRITE_TIMEOUT_MS);
 	return 0;
 }
 

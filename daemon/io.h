@@ -15,6 +15,9 @@
 
 #include "buf.h"
 
+/* How long a client may leave our output unread before we give up. */
+#define IO_WRITE_TIMEOUT_MS	60000
+
 #define IO_IN_MAX	(64 * 1024)
 #define IO_OUT_MAX	(1024 * 1024)
 #define IO_FLUSH_AT	(64 * 1024)	/* write out once this much waits */

@@ -46,6 +46,7 @@
 #include <openssl/x509.h>
 
 #include "compat/compat.h"
+#include "auth_fail.h"
 #include "conf.h"
 #include "key.h"
 #include "keyproto.h"
@@ -232,7 +233,8 @@ key_child(struct satcheld *s, struct key_proc *kp, int ctl)
 	}
 	if (sd != NULL && !sd->foreground)
 		log_init(0, sd->cf->syslog_facility, 0);
-	if (sd != NULL && sd->sb != NULL)
+	/* The failed-login table is the auth pool's, never ours. */
+	auth_fail_forget();
 
 	for (i = 0; i < kp->nkeys; i++)
 		if (key_load(cf, i, &keys[i], ctl) == -1)

@@ -36,6 +36,7 @@
 #include "msg.h"
 #include "privsep.h"
 #include "protocol.h"
+#include "sasl.h"
 #include "scoreboard.h"
 #include "session.h"
 #include "session_int.h"
@@ -144,8 +145,6 @@ cmd_capa(struct session *s, const struct proto_cmd *cmd)
 	if (s->state == S_AUTH) {
 		char mechs[128];
 		size_t i, o = 0;
-		static const char *all[] = { "PLAIN", "LOGIN", "CRAM-MD5",
-		    "SCRAM-SHA-256" };
 
 		if (session_plain_ok(s))
 			session_reply(s, "USER");
@@ -153,10 +152,10 @@ cmd_capa(struct session *s, const struct proto_cmd *cmd)
 		if (tls_enabled(sd) && !s->tls)
 			session_reply(s, "STLS");
 #endif
-		for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-			if (session_mech_ok(s, all[i]))
+		for (i = 0; i < sasl_nmechs; i++)
+			if (session_mech_ok(s, sasl_mechs[i].name))
 				o += (size_t)snprintf(mechs + o,
-				    sizeof(mechs) - o, " %s", all[i]);
+				    sizeof(mechs) - o, " %s", sasl_mechs[i].name);
 		if (o > 0)
 			session_replyf(s, "SASL%s", mechs);
 	}
@@ -187,19 +186,22 @@ session_plain_ok(const struct session *s)
 int
 session_mech_ok(const struct session *s, const char *mech)
 {
+	const struct sasl_mech *m;
 	char pad[64];
 	char list[256];
 
+	if ((m = sasl_mech_find(mech)) == NULL)
+		return 0;
 	(void)snprintf(list, sizeof(list), " %s ", sd->cf->sasl);
 	(void)snprintf(pad, sizeof(pad), " %s ", mech);
 	if (strstr(list, pad) == NULL)
 		return 0;
-	if (strcmp(mech, "PLAIN") == 0 || strcmp(mech, "LOGIN") == 0)
+	if (m->plaintext)
 		return session_plain_ok(s);
-	if (!sd->lookup)
+	if (m->lookup && !sd->lookup)
 		return 0;	/* no module can give a stored credential */
 #ifndef HAVE_OPENSSL
-	if (strcmp(mech, "SCRAM-SHA-256") == 0)
+	if (m->openssl)
 		return 0;
 #endif
 	return 1;
@@ -345,7 +347,7 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 	for (;;) {
 		r = proto_getline(&s->rd, &s->c.in, &line, &len);
 		if (r == PROTO_LINE_NEED) {
-			if (conn_flush(&s->c, 60000) == -1) {
+			if (conn_flush(&s->c, IO_WRITE_TIMEOUT_MS) == -1) {
 				s->reason = "write-error";
 				break;
 			}

@@ -231,7 +231,7 @@ session_send_message(struct session *s, size_t idx, int top,
 		}
 		done += (uint64_t)n;
 		if (buf_reserve(&s->c.out, 3 * (size_t)n + PROTO_XFER_SLACK,
-		    &out) == -1 && (conn_flush(&s->c, 60000) == -1 ||
+		    &out) == -1 && (conn_flush(&s->c, IO_WRITE_TIMEOUT_MS) == -1 ||
 		    buf_reserve(&s->c.out, 3 * (size_t)n + PROTO_XFER_SLACK,
 		    &out) == -1)) {
 			close(fd);
@@ -240,14 +240,14 @@ session_send_message(struct session *s, size_t idx, int top,
 		w = proto_xfer(&x, in, (size_t)n, out);
 		buf_commit(&s->c.out, w);
 		if (s->c.out.len >= IO_FLUSH_AT &&
-		    conn_flush(&s->c, 60000) == -1) {
+		    conn_flush(&s->c, IO_WRITE_TIMEOUT_MS) == -1) {
 			close(fd);
 			return -1;
 		}
 	}
 	close(fd);
 	if (buf_reserve(&s->c.out, PROTO_XFER_SLACK, &out) == -1) {
-		if (conn_flush(&s->c, 60000) == -1 ||
+		if (conn_flush(&s->c, IO_WRITE_TIMEOUT_MS) == -1 ||
 		    buf_reserve(&s->c.out, PROTO_XFER_SLACK, &out) == -1)
 			return -1;
 	}

@@ -46,7 +46,7 @@ cmd_stls(struct session *s, const struct proto_cmd *cmd)
 	if (cmd->restlen != 0)
 		return session_reply(s, "-ERR STLS takes no argument");
 	if (session_reply(s, "+OK Begin TLS negotiation") == -1 ||
-	    conn_flush(&s->c, 60000) == -1)
+	    conn_flush(&s->c, IO_WRITE_TIMEOUT_MS) == -1)
 		return -1;
 	/*
 	 * Whatever the client sent after STLS, before the handshake, was
@@ -132,7 +132,7 @@ session_sasl_read(struct session *s, char *out, size_t outsz,
 			session_reply(s, "-ERR SASL response too long or invalid");
 			return -1;
 		}
-		if (conn_flush(&s->c, 60000) == -1)
+		if (conn_flush(&s->c, IO_WRITE_TIMEOUT_MS) == -1)
 			return -2;
 		n = conn_fill(&s->c, session_preauth_ms(s));
 		if (n == -3 && !worker_quit)
@@ -172,8 +172,7 @@ session_challenge(struct session *s, const void *p, size_t len)
 int
 cmd_auth(struct session *s, const struct proto_cmd *cmd)
 {
-	static const char *all[] = { "PLAIN", "LOGIN", "CRAM-MD5",
-	    "SCRAM-SHA-256" };
+	const struct sasl_mech *sm;
 	char mech[32], data[SASL_LINE_MAX], user[SATCHEL_USER_MAX + 1];
 	char pass[256], chal[MSG_DATA_MAX];
 	const char *sp, *ir = NULL;
@@ -183,9 +182,9 @@ cmd_auth(struct session *s, const struct proto_cmd *cmd)
 	if (cmd->restlen == 0) {
 		/* Old clients (Outlook) list mechanisms with a bare AUTH. */
 		session_reply(s, "+OK Supported mechanisms follow");
-		for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-			if (session_mech_ok(s, all[i]))
-				session_reply(s, all[i]);
+		for (i = 0; i < sasl_nmechs; i++)
+			if (session_mech_ok(s, sasl_mechs[i].name))
+				session_reply(s, sasl_mechs[i].name);
 		return session_reply(s, ".");
 	}
 	sp = memchr(cmd->rest, ' ', cmd->restlen);
@@ -202,14 +201,10 @@ cmd_auth(struct session *s, const struct proto_cmd *cmd)
 		ir = sp + 1;
 		irlen = cmd->restlen - mlen - 1;
 	}
-	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (strcmp(all[i], mech) == 0)
-			break;
-	if (i == sizeof(all) / sizeof(all[0]))
+	if ((sm = sasl_mech_find(mech)) == NULL)
 		return session_reply(s, "-ERR Unknown authentication mechanism");
 	if (!session_mech_ok(s, mech)) {
-		if ((strcmp(mech, "PLAIN") == 0 ||
-		    strcmp(mech, "LOGIN") == 0) && !session_plain_ok(s))
+		if (sm->plaintext && !session_plain_ok(s))
 			return session_reply(s, PLAINTEXT_REFUSED);
 		return session_reply(s, "-ERR Authentication mechanism not "
 		    "available");
@@ -232,7 +227,7 @@ cmd_auth(struct session *s, const struct proto_cmd *cmd)
 		len = (size_t)dl;
 	}
 
-	if (strcmp(mech, "PLAIN") == 0) {
+	if (sm->id == SASL_MECH_PLAIN) {
 		if (ir == NULL) {
 			if (session_reply(s, "+ ") == -1)
 				return -1;
@@ -253,7 +248,7 @@ cmd_auth(struct session *s, const struct proto_cmd *cmd)
 		return r;
 	}
 
-	if (strcmp(mech, "LOGIN") == 0) {
+	if (sm->id == SASL_MECH_LOGIN) {
 		if (ir == NULL) {
 			if (session_challenge(s, "Username:", 9) == -1)
 				return -1;
@@ -284,7 +279,7 @@ cmd_auth(struct session *s, const struct proto_cmd *cmd)
 		return r;
 	}
 
-	if (strcmp(mech, "CRAM-MD5") == 0) {
+	if (sm->id == SASL_MECH_CRAM_MD5) {
 		const char *space = NULL;
 
 		if (ir != NULL)

@@ -30,9 +30,10 @@
 #include "conf.h"
 #include "conf_int.h"
 #include "log.h"
+#include "sasl.h"
 #include "compat/poison.h"
 
-#define SASL_MECHS	"PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256"
+#define SASL_MECHS	"PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256"	/* for the message */
 #define STORAGE_DRIVERS	"maildir mbox"
 
 static int check_path(struct conf_ctx *, const char *, const char *, int);
@@ -449,7 +450,7 @@ set_sasl(struct conf_ctx *x, void *field, const char *v)
 	for (m = strtok_r(list, " \t,", &save); m != NULL;
 	    m = strtok_r(NULL, " \t,", &save)) {
 		(void)snprintf(pad, sizeof(pad), " %s ", m);
-		if (strstr(" " SASL_MECHS " ", pad) == NULL) {
+		if (sasl_mech_find(m) == NULL) {
 			conf_kerr(x, "unknown mechanism '%s' (known: %s)", m,
 			    SASL_MECHS);
 			bad = 1;

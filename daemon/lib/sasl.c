@@ -12,6 +12,26 @@
 #include "sasl.h"
 #include "compat/poison.h"
 
+const struct sasl_mech sasl_mechs[] = {
+	{ .name = "PLAIN", .id = SASL_MECH_PLAIN, .plaintext = 1 },
+	{ .name = "LOGIN", .id = SASL_MECH_LOGIN, .plaintext = 1 },
+	{ .name = "CRAM-MD5", .id = SASL_MECH_CRAM_MD5, .lookup = 1 },
+	{ .name = "SCRAM-SHA-256", .id = SASL_MECH_SCRAM_SHA256, .lookup = 1,
+	    .openssl = 1 },
+};
+const size_t sasl_nmechs = sizeof(sasl_mechs) / sizeof(sasl_mechs[0]);
+
+const struct sasl_mech *
+sasl_mech_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sasl_nmechs; i++)
+		if (strcmp(sasl_mechs[i].name, name) == 0)
+			return &sasl_mechs[i];
+	return NULL;
+}
+
 static const char b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 

@@ -47,4 +47,29 @@ int	 sasl_login_parse(const char *msg, size_t len, char *out,
 int	 sasl_cram_parse(const char *msg, size_t len, char *user,
 	    size_t usersz, char digest[33]);
 
+/*
+ * The SASL mechanisms Satchel knows, in the order CAPA lists them: one
+ * table for the CAPA line, the bare AUTH list, AUTH itself and the
+ * `sasl` key's check.  plaintext: the client sends the password (only
+ * over TLS or from trusted networks); lookup: the pool needs a stored
+ * plaintext-equivalent credential; openssl: built only with OpenSSL.
+ */
+struct sasl_mech {
+	const char	*name;
+	int		 id;		/* SASL_MECH_* */
+	int		 plaintext;
+	int		 lookup;
+	int		 openssl;
+};
+
+#define SASL_MECH_PLAIN		1
+#define SASL_MECH_LOGIN		2
+#define SASL_MECH_CRAM_MD5	3
+#define SASL_MECH_SCRAM_SHA256	4
+
+extern const struct sasl_mech sasl_mechs[];
+extern const size_t sasl_nmechs;
+/* The mechanism named name (exact, upper case), or NULL. */
+const struct sasl_mech *sasl_mech_find(const char *name);
+
 #endif /* SATCHEL_SASL_H */
