@@ -5,6 +5,7 @@
  * an ordinary user for development, without privilege separation).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,19 @@ main(int argc, char *argv[])
 	const char *path = SATCHEL_SYSCONFDIR "/satchel/satchel.conf";
 	struct satcheld *s;
 	int ch, foreground = 0, test = 0, debug = 0;
+
+	/*
+	 * Whatever started us may have left descriptors open (a shell's,
+	 * a supervisor's pipe, a test harness's socket): none of them may
+	 * reach a worker or an agent.  Keep stdin, stdout and stderr only,
+	 * and make sure those three exist, so that no socket or file we
+	 * open later lands on 0..2.
+	 */
+	(void)close_range(3, ~0U, 0);
+	for (ch = 0; ch < 3; ch++)
+		if (fcntl(ch, F_GETFD) == -1 &&
+		    open("/dev/null", ch == 0 ? O_RDONLY : O_WRONLY) == -1)
+			return 1;
 
 	while ((ch = getopt(argc, argv, "c:dFhtv")) != -1) {
 		switch (ch) {

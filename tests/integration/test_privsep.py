@@ -439,3 +439,44 @@ def test_failures_take_the_same_time(env):
     check(spread < 5, "median answer times differ by %.1f ms: %s" %
           (spread, ", ".join("%s %.1f" % kv for kv in med.items())))
     check(min(med.values()) >= 55, "the delay was applied: %r" % med)
+
+
+def test_master_closes_inherited_descriptors(env):
+    """A descriptor left open by whatever started satcheld reaches no
+    process of it: not the master, not a worker, not an agent."""
+    users_env(env)
+    r, w = os.pipe()
+    os.set_inheritable(w, True)
+    marker = os.readlink("/proc/self/fd/%d" % w)
+    orig_popen = subprocess.Popen
+
+    def popen(*a, **kw):
+        kw["close_fds"] = False
+        return orig_popen(*a, **kw)
+
+    subprocess.Popen = popen
+    try:
+        env.start()
+    finally:
+        subprocess.Popen = orig_popen
+        os.close(w)
+    p = satchel.Pop(env.port)
+    eq(p.cmd("USER alice@" + satchel.DOMAIN), "+OK")
+    check(p.cmd("PASS " + ALICE_PW).startswith("+OK"), "alice logs in")
+    pids = [env.master_pid()] + env.group_procs("satcheld:")
+    check(len(pids) > 5, "processes to look at: %r" % pids)
+    for pid in pids:
+        try:
+            fds = os.listdir("/proc/%d/fd" % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            check(target != marker, "%s (pid %d) holds the inherited "
+                  "pipe as fd %s" % (satchel.proc_cmdline(pid), pid, fd))
+    p.cmd("QUIT")
+    p.close()
+    os.close(r)
