@@ -238,7 +238,7 @@ auth_timers(struct auth_ctx *a, uint64_t now)
 }
 
 void
-auth_main(void)
+auth_main(struct satcheld *s)
 {
 	struct auth_ctx *a = &actx;
 	struct epoll_event evs[AUTH_EVENTS];
@@ -264,7 +264,7 @@ auth_main(void)
 	sa.sa_flags = SA_NOCLDWAIT;
 	sigaction(SIGCHLD, &sa, NULL);
 
-	auth_setup(a, sd);
+	auth_setup(a, s);
 	/* First, before any request: the spawner forks from a clean state. */
 	auth_spawner_start(a);
 	if ((a->ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
@@ -273,9 +273,9 @@ auth_main(void)
 	}
 	ev_add(a, &a->spawner_ev);
 	a->listen_ev.kind = EV_LISTEN;
-	a->listen_ev.fd = sd->auth_fd;
+	a->listen_ev.fd = s->auth_fd;
 	/* Shared with the other auth processes: never block in accept. */
-	if (fcntl(sd->auth_fd, F_SETFL, fcntl(sd->auth_fd, F_GETFL) |
+	if (fcntl(s->auth_fd, F_SETFL, fcntl(s->auth_fd, F_GETFL) |
 	    O_NONBLOCK) == -1) {
 		log_warn("auth: fcntl");
 		_exit(1);

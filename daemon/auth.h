@@ -12,8 +12,10 @@
 #include "satchel/module.h"
 #include "msg.h"
 
+struct satcheld;
+
 /* In the auth child right after fork.  Never returns. */
-void	 auth_main(void) __attribute__((noreturn));
+void	 auth_main(struct satcheld *s) __attribute__((noreturn));
 
 struct auth_result {
 	uint32_t	 result;		/* SATCHEL_AUTH_* */
@@ -33,7 +35,7 @@ struct auth_result {
  * delays a failure's answer itself.  -1 means the pool could not be
  * reached or broke the protocol (the caller answers [SYS/TEMP]).
  */
-int	 authc_connect(void);
+int	 authc_connect(const struct satcheld *d);
 int	 authc_challenge(int fd, uint32_t mech, char *out, size_t outsz);
 int	 authc_request(int fd, uint32_t mech, const char *user,
 	    const char *secret, const char *session, int tls, int client_fd);

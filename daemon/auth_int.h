@@ -14,7 +14,7 @@ struct satcheld;
 
 /*
  * A module worker: forked by the auth process, inits module
- * sd->auth[idx] and answers AW_CALL on ctl, one at a time, until EOF.
+ * s->auth[idx] and answers AW_CALL on ctl, one at a time, until EOF.
  * Never returns.
  */
 void	 auth_worker_main(int ctl, struct satcheld *s, size_t idx)

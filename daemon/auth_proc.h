@@ -92,7 +92,7 @@ struct aworker {
 };
 
 struct agroup {
-	size_t			 idx;		/* in sd->auth[] */
+	size_t			 idx;		/* in s->auth[] */
 	const char		*name;
 	int			 lookup;	/* the module has lookup() */
 	struct aworker		*w;

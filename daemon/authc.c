@@ -45,7 +45,7 @@ authc_wipe(void)
 }
 
 int
-authc_connect(void)
+authc_connect(const struct satcheld *d)
 {
 	int fd;
 
@@ -53,8 +53,8 @@ authc_connect(void)
 		log_warn("auth socket");
 		return -1;
 	}
-	if (connect(fd, (struct sockaddr *)&sd->auth_addr,
-	    sd->auth_addrlen) == -1) {
+	if (connect(fd, (const struct sockaddr *)&d->auth_addr,
+	    d->auth_addrlen) == -1) {
 		log_warn("auth pool");
 		close(fd);
 		return -1;

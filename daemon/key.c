@@ -231,8 +231,8 @@ key_child(struct satcheld *s, struct key_proc *kp, int ctl)
 		log_warn("key process: close_range");
 		goto fail;
 	}
-	if (sd != NULL && !sd->foreground)
-		log_init(0, sd->cf->syslog_facility, 0);
+	if (s->running && !s->foreground)
+		log_init(0, s->cf->syslog_facility, 0);
 	/* The failed-login table is the auth pool's, never ours. */
 	auth_fail_forget();
 
@@ -246,7 +246,7 @@ key_child(struct satcheld *s, struct key_proc *kp, int ctl)
 		goto fail;
 	}
 	/* Started before daemon(): leave the terminal like the master. */
-	if (!s->foreground && sd == NULL) {
+	if (!s->foreground && !s->running) {
 		(void)setsid();
 		if ((fd = open("/dev/null", O_RDWR)) != -1) {
 			(void)dup2(fd, STDIN_FILENO);

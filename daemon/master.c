@@ -73,7 +73,8 @@
 #include "worker.h"
 #include "compat/poison.h"
 
-struct satcheld *sd;
+/* The master's own state; children are handed theirs at fork. */
+static struct satcheld *sd;
 
 static volatile sig_atomic_t sig_chld, sig_hup, sig_term;
 
@@ -226,7 +227,7 @@ master_spawn_worker(struct satcheld *s)
 		if (sandbox_caps_drop() == -1)	/* sandbox.c */
 			_exit(1);
 		slot->pid = getpid();
-		worker_main(slot);
+		worker_main(s, slot);
 		/* NOTREACHED */
 	}
 	slot->pid = pid;
@@ -254,7 +255,7 @@ master_spawn_auth(struct satcheld *s)
 		master_close_inherited(s, CHILD_AUTH);
 		if (sandbox_caps_drop() == -1)	/* sandbox.c */
 			_exit(1);
-		auth_main();
+		auth_main(s);
 		/* NOTREACHED */
 	}
 	if (child_add(pid, CHILD_AUTH, 0, s->generation) == NULL) {
@@ -578,6 +579,7 @@ master_run(struct satcheld *s)
 	int r, pidfd;
 
 	sd = s;
+	s->running = 1;
 	s->master_pid = getpid();
 	if (master_listen(s) == -1 || master_auth_socket(s) == -1)
 		return 1;

@@ -28,6 +28,7 @@ struct satcheld {
 	struct config		*cf;
 	const char		*conf_path;
 	int			 foreground;
+	int			 running;	/* master_run() has begun */
 	int			 debug;		/* -d: keeps debug across reloads */
 	int			 privileged;	/* running as root */
 
@@ -55,7 +56,6 @@ struct satcheld {
 	void			*tls;		/* TLS context, when built */
 };
 
-extern struct satcheld	*sd;
 
 /* Load config and modules into a fresh state; NULL on error (logged). */
 struct satcheld	*master_configure(const char *path, int foreground);

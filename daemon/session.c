@@ -123,8 +123,8 @@ session_preauth_ms(const struct session *s)
 	    (s->login_deadline.tv_nsec - now.tv_nsec) / 1000000;
 	if (left < 0)
 		left = 0;
-	if (left > (int64_t)sd->cf->timeout_preauth * 1000)
-		left = (int64_t)sd->cf->timeout_preauth * 1000;
+	if (left > (int64_t)s->d->cf->timeout_preauth * 1000)
+		left = (int64_t)s->d->cf->timeout_preauth * 1000;
 	return (int)left;
 }
 
@@ -132,7 +132,7 @@ session_preauth_ms(const struct session *s)
 int
 cmd_capa(struct session *s, const struct proto_cmd *cmd)
 {
-	struct config *cf = sd->cf;
+	struct config *cf = s->d->cf;
 
 	if (cmd->restlen != 0)
 		return session_reply(s, "-ERR CAPA takes no argument");
@@ -149,7 +149,7 @@ cmd_capa(struct session *s, const struct proto_cmd *cmd)
 		if (session_plain_ok(s))
 			session_reply(s, "USER");
 #ifdef HAVE_OPENSSL
-		if (tls_enabled(sd) && !s->tls)
+		if (tls_enabled(s->d) && !s->tls)
 			session_reply(s, "STLS");
 #endif
 		for (i = 0; i < sasl_nmechs; i++)
@@ -178,7 +178,7 @@ cmd_capa(struct session *s, const struct proto_cmd *cmd)
 int
 session_plain_ok(const struct session *s)
 {
-	return !sd->cf->disable_plaintext_auth || s->tls || s->trusted;
+	return !s->d->cf->disable_plaintext_auth || s->tls || s->trusted;
 }
 
 /* A SASL mechanism is offered when configured and able to work here. */
@@ -192,13 +192,13 @@ session_mech_ok(const struct session *s, const char *mech)
 
 	if ((m = sasl_mech_find(mech)) == NULL)
 		return 0;
-	(void)snprintf(list, sizeof(list), " %s ", sd->cf->sasl);
+	(void)snprintf(list, sizeof(list), " %s ", s->d->cf->sasl);
 	(void)snprintf(pad, sizeof(pad), " %s ", mech);
 	if (strstr(list, pad) == NULL)
 		return 0;
 	if (m->plaintext)
 		return session_plain_ok(s);
-	if (m->lookup && !sd->lookup)
+	if (m->lookup && !s->d->lookup)
 		return 0;	/* no module can give a stored credential */
 #ifndef HAVE_OPENSSL
 	if (m->openssl)
@@ -270,8 +270,8 @@ addr_text(const struct sockaddr *sa, socklen_t len, char *buf, size_t bufsz,
 }
 
 void
-session_run(int fd, const struct sockaddr *sa, socklen_t salen,
-    const struct listener *l, struct sb_slot *slot)
+session_run(struct satcheld *d, int fd, const struct sockaddr *sa,
+    socklen_t salen, const struct listener *l, struct sb_slot *slot)
 {
 	struct session *s;
 	struct sockaddr_storage ls;
@@ -289,6 +289,7 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 		close(fd);
 		return;
 	}
+	s->d = d;
 	conn_init(&s->c, fd);
 	proto_reader_init(&s->rd, PROTO_LINE_MAX);
 	s->l = l;
@@ -300,7 +301,7 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	/* From accept to login, whatever the client does in between. */
 	s->login_deadline = s->start;
-	s->login_deadline.tv_sec += (time_t)sd->cf->timeout_login;
+	s->login_deadline.tv_sec += (time_t)s->d->cf->timeout_login;
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		memset(rnd, 0, sizeof(rnd));
 	for (i = 0; i < sizeof(rnd); i++)
@@ -311,7 +312,7 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 		addr_text((struct sockaddr *)&ls, lslen, s->local,
 		    sizeof(s->local), 0);
 	strlcpy(slot->peer, s->peer, sizeof(slot->peer));
-	s->trusted = conf_trusted(sd->cf, sa);
+	s->trusted = conf_trusted(s->d->cf, sa);
 	log_info("session=%s event=connect addr=%s listener=%s tls=%s",
 	    s->id, where, l->name, l->tls ? "yes" : "no");
 	setproctitle_fmt("satcheld: worker [%s]", s->peer);
@@ -319,7 +320,7 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 	if (l->tls) {
 		const char *err;
 
-		if (tls_accept(sd, &s->c, session_preauth_ms(s), &err) == -1) {
+		if (tls_accept(s->d, &s->c, session_preauth_ms(s), &err) == -1) {
 			log_info("session=%s event=tls result=fail "
 			    "error=\"%s\"", s->id, err);
 			s->reason = "tls-failed";
@@ -332,7 +333,7 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 #endif
 
 	/* APOP: the pool makes the banner's challenge and keeps it. */
-	if (sd->apop && (s->apop_fd = authc_connect()) != -1 &&
+	if (s->d->apop && (s->apop_fd = authc_connect(s->d)) != -1 &&
 	    authc_challenge(s->apop_fd, MECH_APOP, s->apop_ts,
 	    sizeof(s->apop_ts)) == -1) {
 		close(s->apop_fd);
@@ -340,9 +341,9 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 	}
 	s->chal_fd = s->apop_fd;
 	if (s->apop_fd != -1)
-		session_replyf(s, "+OK %s %s", sd->cf->greeting, s->apop_ts);
+		session_replyf(s, "+OK %s %s", s->d->cf->greeting, s->apop_ts);
 	else
-		session_replyf(s, "+OK %s", sd->cf->greeting);
+		session_replyf(s, "+OK %s", s->d->cf->greeting);
 
 	for (;;) {
 		r = proto_getline(&s->rd, &s->c.in, &line, &len);
@@ -362,8 +363,8 @@ session_run(int fd, const struct sockaddr *sa, socklen_t salen,
 				 * signal that interrupts the wait. */
 				clock_gettime(CLOCK_MONOTONIC, &deadline);
 				deadline.tv_sec += (time_t)(s->state ==
-				    S_AUTH ? sd->cf->timeout_preauth :
-				    sd->cf->timeout_session);
+				    S_AUTH ? s->d->cf->timeout_preauth :
+				    s->d->cf->timeout_session);
 				waiting = 1;
 			}
 			clock_gettime(CLOCK_MONOTONIC, &now);

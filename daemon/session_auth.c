@@ -91,7 +91,7 @@ cmd_apop(struct session *s, const struct proto_cmd *cmd)
 	char digest[33];
 	size_t ulen, i;
 
-	if (!sd->apop)
+	if (!s->d->apop)
 		return session_reply(s, "-ERR APOP is not available");
 	if (s->apop_fd == -1)
 		return session_reply(s, "-ERR [AUTH] APOP needs a new connection "
@@ -140,7 +140,7 @@ session_login(struct session *s, uint32_t mech, const char *secret,
 		if (mech == MECH_APOP)
 			s->apop_fd = -1;
 	} else
-		fd = authc_connect();
+		fd = authc_connect(s->d);
 	memset(&res, 0, sizeof(res));
 	if (fd != -1) {
 		if (authc_request(fd, mech, s->user, secret, s->id, s->tls,
@@ -184,7 +184,7 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 		if (session_reply(s, "-ERR [SYS/PERM] Authentication failed: "
 		    "account misconfigured, contact the administrator") == -1)
 			return -1;
-		if (s->failures >= sd->cf->login_fail_max) {
+		if (s->failures >= s->d->cf->login_fail_max) {
 			s->reason = "auth-failures";
 			session_reply(s, "-ERR Too many failed logins, disconnecting");
 			return CMD_CLOSE;
@@ -199,7 +199,7 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 		s->have_user = 0;
 		if (session_reply(s, "-ERR [AUTH] Authentication failed") == -1)
 			return -1;
-		if (s->failures >= sd->cf->login_fail_max) {
+		if (s->failures >= s->d->cf->login_fail_max) {
 			s->reason = "auth-failures";
 			session_reply(s, "-ERR Too many failed logins, disconnecting");
 			return CMD_CLOSE;
@@ -211,7 +211,7 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 	s->login_delay = res->login_delay;
 	log_vis(vis, sizeof(vis), s->canon, strlen(s->canon));
 	strlcpy(s->slot->user, vis, sizeof(s->slot->user));
-	if (limit_user(sd->cf, sd->sb, s->slot, s->trusted) == -1) {
+	if (limit_user(s->d->cf, s->d->sb, s->slot, s->trusted) == -1) {
 		/* Closing the agent's socket ends it; nothing is opened. */
 		close(res->agent_fd);
 		memset(s->slot->user, 0, sizeof(s->slot->user));

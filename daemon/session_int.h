@@ -30,6 +30,7 @@ struct sb_slot;
 #define SASL_LINE_MAX		4096	/* RFC 5034 sets no limit */
 
 struct session {
+	struct satcheld		*d;		/* the worker's state */
 	struct conn		 c;
 	struct proto_reader	 rd;
 	const struct listener	*l;

@@ -39,7 +39,7 @@ cmd_stls(struct session *s, const struct proto_cmd *cmd)
 #ifdef HAVE_OPENSSL
 	const char *err;
 
-	if (!tls_enabled(sd))
+	if (!tls_enabled(s->d))
 		return session_reply(s, "-ERR STLS is not available");
 	if (s->tls)
 		return session_reply(s, "-ERR Already using TLS");
@@ -55,7 +55,7 @@ cmd_stls(struct session *s, const struct proto_cmd *cmd)
 	 */
 	buf_reset(&s->c.in);
 	proto_reader_init(&s->rd, PROTO_LINE_MAX);
-	if (tls_accept(sd, &s->c, session_preauth_ms(s), &err) == -1) {
+	if (tls_accept(s->d, &s->c, session_preauth_ms(s), &err) == -1) {
 		log_info("session=%s event=tls result=fail error=\"%s\"",
 		    s->id, err);
 		s->reason = "tls-failed";
@@ -288,7 +288,7 @@ cmd_auth(struct session *s, const struct proto_cmd *cmd)
 		/* The pool makes the challenge and takes one answer. */
 		if (s->chal_fd != -1 && s->chal_fd != s->apop_fd)
 			close(s->chal_fd);
-		if ((s->chal_fd = authc_connect()) == -1 ||
+		if ((s->chal_fd = authc_connect(s->d)) == -1 ||
 		    authc_challenge(s->chal_fd, MECH_CRAM, chal,
 		    sizeof(chal)) == -1) {
 			if (s->chal_fd != -1)
@@ -359,7 +359,7 @@ cmd_auth(struct session *s, const struct proto_cmd *cmd)
 		}
 		sb_set(s->slot, SB_AUTH);
 		memset(&res, 0, sizeof(res));
-		if ((fd = authc_connect()) == -1 || authc_request(fd,
+		if ((fd = authc_connect(s->d)) == -1 || authc_request(fd,
 		    MECH_SCRAM, "", data, s->id, s->tls, s->c.fd) == -1) {
 			if (fd != -1)
 				close(fd);

@@ -79,7 +79,7 @@ proxy_connect(const struct key_proc *kp)
 	}
 	/* The name is no secret: check who answers on it. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == -1 ||
-	    (cred.uid != sd->worker_uid && cred.uid != 0)) {
+	    (cred.uid != geteuid() && cred.uid != 0)) {
 		log_warnx("key process: the key socket belongs to uid %ld",
 		    (long)cred.uid);
 		close(fd);

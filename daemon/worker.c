@@ -43,8 +43,8 @@
 volatile sig_atomic_t worker_quit;
 volatile sig_atomic_t worker_retire;
 
-static int	worker_limits(int, const struct sockaddr *, socklen_t,
-		    const struct listener *, struct sb_slot *);
+static int	worker_limits(struct satcheld *, int, const struct sockaddr *,
+		    socklen_t, const struct listener *, struct sb_slot *);
 
 static void
 worker_signal(int sig)
@@ -57,9 +57,8 @@ worker_signal(int sig)
 
 
 void
-worker_main(struct sb_slot *slot)
+worker_main(struct satcheld *s, struct sb_slot *slot)
 {
-	struct satcheld *s = sd;
 	struct config *cf = s->cf;
 	struct epoll_event ee, evs[LISTENERS_MAX];
 	struct sigaction sa;
@@ -151,12 +150,12 @@ worker_main(struct sb_slot *slot)
 					    s->listeners[i].name);
 				continue;
 			}
-			if (worker_limits(fd, (struct sockaddr *)&ss, sslen,
+			if (worker_limits(s, fd, (struct sockaddr *)&ss, sslen,
 			    &s->listeners[i], slot) == -1)
 				break;	/* refused: not a session served */
 			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
 			    sizeof(on));
-			session_run(fd, (struct sockaddr *)&ss, sslen,
+			session_run(s, fd, (struct sockaddr *)&ss, sslen,
 			    &s->listeners[i], slot);
 			served++;
 			slot->sessions = served;
@@ -177,7 +176,8 @@ worker_main(struct sb_slot *slot)
  * and the close at once; 0 to serve, -1 after a refusal (fd closed).
  */
 static int
-worker_limits(int fd, const struct sockaddr *sa, socklen_t salen,
+worker_limits(struct satcheld *s, int fd, const struct sockaddr *sa,
+    socklen_t salen,
     const struct listener *l, struct sb_slot *slot)
 {
 	char host[NI_MAXHOST], line[160];
@@ -191,8 +191,8 @@ worker_limits(int fd, const struct sockaddr *sa, socklen_t salen,
 	sb_set(slot, SB_PREAUTH);
 	/* Tell the master a worker went busy: after the state, which it
 	 * reads when it wakes. */
-	(void)!write(sd->wake[1], "", 1);
-	if (limit_connect(sd->cf, sd->sb, slot, conf_trusted(sd->cf, sa),
+	(void)!write(s->wake[1], "", 1);
+	if (limit_connect(s->cf, s->sb, slot, conf_trusted(s->cf, sa),
 	    &limit, &reply) == 0)
 		return 0;
 	log_info("event=limit addr=%s user=- limit=%s result=refused",

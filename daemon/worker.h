@@ -8,12 +8,14 @@
 
 #include <signal.h>
 
+struct satcheld;
 struct sb_slot;
 
 extern volatile sig_atomic_t worker_quit;	/* SIGTERM: stop now */
 extern volatile sig_atomic_t worker_retire;	/* SIGUSR1: after session */
 
 /* In the child right after fork (still root).  Never returns. */
-void	 worker_main(struct sb_slot *slot) __attribute__((noreturn));
+void	 worker_main(struct satcheld *s, struct sb_slot *slot)
+	    __attribute__((noreturn));
 
 #endif /* SATCHEL_WORKER_H */

@@ -150,7 +150,6 @@ test_connect_limits(void)
 static void
 test_tarpit(struct scoreboard *sb)
 {
-	static struct satcheld fake;
 	struct config *cf;
 	uint32_t d[6];
 	int i;
@@ -169,8 +168,6 @@ test_tarpit(struct scoreboard *sb)
 	TEST_DONE();
 
 	TEST_START("tarpit delays per address, across users");
-	fake.cf = cf;
-	sd = &fake;
 	for (i = 0; i < 6; i++) {
 		char user[32];
 
@@ -244,7 +241,6 @@ test_tarpit(struct scoreboard *sb)
 	ASSERT_INT_EQ(tarpit_login(cf, "george", "198.51.100.77",
 		    SATCHEL_AUTH_FAIL, auth_fail_now_ms()), 800);
 	TEST_DONE();
-	sd = NULL;
 	conf_free(cf);
 }
 
