@@ -100,6 +100,8 @@ static struct backoff auth_bo = { "auth processes", 0, 0, 0, 0 };
 
 /* The pool is full: the master answers new connections itself. */
 static int pool_full;
+#define SPAWN_RATE_MAX	64
+static unsigned int spawn_rate = 1;	/* doubles while spares run short */
 static const char *pool_full_limit = "workers_max";
 
 static void master_signal(int);
@@ -417,7 +419,17 @@ master_maintain(struct satcheld *s, int tick)
 		may = 0;
 	pool_full = 0;
 	if (idle < cf->workers_min_spare) {
+		/*
+		 * Sized by demand (Apache prefork): while idle workers keep
+		 * running short, each round starts twice as many as the
+		 * last, up to SPAWN_RATE_MAX, so a burst does not wait for
+		 * forks one by one; the rate falls back once spares suffice.
+		 */
 		spawn = cf->workers_min_spare - idle;
+		if (spawn < spawn_rate)
+			spawn = spawn_rate;
+		if (spawn_rate < SPAWN_RATE_MAX)
+			spawn_rate *= 2;
 		if (spawn > (unsigned int)may)
 			spawn = (unsigned int)may;
 		for (i = 0; i < spawn; i++) {
@@ -446,6 +458,8 @@ master_maintain(struct satcheld *s, int tick)
 			    cf->workers_max, cf->path);
 		}
 	}
+	if (idle >= cf->workers_min_spare)
+		spawn_rate = 1;
 	if (idle > cf->workers_max_spare && tick) {
 		/* Retire one idle worker per tick, like Apache. */
 		for (c = 0; c < nchildren; c++) {

@@ -52,6 +52,12 @@
 #include "worker.h"
 #include "compat/poison.h"
 
+/*
+ * Connections the kernel queues while every worker is busy starting up
+ * (a burst): more than the kernel allows is cut to its somaxconn.
+ */
+#define LISTEN_BACKLOG	4096
+
 static int master_load_modules(struct satcheld *);
 static int master_check_auth_modules(struct satcheld *);
 
@@ -336,7 +342,7 @@ master_listen(struct satcheld *s)
 				(void)setsockopt(fd, IPPROTO_IPV6,
 				    IPV6_V6ONLY, &on, sizeof(on));
 			if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-			    listen(fd, 511) == -1) {
+			    listen(fd, LISTEN_BACKLOG) == -1) {
 				log_warn("listen on %s port %s", host, serv);
 				close(fd);
 				freeaddrinfo(res);
