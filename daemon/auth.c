@@ -75,6 +75,7 @@ static struct auth_ctx actx;
 static volatile sig_atomic_t auth_quit;
 
 static void auth_signal(int);
+static void auth_stop_children(struct auth_ctx *);
 
 static void
 auth_signal(int sig)
@@ -185,6 +186,7 @@ auth_spawner_start(struct auth_ctx *a)
 	close(sv[1]);
 	a->spawner_ev.kind = EV_SPAWNER;
 	a->spawner_ev.fd = sv[0];
+	a->spawner_pid = pid;
 }
 
 /* The next timer of anything, as an epoll timeout in ms. */
@@ -327,5 +329,29 @@ auth_main(struct satcheld *s)
 		agents_expire(a, now);
 		auth_bury(a);
 	}
+	/*
+	 * Our module workers and the spawner (and with it the spares) go
+	 * with us, and we wait for them, so that no process of this
+	 * generation outlives its auth process.  Agents serving sessions
+	 * are the spawner's children but no longer tied to it: they end
+	 * with their session.
+	 */
+	auth_stop_children(a);
 	_exit(0);
+}
+
+static void
+auth_stop_children(struct auth_ctx *a)
+{
+	size_t i, j;
+
+	for (i = 0; i < a->ngroups; i++)
+		for (j = 0; j < a->groups[i].maxw; j++)
+			if (a->groups[i].w[j].pid > 0)
+				(void)kill(a->groups[i].w[j].pid, SIGTERM);
+	if (a->spawner_pid > 0)
+		(void)kill(a->spawner_pid, SIGTERM);
+	/* With SA_NOCLDWAIT, wait() returns once every child is gone. */
+	while (wait(NULL) != -1 || errno == EINTR)
+		;
 }

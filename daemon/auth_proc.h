@@ -131,6 +131,7 @@ struct auth_ctx {
 	size_t			 nextra;
 	char			 host[128];
 	int			 quitting;
+	pid_t			 spawner_pid;
 };
 
 /* auth.c */
