@@ -50,7 +50,8 @@
  * The zero-copy proof cache, one byte per message of this session:
  * WIRE_CLEAN once a whole RETR found the stored bytes equal to the wire
  * bytes (CRLF line ends, no line starting with '.', nothing to unescape,
- * the last line ended), WIRE_DIRTY once it found otherwise.  A clean
+ * the last line ended), WIRE_DIRTY once it found less than half of them
+ * clean (not worth scanning again).  A clean
  * message is sent again with sendfile() alone, without reading it.
  * Freed and forgotten with the mailbox (session_free_mailbox), so
  * nothing of it survives into a reused worker's next session.
@@ -194,7 +195,7 @@ out_room(struct session *s, size_t n)
  */
 static int
 send_clean(struct session *s, int fd, uint64_t pos, const char *mem,
-    size_t len)
+    size_t len, uint64_t *zc_r)
 {
 	size_t sent = 0, n;
 	char *out;
@@ -203,6 +204,7 @@ send_clean(struct session *s, int fd, uint64_t pos, const char *mem,
 	if (len >= ZC_MIN && conn_can_sendfile(&s->c)) {
 		r = conn_sendfile(&s->c, fd, (off_t)pos, len, IO_TIMEOUT_MS,
 		    &sent);
+		*zc_r += sent;
 		if (r == 0)
 			return 0;
 		if (r != -2 || mem == NULL)
@@ -248,7 +250,7 @@ session_send_message(struct session *s, size_t idx, int top,
 	struct msg_mbox_open rq;
 	struct msg_mbox_msg rp;
 	char *out;
-	uint64_t offset, length, done = 0, clean = 0;
+	uint64_t offset, length, done = 0, clean = 0, zc_bytes = 0;
 	uint32_t flags;
 	ssize_t n;
 	size_t w, k;
@@ -296,7 +298,7 @@ session_send_message(struct session *s, size_t idx, int top,
 	if (zc && length > 0 && length == s->sizes[idx] &&
 	    (wire_proof[idx] == WIRE_CLEAN || (flags & SATCHEL_MSG_WIRE)) &&
 	    conn_can_sendfile(&s->c)) {
-		r = send_clean(s, fd, offset, NULL, (size_t)length);
+		r = send_clean(s, fd, offset, NULL, (size_t)length, &zc_bytes);
 		if (r == 0) {
 			done = length;
 			clean = length;
@@ -324,7 +326,7 @@ session_send_message(struct session *s, size_t idx, int top,
 		if (zc) {
 			k = proto_xfer_clean(&x, in, (size_t)n);
 			if (k > 0 && (r = send_clean(s, fd, offset + done, in,
-			    k)) != 0) {
+			    k, &zc_bytes)) != 0) {
 				if (r == -3)
 					goto short_read;
 				close(fd);
@@ -351,10 +353,23 @@ session_send_message(struct session *s, size_t idx, int top,
  end:
 	close(fd);
 	if (zc && done == length) {
-		/* A whole RETR: remember what the scan found. */
-		wire_proof[idx] = clean == length && length > 0 &&
-		    proto_xfer_bol(&x) ? WIRE_CLEAN : WIRE_DIRTY;
+		/*
+		 * A whole RETR: remember what the scan found.  A message
+		 * that is mostly clean (a dot line in a CRLF message) is
+		 * scanned again next time for its clean runs; one that is
+		 * mostly not (LF line ends) is not scanned again.
+		 */
+		if (clean == length && length > 0 && proto_xfer_bol(&x))
+			wire_proof[idx] = WIRE_CLEAN;
+		else if (clean < length / 2 || length == 0)
+			wire_proof[idx] = WIRE_DIRTY;
 	}
+	log_debug("session=%s event=%s msg=%zu stored=%llu clean=%llu "
+	    "zerocopy=%llu proof=%s", s->id, top ? "top" : "retr", idx + 1,
+	    (unsigned long long)length, (unsigned long long)clean,
+	    (unsigned long long)zc_bytes, wire_proof == NULL ||
+	    idx >= wire_count ? "none" : wire_proof[idx] == WIRE_CLEAN ? "clean" :
+	    wire_proof[idx] == WIRE_DIRTY ? "dirty" : "unknown");
 	if ((out = out_room(s, PROTO_XFER_SLACK)) == NULL)
 		return -1;
 	buf_commit(&s->c.out, proto_xfer_end(&x, out));
