@@ -45,6 +45,8 @@
 /* One pread: a quarter MiB keeps system calls per MiB at four. */
 #define READ_CHUNK		(256 * 1024)
 #define IO_TIMEOUT_MS		60000
+/* Converted at a time (the output needs up to 3x room). */
+#define CONV_PIECE		(64 * 1024)
 
 /*
  * The zero-copy proof cache, one byte per message of this session:
@@ -334,21 +336,30 @@ session_send_message(struct session *s, size_t idx, int top,
 			}
 			clean += k;
 		}
-		if ((size_t)n > k) {
-			if ((out = out_room(s, 3 * ((size_t)n - k) +
+		/*
+		 * Convert the rest in pieces, so that the output buffer
+		 * stays under IO_FLUSH_AT + 3 * CONV_PIECE (512 KiB of
+		 * storage) however large a read is.
+		 */
+		while ((size_t)n > k) {
+			size_t piece = (size_t)n - k < CONV_PIECE ?
+			    (size_t)n - k : CONV_PIECE;
+
+			if ((out = out_room(s, 3 * piece +
 			    PROTO_XFER_SLACK)) == NULL) {
 				close(fd);
 				return -1;
 			}
-			w = proto_xfer(&x, in + k, (size_t)n - k, out);
+			w = proto_xfer(&x, in + k, piece, out);
 			buf_commit(&s->c.out, w);
+			k += piece;
+			if (s->c.out.len >= IO_FLUSH_AT &&
+			    conn_flush(&s->c, IO_TIMEOUT_MS) == -1) {
+				close(fd);
+				return -1;
+			}
 		}
 		done += (uint64_t)n;
-		if (s->c.out.len >= IO_FLUSH_AT &&
-		    conn_flush(&s->c, IO_TIMEOUT_MS) == -1) {
-			close(fd);
-			return -1;
-		}
 	}
  end:
 	close(fd);
