@@ -297,7 +297,7 @@ session_send_message(struct session *s, size_t idx, int top,
 	 * The module's flag is believed only with the size to match, and
 	 * a message that ends without a line end is never "clean".
 	 */
-	if (zc && length > 0 && length == s->sizes[idx] &&
+	if (zc && length >= ZC_MIN && length == s->sizes[idx] &&
 	    (wire_proof[idx] == WIRE_CLEAN || (flags & SATCHEL_MSG_WIRE)) &&
 	    conn_can_sendfile(&s->c)) {
 		r = send_clean(s, fd, offset, NULL, (size_t)length, &zc_bytes);
@@ -308,8 +308,10 @@ session_send_message(struct session *s, size_t idx, int top,
 		}
 		if (r == -3)
 			goto short_read;
-		if (r == -1 && s->c.error) {
+		if (s->c.error || zc_bytes > 0) {
+			/* Part of it went: no way to resume honestly. */
 			close(fd);
+			s->c.error = 1;
 			return -1;
 		}
 		/* The kernel refused before a byte went: convert. */
