@@ -78,9 +78,8 @@ nd=$(cat "$T/retr.n")
 ceil=$(cat "$T/ceiling")
 
 gnuplot <<EOF
-set terminal svg size 900,420 dynamic enhanced font "sans,12" background "white"
+set terminal svg size 900,420 dynamic noenhanced font "sans,12" background "white"
 set datafile missing "NaN"
-set key outside right top
 set grid ytics
 set logscale x 2
 set xtics (1, 4, 16, 64)
@@ -90,15 +89,14 @@ set yrange [0:*]
 set output "$OUT/logins.svg"
 set multiplot layout 1,2 title "Login storms: USER, PASS, STAT, UIDL, QUIT"
 set title "plain"
-unset key
+set key inside left top font ",10"
 plot for [i=2:$((ns + 1))] "$T/login.dat" using 1:i with linespoints lw 2 pt 7 title columnheader(i)
 set title "implicit TLS"
-set key outside right top
 plot for [i=2:$((ns + 1))] "$T/login-tls.dat" using 1:i with linespoints lw 2 pt 7 title columnheader(i)
 unset multiplot
 
 reset
-set terminal svg size 900,420 dynamic enhanced font "sans,12" background "white"
+set terminal svg size 900,420 dynamic noenhanced font "sans,12" background "white"
 set datafile missing "NaN"
 set output "$OUT/retr.svg"
 set title "RETR of every message (1-4 MiB each), MB/s, median"
@@ -107,7 +105,7 @@ set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set key outside right top
 set grid ytics
-set yrange [0:*]
+set yrange [0:$ceil * 1.15 + 1]
 set ylabel "MB/s"
 set xtics rotate by -20
 set arrow from graph 0, first $ceil to graph 1, first $ceil nohead lw 2 dt 2 lc rgb "red"
@@ -115,7 +113,7 @@ set label "loopback TCP ceiling $ceil MB/s" at graph 0.01, first $ceil offset 0,
 plot for [i=2:$((nd + 1))] "$T/retr.dat" using i:xtic(1) title columnheader(i)
 
 reset
-set terminal svg size 640,360 dynamic enhanced font "sans,12" background "white"
+set terminal svg size 640,360 dynamic noenhanced font "sans,12" background "white"
 set output "$OUT/memory.svg"
 set title "Memory per idle logged-in session (PSS, KiB)"
 set style data histograms
