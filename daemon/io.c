@@ -4,6 +4,8 @@
  * io.c -- buffered, deadline-bound client I/O for the worker (see
  * io.h).  Runs unprivileged.
  */
+#include <sys/sendfile.h>
+
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -15,12 +17,14 @@
 
 static ssize_t plain_read(struct conn *, void *, size_t, short *);
 static ssize_t plain_write(struct conn *, const void *, size_t, short *);
+static ssize_t plain_sendfile(struct conn *, int, off_t *, size_t, short *);
 static size_t plain_pending(struct conn *);
 static void plain_close(struct conn *);
 
 const struct conn_transport conn_plain = {
 	.read = plain_read,
 	.write = plain_write,
+	.sendfile = plain_sendfile,
 	.pending = plain_pending,
 	.close = plain_close,
 };
@@ -37,6 +41,13 @@ plain_write(struct conn *c, const void *p, size_t len, short *want)
 {
 	*want = POLLOUT;
 	return write(c->fd, p, len);
+}
+
+static ssize_t
+plain_sendfile(struct conn *c, int fd, off_t *off, size_t len, short *want)
+{
+	*want = POLLOUT;
+	return sendfile(c->fd, fd, off, len);
 }
 
 static size_t
@@ -183,4 +194,57 @@ int
 conn_pending(struct conn *c)
 {
 	return c->in.len > 0 || c->tr->pending(c) > 0;
+}
+
+int
+conn_can_sendfile(const struct conn *c)
+{
+	return c->tr != NULL && c->tr->sendfile != NULL && !c->nosendfile;
+}
+
+int
+conn_sendfile(struct conn *c, int fd, off_t off, size_t len, int timeout_ms,
+    size_t *sent_r)
+{
+	ssize_t n;
+	short want;
+	int r;
+
+	*sent_r = 0;
+	if (c->error)
+		return -1;
+	if (!conn_can_sendfile(c))
+		return -2;
+	if (conn_flush(c, timeout_ms) == -1)
+		return -1;
+	while (*sent_r < len) {
+		n = c->tr->sendfile(c, fd, &off, len - *sent_r, &want);
+		if (n > 0) {
+			*sent_r += (size_t)n;
+			c->bytes_out += (uint64_t)n;
+			continue;
+		}
+		if (n == 0)
+			return -3;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			do {
+				r = conn_wait(c, want, timeout_ms);
+			} while (r == -3);
+			if (r != 0) {
+				c->error = 1;
+				return -1;
+			}
+			continue;
+		}
+		if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+			/* Not for this file or socket: never again. */
+			c->nosendfile = 1;
+			return -2;
+		}
+		c->error = 1;
+		return -1;
+	}
+	return 0;
 }

@@ -134,6 +134,12 @@ static const int sandbox_common[] = {
 
 static const int sandbox_worker_only[] = {
 	SYS_accept4,
+	/*
+	 * RETR's zero-copy path: a message file the agent passed, to the
+	 * client socket (sendfile also serves SSL_sendfile with kernel
+	 * TLS).  It reads only descriptors the worker already holds.
+	 */
+	SYS_sendfile,
 #ifdef SYS_fstat
 	SYS_fstat,
 #endif

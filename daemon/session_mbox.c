@@ -42,7 +42,37 @@
 #include "worker.h"
 #include "compat/poison.h"
 
-#define READ_CHUNK		(64 * 1024)
+/* One pread: a quarter MiB keeps system calls per MiB at four. */
+#define READ_CHUNK		(256 * 1024)
+/* Converted at a time (the output needs up to 3x room). */
+#define CONV_PIECE		(64 * 1024)
+
+/*
+ * The zero-copy proof cache, one byte per message of this session:
+ * WIRE_CLEAN once a whole RETR found the stored bytes equal to the wire
+ * bytes (CRLF line ends, no line starting with '.', nothing to unescape,
+ * the last line ended), WIRE_DIRTY once it found less than half of them
+ * clean (not worth scanning again).  A clean
+ * message is sent again with sendfile() alone, without reading it.
+ * Freed and forgotten with the mailbox (session_free_mailbox), so
+ * nothing of it survives into a reused worker's next session.
+ */
+#define WIRE_UNKNOWN		0
+#define WIRE_CLEAN		1
+#define WIRE_DIRTY		2
+static uint8_t *wire_proof;
+static size_t wire_count;
+
+/* Clean runs shorter than this are copied: sendfile costs a call. */
+#define ZC_MIN			(16 * 1024)
+
+static void
+wire_forget(void)
+{
+	free(wire_proof);
+	wire_proof = NULL;
+	wire_count = 0;
+}
 
 /*
  * Buffers too big for the stack, at file scope so that
@@ -75,6 +105,7 @@ session_free_mailbox(struct session *s)
 	s->marks = NULL;
 	s->count = 0;
 	s->total = 0;
+	wire_forget();
 }
 
 int
@@ -161,10 +192,71 @@ broken:
 	    "later");
 }
 
+/* Room for n more bytes in the output buffer, flushing if need be. */
+static char *
+out_room(struct session *s, size_t n)
+{
+	char *out;
+
+	if (buf_reserve(&s->c.out, n, &out) == -1 &&
+	    (conn_flush(&s->c, IO_WRITE_TIMEOUT_MS) == -1 ||
+	    buf_reserve(&s->c.out, n, &out) == -1))
+		return NULL;
+	return out;
+}
+
+/*
+ * Send stored bytes [pos, pos + len) of fd, which are also in mem (when
+ * mem is not NULL), unchanged: with sendfile when it is worth a call
+ * and the transport can, else copied through the output buffer.  0, -1
+ * on a connection error, -3 when the file ended early.
+ */
+static int
+send_clean(struct session *s, int fd, uint64_t pos, const char *mem,
+    size_t len, uint64_t *zc_r)
+{
+	size_t sent = 0, n;
+	char *out;
+	int r;
+
+	if (len >= ZC_MIN && conn_can_sendfile(&s->c)) {
+		r = conn_sendfile(&s->c, fd, (off_t)pos, len, IO_WRITE_TIMEOUT_MS,
+		    &sent);
+		*zc_r += sent;
+		if (r == 0)
+			return 0;
+		if (r != -2 || mem == NULL)
+			return r == -2 ? -1 : r;
+		/* The kernel refused: write the rest from memory. */
+	}
+	if (mem == NULL)
+		return -1;
+	while (sent < len) {
+		n = len - sent < IO_FLUSH_AT ? len - sent : IO_FLUSH_AT;
+		if ((out = out_room(s, n)) == NULL)
+			return -1;
+		memcpy(out, mem + sent, n);
+		buf_commit(&s->c.out, n);
+		sent += n;
+		if (s->c.out.len >= IO_FLUSH_AT &&
+		    conn_flush(&s->c, IO_WRITE_TIMEOUT_MS) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * Ask the agent for message idx and stream it: the agent answers with a
  * file descriptor, offset and length, and the bytes are converted
  * chunk by chunk (CRLF, unescaping, dot-stuffing), never held whole.
+ *
+ * RETR takes the zero-copy path where it can (doc/DESIGN, "The RETR
+ * path"): each chunk read is first scanned (proto_xfer_clean), and its
+ * prefix that needs no change goes out with sendfile() straight from
+ * the page cache; only the rest goes through the converter.  A message
+ * proven clean earlier in the session, or one the storage module marks
+ * SATCHEL_MSG_WIRE with a stored length equal to its announced size, is
+ * sent with sendfile() alone, without being read here.
  */
 int
 session_send_message(struct session *s, size_t idx, int top,
@@ -176,11 +268,11 @@ session_send_message(struct session *s, size_t idx, int top,
 	struct msg_mbox_open rq;
 	struct msg_mbox_msg rp;
 	char *out;
-	uint64_t offset, length, done = 0;
+	uint64_t offset, length, done = 0, clean = 0, zc_bytes = 0;
 	uint32_t flags;
 	ssize_t n;
-	size_t w;
-	int fd;
+	size_t w, k;
+	int fd, zc, r;
 
 	memset(&rq, 0, sizeof(rq));
 	rq.index = idx;
@@ -210,6 +302,37 @@ session_send_message(struct session *s, size_t idx, int top,
 		session_replyf(s, "+OK %llu octets",
 		    (unsigned long long)s->sizes[idx]);
 	proto_xfer_init(&x, flags, 1, top, top_lines);
+
+	if (wire_proof == NULL && s->count > 0 &&
+	    (wire_proof = calloc(s->count, 1)) != NULL)
+		wire_count = s->count;
+	zc = !top && wire_proof != NULL && idx < wire_count &&
+	    wire_proof[idx] != WIRE_DIRTY;
+	/*
+	 * Known clean (it equals its RFC 1939 size byte for byte): no scan.
+	 * The module's flag is believed only with the size to match, and
+	 * a message that ends without a line end is never "clean".
+	 */
+	if (zc && length >= ZC_MIN && length == s->sizes[idx] &&
+	    (wire_proof[idx] == WIRE_CLEAN || (flags & SATCHEL_MSG_WIRE)) &&
+	    conn_can_sendfile(&s->c)) {
+		r = send_clean(s, fd, offset, NULL, (size_t)length, &zc_bytes);
+		if (r == 0) {
+			done = length;
+			clean = length;
+			goto end;
+		}
+		if (r == -3)
+			goto short_read;
+		if (s->c.error || zc_bytes > 0) {
+			/* Part of it went: no way to resume honestly. */
+			close(fd);
+			s->c.error = 1;
+			return -1;
+		}
+		/* The kernel refused before a byte went: convert. */
+	}
+
 	while (done < length && !proto_xfer_done(&x)) {
 		size_t want = length - done < sizeof(mbox_in) ?
 		    (size_t)(length - done) : sizeof(mbox_in);
@@ -217,42 +340,80 @@ session_send_message(struct session *s, size_t idx, int top,
 		n = pread(fd, in, want, (off_t)(offset + done));
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			/*
-			 * The message shrank under us: the reply is already
-			 * under way, so the only honest thing left is to
-			 * drop the connection rather than end it with "."
-			 */
-			log_warnx("session=%s event=retr user=%s "
-			    "result=short-read", s->id, s->slot->user);
-			close(fd);
-			s->reason = "read-error";
-			return CMD_CLOSE;
+		if (n <= 0)
+			goto short_read;
+		k = 0;
+		if (zc) {
+			k = proto_xfer_clean(&x, in, (size_t)n);
+			if (k > 0 && (r = send_clean(s, fd, offset + done, in,
+			    k, &zc_bytes)) != 0) {
+				if (r == -3)
+					goto short_read;
+				close(fd);
+				return -1;
+			}
+			clean += k;
+		}
+		/*
+		 * Convert the rest in pieces, so that the output buffer
+		 * stays under IO_FLUSH_AT + 3 * CONV_PIECE (512 KiB of
+		 * storage) however large a read is.
+		 */
+		while ((size_t)n > k) {
+			size_t piece = (size_t)n - k < CONV_PIECE ?
+			    (size_t)n - k : CONV_PIECE;
+
+			if ((out = out_room(s, 3 * piece +
+			    PROTO_XFER_SLACK)) == NULL) {
+				close(fd);
+				return -1;
+			}
+			w = proto_xfer(&x, in + k, piece, out);
+			buf_commit(&s->c.out, w);
+			k += piece;
+			if (s->c.out.len >= IO_FLUSH_AT &&
+			    conn_flush(&s->c, IO_WRITE_TIMEOUT_MS) == -1) {
+				close(fd);
+				return -1;
+			}
 		}
 		done += (uint64_t)n;
-		if (buf_reserve(&s->c.out, 3 * (size_t)n + PROTO_XFER_SLACK,
-		    &out) == -1 && (conn_flush(&s->c, IO_WRITE_TIMEOUT_MS) == -1 ||
-		    buf_reserve(&s->c.out, 3 * (size_t)n + PROTO_XFER_SLACK,
-		    &out) == -1)) {
-			close(fd);
-			return -1;
-		}
-		w = proto_xfer(&x, in, (size_t)n, out);
-		buf_commit(&s->c.out, w);
-		if (s->c.out.len >= IO_FLUSH_AT &&
-		    conn_flush(&s->c, IO_WRITE_TIMEOUT_MS) == -1) {
-			close(fd);
-			return -1;
-		}
 	}
+ end:
 	close(fd);
-	if (buf_reserve(&s->c.out, PROTO_XFER_SLACK, &out) == -1) {
-		if (conn_flush(&s->c, IO_WRITE_TIMEOUT_MS) == -1 ||
-		    buf_reserve(&s->c.out, PROTO_XFER_SLACK, &out) == -1)
-			return -1;
+	if (zc && done == length) {
+		/*
+		 * A whole RETR: remember what the scan found.  A message
+		 * that is mostly clean (a dot line in a CRLF message) is
+		 * scanned again next time for its clean runs; one that is
+		 * mostly not (LF line ends) is not scanned again.
+		 */
+		if (clean == length && length > 0 && proto_xfer_bol(&x))
+			wire_proof[idx] = WIRE_CLEAN;
+		else if (clean < length / 2 || length == 0)
+			wire_proof[idx] = WIRE_DIRTY;
 	}
+	log_debug("session=%s event=%s msg=%zu stored=%llu clean=%llu "
+	    "zerocopy=%llu proof=%s", s->id, top ? "top" : "retr", idx + 1,
+	    (unsigned long long)length, (unsigned long long)clean,
+	    (unsigned long long)zc_bytes, wire_proof == NULL ||
+	    idx >= wire_count ? "none" : wire_proof[idx] == WIRE_CLEAN ? "clean" :
+	    wire_proof[idx] == WIRE_DIRTY ? "dirty" : "unknown");
+	if ((out = out_room(s, PROTO_XFER_SLACK)) == NULL)
+		return -1;
 	buf_commit(&s->c.out, proto_xfer_end(&x, out));
 	return 0;
+ short_read:
+	/*
+	 * The message shrank under us: the reply is already under way, so
+	 * the only honest thing left is to drop the connection rather than
+	 * end it with "."
+	 */
+	log_warnx("session=%s event=retr user=%s result=short-read", s->id,
+	    s->slot->user);
+	close(fd);
+	s->reason = "read-error";
+	return CMD_CLOSE;
 agent_failed:
 	log_warnx("session=%s event=retr user=%s result=error "
 	    "reason=agent-failed", s->id, s->slot->user);

@@ -79,6 +79,19 @@ static const struct conn_transport conn_tls = {
 	.close = tls_close,
 };
 
+#ifdef SSL_OP_ENABLE_KTLS
+static ssize_t tls_sendfile(struct conn *, int, off_t *, size_t, short *);
+
+/* The same, once the kernel encrypts what is sent (kTLS). */
+static const struct conn_transport conn_ktls = {
+	.read = tls_read,
+	.write = tls_write,
+	.sendfile = tls_sendfile,
+	.pending = tls_pending,
+	.close = tls_close,
+};
+#endif
+
 static const char *
 tls_error(void)
 {
@@ -192,6 +205,16 @@ tls_ctx_new(struct config *cf, struct tls_state *t, size_t i,
 		goto fail_ssl;
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+#ifdef SSL_OP_ENABLE_KTLS
+	/*
+	 * Kernel TLS where the kernel has it (the tls module; see
+	 * /proc/sys/net/ipv4/tcp_available_ulp): after the handshake the
+	 * records are encrypted in the kernel, and RETR's zero-copy path
+	 * sends message files with SSL_sendfile().  Without it OpenSSL
+	 * keeps the records in user space, as before (tls_accept).
+	 */
+	SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
+#endif
 	/*
 	 * The output buffer moves and is written in parts; idle sessions
 	 * give their read and write buffers back.
@@ -415,6 +438,12 @@ tls_accept(struct satcheld *s, struct conn *c, int timeout_ms,
 	}
 	c->tls = ssl;
 	c->tr = &conn_tls;
+#ifdef SSL_OP_ENABLE_KTLS
+	if (BIO_get_ktls_send(SSL_get_wbio(ssl)))
+		c->tr = &conn_ktls;
+	log_debug("TLS: kernel TLS for sending: %s", c->tr == &conn_ktls ?
+	    "yes" : "no (no tls module, or not for this cipher)");
+#endif
 	return 0;
 }
 
@@ -485,6 +514,32 @@ tls_write(struct conn *c, const void *p, size_t len, short *want)
 		return r;
 	return tls_io_result(c, r, want);
 }
+
+#ifdef SSL_OP_ENABLE_KTLS
+static ssize_t
+tls_sendfile(struct conn *c, int fd, off_t *off, size_t len, short *want)
+{
+	ossl_ssize_t r;
+
+	ERR_clear_error();
+	errno = 0;
+	*want = POLLOUT;
+	if ((r = SSL_sendfile(c->tls, fd, *off, len, 0)) > 0) {
+		*off += (off_t)r;
+		return (ssize_t)r;
+	}
+	if (SSL_get_error(c->tls, (int)r) == SSL_ERROR_WANT_WRITE) {
+		ERR_clear_error();
+		errno = EAGAIN;
+		return -1;
+	}
+	ERR_clear_error();
+	/* A failed sendfile (errno EINVAL...) lets the caller write. */
+	if (errno == 0 || errno == EAGAIN)
+		errno = EIO;
+	return -1;
+}
+#endif
 
 static size_t
 tls_pending(struct conn *c)

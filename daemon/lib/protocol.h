@@ -114,6 +114,17 @@ void	 proto_xfer_init(struct proto_xfer *x, uint32_t flags, int dotstuff,
 size_t	 proto_xfer(struct proto_xfer *x, const char *in, size_t inlen,
 	    char *out);
 /*
+ * Zero-copy: the length of the longest prefix of in[0..inlen) that
+ * proto_xfer would write unchanged (CRLF line ends, no line starting
+ * with '.', no mbox escape to undo), with x advanced over it exactly as
+ * proto_xfer would have, so the caller may send those bytes straight
+ * from the file (sendfile) and go on converting from in + the result.
+ * Always 0 for TOP.  Pure, no output.
+ */
+size_t	 proto_xfer_clean(struct proto_xfer *x, const char *in, size_t inlen);
+/* True when x is at the beginning of a line (the last byte was a LF). */
+#define proto_xfer_bol(x)	((x)->bol != 0)
+/*
  * End of message: flush held bytes, end an unfinished line with CRLF
  * (just LF if the last byte was a bare CR), and when dotstuff is set
  * write the ".\r\n" terminator.  out needs PROTO_XFER_SLACK bytes.

@@ -315,6 +315,15 @@ struct satchel_auth_ops {
 #define SATCHEL_MSG_CRLF	0x01	/* informational: lines end CRLF */
 #define SATCHEL_MSG_MBOXRD	0x02	/* ">+From " loses one '>' */
 #define SATCHEL_MSG_MBOXO	0x04	/* ">From " loses its '>' */
+/*
+ * Optional, for a module that caches what a scan found: the stored bytes
+ * are already the wire bytes (every line ends CRLF, the last one too, no
+ * line starts with '.', no escape to undo), so the worker may send them
+ * with sendfile() without reading them.  The worker believes it only
+ * when the stored length equals the message's RFC 1939 size; a module
+ * that is not sure leaves it clear (the worker then scans each chunk).
+ */
+#define SATCHEL_MSG_WIRE	0x08
 
 struct satchel_mailbox_ref {
 	const char	*driver;	/* "maildir" */

@@ -106,7 +106,8 @@ stop_pid() {	# pid [seconds]: SIGTERM, wait, then SIGKILL the tree
 	return 0
 }
 
-# satchel_conf file port [key=value ...]: a Satchel config for the bench.
+# satchel_conf file port [key=value ...]: a Satchel config for the bench;
+# with SATCHEL_EXTRA set, that file's lines are added at the top level.
 satchel_conf() {
 	local f=$1 port=$2 kv
 	shift 2
@@ -127,6 +128,8 @@ satchel_conf() {
 		for kv in "$@"; do
 			echo "${kv%%=*} = ${kv#*=}"
 		done
+		# A file of top-level lines (tests/bench/tuned.conf), as is.
+		[ -n "${SATCHEL_EXTRA:-}" ] && cat "$SATCHEL_EXTRA"
 		echo
 		echo "[file]"
 		echo "path = $W/users"

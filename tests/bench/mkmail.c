@@ -21,6 +21,11 @@
  * ">From " (mbox escaping), lines up to 20,000 bytes, 8-bit bytes, and
  * base64-like runs for bulk.  Lines end in LF, as in real Maildirs.
  *
+ * -C (maildir): "wire-clean" messages instead, stored exactly as POP3
+ * sends them: every line ends CRLF and a line that would start with '.'
+ * starts with ',' instead.  A server can send those with sendfile()
+ * (Satchel's zero-copy RETR path); everything else above still holds.
+ *
  * Build: gcc -O2 -o mkmail mkmail.c
  */
 #include <sys/stat.h>
@@ -44,6 +49,7 @@ static char pool8[POOL];	/* text with 8-bit bytes */
 static char b64[POOL];		/* base64 alphabet run */
 static char *msg;
 static size_t msglen;
+static int wire_clean;		/* -C */
 
 static uint64_t
 rnd(void)
@@ -146,7 +152,35 @@ body_line(size_t room, int bulk)
 	put("\n", 1);
 }
 
+/* -C: rewrite msg as wire bytes (CRLF, no line starting with '.'). */
+static void
+make_clean(void)
+{
+	static char *w;
+	size_t i, o = 0;
+
+	if (w == NULL && (w = malloc(2 * (size_t)MSG_MAX)) == NULL) {
+		perror("malloc");
+		exit(1);
+	}
+	for (i = 0; i < msglen; i++) {
+		if ((i == 0 || msg[i - 1] == '\n') && msg[i] == '.') {
+			w[o++] = ',';
+			continue;
+		}
+		if (msg[i] == '\n' && (i == 0 || msg[i - 1] != '\r'))
+			w[o++] = '\r';
+		w[o++] = msg[i];
+	}
+	if (o > MSG_MAX)
+		o = MSG_MAX;	/* a whole number of lines is not needed */
+	memcpy(msg, w, o);
+	msglen = o;
+}
+
 /* Build message idx of about target bytes into msg/msglen. */
+static void make_clean(void);
+
 static void
 make_message(uint64_t seed, long idx, size_t target)
 {
@@ -178,6 +212,8 @@ make_message(uint64_t seed, long idx, size_t target)
 	}
 	if (msglen == 0 || msg[msglen - 1] != '\n')
 		put("\n", 1);
+	if (wire_clean)
+		make_clean();
 }
 
 static size_t
@@ -267,8 +303,9 @@ make_maildir(const char *dir, long count, uint64_t seed, long user)
 	for (m = 0; m < count; m++) {
 		sz = pick_size(seed + (uint64_t)user, m);
 		make_message(seed + (uint64_t)user, m, sz);
+		/* W= is the RFC 1939 size: one more byte per bare LF. */
 		for (lf = 0, i = 0; i < msglen; i++)
-			lf += msg[i] == '\n';
+			lf += msg[i] == '\n' && (i == 0 || msg[i - 1] != '\r');
 		snprintf(path, sizeof(path),
 		    "%s/cur/%ld.M%ldP%ld.bench,S=%zu,W=%zu:2,", dir,
 		    1700000000L + m, m, 1000 + user, msglen, msglen + lf);
@@ -330,7 +367,7 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: mkmail maildir DIR -n COUNT -s SIZE[-SIZE] [-S seed]\n"
+	    "usage: mkmail maildir DIR -n COUNT -s SIZE[-SIZE] [-S seed] [-C]\n"
 	    "       mkmail mbox FILE -n COUNT -s SIZE[-SIZE] [-S seed]\n"
 	    "       mkmail users ROOT -U USERS -n COUNT -s SIZE[-SIZE] "
 	    "[-S seed] [-D domain]\n");
@@ -351,8 +388,9 @@ main(int argc, char *argv[])
 	mode = argv[1];
 	target = argv[2];
 	optind = 3;
-	while ((ch = getopt(argc, argv, "n:s:S:U:D:")) != -1) {
+	while ((ch = getopt(argc, argv, "Cn:s:S:U:D:")) != -1) {
 		switch (ch) {
+		case 'C': wire_clean = 1; break;
 		case 'n': count = atol(optarg); break;
 		case 's': s = optarg; break;
 		case 'S': seed = strtoull(optarg, NULL, 10); break;

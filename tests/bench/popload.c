@@ -21,6 +21,12 @@
  * concurrent sessions never share a mailbox, and with -U >= 2 x the
  * concurrency a slot never reconnects to the mailbox it has just left.
  *
+ * -Q sets TCP_QUICKACK after every read, so the client never delays
+ * its ACKs: a server that ends each message with a small write and no
+ * TCP_NODELAY (popa3d) otherwise waits for the 40 ms delayed ACK at
+ * the end of every RETR, and a download measures that wait instead of
+ * the server's streaming (tests/bench/RESULTS.md, "popa3d").
+ *
  * Every loop is bounded: -n sessions, -d seconds of run time, -t seconds
  * per step of one session.  The result is one line on stdout:
  *   result scenario=login conc=16 tls=0 ok=N err=N secs=S rate=R/s
@@ -83,7 +89,7 @@ struct conn {
 
 static enum scen scen = S_LOGIN;
 static const char *host = "127.0.0.1";
-static int port = 110, tls, conc = 1, nusers, verbose;
+static int port = 110, tls, conc = 1, nusers, verbose, quickack;
 static long maxsess = 1000000;
 static double duration = 10, step_timeout = 30, hold = 30;
 static const char *userfmt = "user%d@bench.example", *password = "bench";
@@ -122,7 +128,7 @@ usage(void)
 	    "usage: popload -s login|download|idle [-T] [-h host] [-p port]\n"
 	    "  [-c concurrency] [-n sessions] [-d seconds] [-t step_timeout]\n"
 	    "  [-H hold_seconds] [-u user_format] [-U users] [-B first_user]\n"
-	    "  [-P password] [-v]\n");
+	    "  [-P password] [-Q] [-v]\n");
 	exit(2);
 }
 
@@ -240,6 +246,9 @@ c_read(struct conn *c, void *p, size_t len)
 {
 	int n, e;
 
+	if (quickack)
+		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &quickack,
+		    sizeof(quickack));
 	if (c->ssl == NULL)
 		return read(c->fd, p, len);
 	c->want_write = 0;
@@ -622,7 +631,7 @@ main(int argc, char *argv[])
 	long target;
 	char *end;
 
-	while ((ch = getopt(argc, argv, "s:Th:p:c:n:d:t:H:u:U:B:P:v")) !=
+	while ((ch = getopt(argc, argv, "s:Th:p:c:n:d:t:H:u:U:B:P:Qv")) !=
 	    -1) {
 		switch (ch) {
 		case 's':
@@ -647,6 +656,7 @@ main(int argc, char *argv[])
 		case 'U': nusers = atoi(optarg); break;
 		case 'B': user_base = atoi(optarg); break;
 		case 'P': password = optarg; break;
+		case 'Q': quickack = 1; break;
 		case 'v': verbose = 1; break;
 		default: usage();
 		}

@@ -12,6 +12,23 @@
 # setting, runs every scenario on every server in alternation RUNS times,
 # and prints a table of medians with the ratio to Dovecot's better setting.
 #
+# Servers: satchel (the default config), satchel_tuned (the default
+# config plus tests/bench/tuned.conf), dovecot (Debian's default),
+# dovecot_tuned (Dovecot's real high-performance mode: pop3-login
+# service_count = 0 and pop3 service_count = 100, both with
+# process_min_avail), popa3d (Debian's 1.0.3, the way its users run it:
+# under ucspi-tcp's tcpserver as inetd would, PAM against /etc/shadow,
+# mboxes in /var/mail; no TLS).  popa3d conflicts with dovecot-pop3d as
+# a package, so its .deb is fetched with apt-get download and unpacked
+# into the work directory; its PAM file, its chroot and its users exist
+# only for the run.
+#
+# Every server's process tree is charged for the CPU it used (utime +
+# stime of every process, including reaped children) over each scenario:
+# ms per session for logins, ms per MiB for RETR.  At the end the raw
+# results go to tests/bench/charts/results.txt, tests/bench/charts.sh
+# turns them into SVG charts there (gnuplot), and the tables are printed.
+#
 # Environment knobs (defaults in brackets):
 #   RUNS [5]          alternating runs per scenario
 #   LOGIN_SECS [4]    length of one login-storm run
@@ -19,10 +36,13 @@
 #   IDLE [1000]       idle logged-in sessions for the memory scenario
 #   IDLE_RUNS [3]     runs of the memory scenario
 #   BIG [100000]      messages in the big Maildir (0 skips it)
-#   DL_MSGS [60]      messages (1-10 MiB) in the download mailbox
+#   DL_MSGS [64]      messages in each download mailbox
+#   DL_SIZE [1m-4m]   their sizes (the issue-16 harness: 1-4 MiB)
+#   DL_STREAMS [4]    parallel RETR streams for the "download-4" row
 #   TLS [auto]        auto: TLS rows when the server has a TLS listener
-#   SERVERS           subset of "satchel satchel_tuned satchel_reuse
-#                     dovecot dovecot_tuned"
+#   SERVERS           subset of "satchel satchel_tuned dovecot
+#                     dovecot_tuned popa3d"
+#   CHARTS [$BENCH_DIR/charts]  where results.txt and the SVGs go
 #   KEEP=1            keep the temporary directory
 # Every loop is bounded in count and time; every server is stopped by pid.
 set -u
@@ -33,11 +53,17 @@ LOGIN_SECS=${LOGIN_SECS:-4}
 CONCS=${CONCS:-"1 16 64"}
 IDLE=${IDLE:-1000}
 BIG=${BIG:-100000}
-DL_MSGS=${DL_MSGS:-60}
+DL_MSGS=${DL_MSGS:-64}
+DL_SIZE=${DL_SIZE:-1m-4m}
+DL_STREAMS=${DL_STREAMS:-4}
 TLS=${TLS:-auto}
 IDLE_RUNS=${IDLE_RUNS:-3}
-SERVERS=${SERVERS:-"satchel satchel_tuned satchel_reuse dovecot dovecot_tuned"}
+SERVERS=${SERVERS:-"satchel satchel_tuned dovecot dovecot_tuned popa3d"}
+CHARTS=${CHARTS:-$BENCH_DIR/charts}
 NUSERS=$((IDLE > 64 ? IDLE : 64))
+MAXC=1
+for c in $CONCS; do [ "$c" -gt "$MAXC" ] && MAXC=$c; done
+POP_USERS=$MAXC		# popa3d: system users bpop0.. with mboxes
 
 W=$(mktemp -d /tmp/bench-run.XXXXXX)
 chmod 755 "$W"
@@ -54,6 +80,7 @@ cleanup() {
 	for s in $SERVERS; do
 		[ -n "${PID[$s]:-}" ] && stop_pid "${PID[$s]}" 15
 	done
+	popa3d_cleanup
 	if [ "${KEEP:-0}" = 1 ]; then
 		log "kept $W"
 	else
@@ -83,6 +110,13 @@ setup_tools() {
 	    { log "apt-get install dovecot-pop3d failed"; exit 1; }
 	command -v gcc >/dev/null && [ -f /usr/include/openssl/ssl.h ] ||
 	    apt_install gcc libssl-dev
+	command -v gnuplot >/dev/null || apt_install gnuplot-nox ||
+	    log "no gnuplot: no charts"
+	case " $SERVERS " in *" popa3d "*)
+		command -v tcpserver >/dev/null || apt_install ucspi-tcp ||
+		    { log "apt-get install ucspi-tcp failed"; exit 1; }
+		popa3d_fetch || exit 1 ;;
+	esac
 	[ -x "$BUILDDIR/satcheld" ] || { log "no $BUILDDIR/satcheld"; exit 1; }
 	bench_build_tools || exit 1
 	bench_users
@@ -95,9 +129,16 @@ setup_mail() {
 	log "mailboxes: $NUSERS users x 10 messages of 1-32 KiB"
 	"$BIN/mkmail" users "$W/mail" -U "$NUSERS" -n 10 -s 1k-32k -S 1 ||
 	    exit 1
-	log "mailboxes: download, $DL_MSGS messages of 1-10 MiB"
-	"$BIN/mkmail" maildir "$W/mail/$BENCH_DOMAIN/dl" -n "$DL_MSGS" \
-	    -s 1m-10m -S 2 || exit 1
+	log "mailboxes: download, $DL_STREAMS x $DL_MSGS messages of $DL_SIZE"
+	"$BIN/mkmail" maildir "$W/mail/$BENCH_DOMAIN/dl0" -n "$DL_MSGS" \
+	    -s "$DL_SIZE" -S 2 || exit 1
+	for i in $(seq 1 $((DL_STREAMS - 1))); do
+		cp -al "$W/mail/$BENCH_DOMAIN/dl0" "$W/mail/$BENCH_DOMAIN/dl$i"
+	done
+	# The same messages stored as wire bytes (CRLF, no leading dots):
+	# Satchel's zero-copy path.
+	"$BIN/mkmail" maildir "$W/mail/$BENCH_DOMAIN/dlw0" -n "$DL_MSGS" \
+	    -s "$DL_SIZE" -S 2 -C || exit 1
 	if [ "$BIG" -gt 0 ]; then
 		log "mailboxes: big, $BIG messages of 1-8 KiB"
 		"$BIN/mkmail" maildir "$W/mail/$BENCH_DOMAIN/big" -n "$BIG" \
@@ -108,7 +149,11 @@ setup_mail() {
 			bench_pwline "user$i@$BENCH_DOMAIN" \
 			    "$W/mail/$BENCH_DOMAIN/user$i"
 		done
-		bench_pwline "dl@$BENCH_DOMAIN" "$W/mail/$BENCH_DOMAIN/dl"
+		for i in $(seq 0 $((DL_STREAMS - 1))); do
+			bench_pwline "dl$i@$BENCH_DOMAIN" \
+			    "$W/mail/$BENCH_DOMAIN/dl$i"
+		done
+		bench_pwline "dlw0@$BENCH_DOMAIN" "$W/mail/$BENCH_DOMAIN/dlw0"
 		bench_pwline "big@$BENCH_DOMAIN" "$W/mail/$BENCH_DOMAIN/big"
 	} >"$W/users"
 	# Satchel's auth pool reads it as root, Dovecot's auth process as
@@ -120,6 +165,7 @@ setup_mail() {
 	    /CN=bench.example -keyout "$W/key.pem" -out "$W/cert.pem" \
 	    >/dev/null 2>&1
 	chmod 600 "$W/key.pem"
+	case " $SERVERS " in *" popa3d "*) popa3d_users ;; esac
 }
 
 # ---- servers ---------------------------------------------------------
@@ -172,14 +218,18 @@ service pop3-login {
 EOF
 	if [ "$2" = 1 ]; then
 		cat >>"$d/dovecot.conf" <<EOF
-  # Performance mode (doc: "High-performance mode"): login processes
-  # serve many clients each and are pre-started.
+  # High-performance mode (Dovecot's "Login processes" documentation):
+  # login processes serve many clients each and are pre-started...
   service_count = 0
   process_min_avail = $(nproc)
   vsz_limit = 1G
 }
 service pop3 {
-  process_min_avail = $(nproc)
+  # ...and pop3 processes are reused for 100 sessions (of users sharing
+  # one uid, as all of these do), enough of them pre-started for the
+  # largest client count.
+  service_count = 100
+  process_min_avail = $MAXC
 }
 EOF
 	else
@@ -204,12 +254,15 @@ dovecot_start() {	# name
 	sleep 1
 }
 
-satchel_setup() {	# name key=value...
+satchel_setup() {	# name tuned(0|1)
 	local name=$1 tlsline=
-	shift
 	mkdir -p "$W/$name"
+	# tuned.conf's top-level lines go in as they are (SATCHEL_EXTRA).
+	SATCHEL_EXTRA=
+	[ "$2" = 1 ] && SATCHEL_EXTRA=$BENCH_DIR/tuned.conf
 	satchel_conf "$W/$name/satchel.conf" "${PORT[$name]}" \
-	    workers_max=$((IDLE + 200)) "$@"
+	    workers_max=$((IDLE + 200))
+	SATCHEL_EXTRA=
 	# TLS when this build has it: listen ... tls plus tls_cert/tls_key.
 	if [ "$TLS" != 0 ]; then
 		cp "$W/$name/satchel.conf" "$W/$name/tls.conf"
@@ -227,6 +280,7 @@ satchel_setup() {	# name key=value...
 server_start() {	# name
 	case $1 in
 	dovecot*) dovecot_start "$1" ;;
+	popa3d) popa3d_start ;;
 	satchel*)
 		setsid "$BUILDDIR/satcheld" -F -c "$W/$1/satchel.conf" \
 		    </dev/null >>"$W/$1/satcheld.log" 2>&1 &
@@ -247,18 +301,92 @@ setup_servers() {
 		case $s in
 		dovecot) dovecot_conf dovecot 0 ;;
 		dovecot_tuned) dovecot_conf dovecot_tuned 1 ;;
-		satchel) satchel_setup satchel ;;
-		satchel_tuned) satchel_setup satchel_tuned \
-		    workers_min_spare=32 workers_max_spare=128 \
-		    auth_processes=4 ;;
-		satchel_reuse) satchel_setup satchel_reuse \
-		    workers_min_spare=32 workers_max_spare=128 \
-		    auth_processes=4 worker_max_sessions=10000 ;;
+		satchel) satchel_setup satchel 0 ;;
+		satchel_tuned) satchel_setup satchel_tuned 1 ;;
+		popa3d) PORT_TLS[$s]= ;;
 		*) log "unknown server $s"; exit 1 ;;
 		esac
 		server_start "$s" || exit 1
 		log "$s: pid ${PID[$s]} port ${PORT[$s]} tls ${PORT_TLS[$s]:-none}"
 	done
+}
+
+# ---- popa3d, the Debian way ------------------------------------------
+
+POPA3D=
+POP_MADE_PAM=0
+POP_MADE_USER=0
+POP_MADE_DIR=0
+
+popa3d_fetch() {	# the .deb, unpacked into $W/popa3d
+	mkdir -p "$W/popa3d"
+	( cd "$W/popa3d" && apt-get download popa3d >>"$W/apt.log" 2>&1 ) ||
+	    { log "apt-get download popa3d failed"; return 1; }
+	dpkg-deb -x "$W"/popa3d/popa3d_*.deb "$W/popa3d/root" || return 1
+	POPA3D=$W/popa3d/root/usr/sbin/popa3d
+	[ -x "$POPA3D" ]
+}
+
+popa3d_users() {	# system users bpop0.. and bpopdl0.., mboxes in /var/mail
+	local i
+	# What the package's postinst would have made.
+	getent passwd popa3d >/dev/null || { useradd --system -M \
+	    -d /var/lib/popa3d -s /usr/sbin/nologin popa3d && POP_MADE_USER=1; }
+	[ -d /var/lib/popa3d ] || { mkdir -p /var/lib/popa3d && POP_MADE_DIR=1; }
+	[ -f /etc/pam.d/popa3d ] || { cp "$W/popa3d/root/etc/pam.d/popa3d" \
+	    /etc/pam.d/popa3d && POP_MADE_PAM=1; }
+	log "popa3d: $POP_USERS + $DL_STREAMS system users, mboxes in /var/mail"
+	"$BIN/mkmail" mbox "$W/pop-login.mbox" -n 10 -s 1k-32k -S 1 || exit 1
+	"$BIN/mkmail" mbox "$W/pop-dl.mbox" -n "$DL_MSGS" -s "$DL_SIZE" -S 2 ||
+	    exit 1
+	for i in $(seq 0 $((POP_USERS - 1))) $(seq 0 $((DL_STREAMS - 1)) |
+	    sed 's/^/dl/'); do
+		getent passwd "bpop$i" >/dev/null ||
+		    useradd -M -d /nonexistent -s /usr/sbin/nologin "bpop$i"
+		# The same {SHA512-CRYPT} hash the other servers check.
+		usermod -p "$BENCH_HASH" "bpop$i"
+		case $i in
+		dl*) cp "$W/pop-dl.mbox" "/var/mail/bpop$i" ;;
+		*) cp "$W/pop-login.mbox" "/var/mail/bpop$i" ;;
+		esac
+		chown "bpop$i:mail" "/var/mail/bpop$i"
+		chmod 660 "/var/mail/bpop$i"
+	done
+}
+
+popa3d_cleanup() {
+	local u
+	case " $SERVERS " in *" popa3d "*) ;; *) return 0 ;; esac
+	for u in $(getent passwd | cut -d: -f1 | grep -E '^bpop(dl)?[0-9]+$'); do
+		userdel "$u" 2>/dev/null
+		rm -f "/var/mail/$u" "/var/mail/$u.lock"
+	done
+	[ "$POP_MADE_PAM" = 1 ] && rm -f /etc/pam.d/popa3d
+	[ "$POP_MADE_USER" = 1 ] && userdel popa3d 2>/dev/null
+	[ "$POP_MADE_DIR" = 1 ] && rmdir /var/lib/popa3d 2>/dev/null
+	return 0
+}
+
+popa3d_start() {	# under tcpserver, one popa3d per connection
+	setsid tcpserver -R -H -l 0 -c $((IDLE + 200)) 127.0.0.1 \
+	    "${PORT[popa3d]}" "$POPA3D" </dev/null >>"$W/popa3d.log" 2>&1 &
+	PID[popa3d]=$!
+	wait_port "${PORT[popa3d]}" 15 || { log "popa3d did not start:";
+	    tail -n 20 "$W/popa3d.log" >&2; return 1; }
+}
+
+# ---- CPU of a server ---------------------------------------------------
+
+cpu_ms() {	# pid: ms of CPU used by the pid's tree, reaped children too
+	local hz
+	hz=$(getconf CLK_TCK)
+	proc_tree "$1" | sed 's|.*|/proc/&/stat|' | xargs cat 2>/dev/null |
+	    awk -v hz="$hz" '{
+		line = $0; sub(/^[0-9]+ \(.*\) /, "", line)
+		split(line, f, " ")
+		# utime stime cutime cstime: fields 14-17 of stat
+		t += f[12] + f[13] + f[14] + f[15]
+	    } END { printf "%.0f", t * 1000 / hz }'
 }
 
 # ---- scenarios -------------------------------------------------------
@@ -273,34 +401,57 @@ field() {	# name line: the value of name=... in line
 	sed -nE "s/.*[ ]$1=([^ ]*).*/\1/p" <<<"$2" | head -n 1
 }
 
+uformat() {	# server kind(login|dl|dlw): popload's -u for it
+	case $1:$2 in
+	popa3d:login) echo "bpop%d" ;;
+	popa3d:dl) echo "bpopdl%d" ;;
+	*:login) echo "user%d@$BENCH_DOMAIN" ;;
+	*:dl) echo "dl%d@$BENCH_DOMAIN" ;;
+	*:dlw) echo "dlw%d@$BENCH_DOMAIN" ;;
+	esac
+}
+
 scen_login() {	# server conc tls
-	local s=$1 c=$2 t=$3 port out args=
+	local s=$1 c=$2 t=$3 port out args= c0 c1
 	port=${PORT[$s]}
 	if [ "$t" = 1 ]; then
 		port=${PORT_TLS[$s]}
 		[ -n "$port" ] || return 0
 		args=-T
 	fi
+	c0=$(cpu_ms "${PID[$s]}")
 	out=$(pl $((LOGIN_SECS + 40)) -s login $args -p "$port" -c "$c" \
-	    -d "$LOGIN_SECS" -t 30 -u "user%d@$BENCH_DOMAIN" 2>&1)
+	    -d "$LOGIN_SECS" -t 30 -u "$(uformat "$s" login)" 2>&1)
+	sleep 0.3	# let the last sessions' processes end and be reaped
+	c1=$(cpu_ms "${PID[$s]}")
 	echo "$s login$([ "$t" = 1 ] && echo -tls)-c$c $(field rate "$out") \
 	    $(field p50_ms "$out") $(field p99_ms "$out") \
-	    err=$(field err "$out")" >>"$R"
+	    err=$(field err "$out") ok=$(field ok "$out") \
+	    cpu_ms=$((c1 - c0))" >>"$R"
 	grep -q 'first error' <<<"$out" && log "$s: $(grep 'first error' <<<"$out")"
 }
 
-scen_download() {	# server tls
-	local s=$1 t=$2 port out args=
+scen_download() {	# server tls streams [kind]
+	local s=$1 t=$2 n=$3 kind=${4:-dl} port out args= c0 c1 name
 	port=${PORT[$s]}
 	if [ "$t" = 1 ]; then
 		port=${PORT_TLS[$s]}
 		[ -n "$port" ] || return 0
 		args=-T
 	fi
-	out=$(pl 120 -s download $args -p "$port" -c 1 -t 60 \
-	    -u "dl@$BENCH_DOMAIN" 2>&1)
-	echo "$s download$([ "$t" = 1 ] && echo -tls) $(field mbps "$out") \
-	    err=$(field err "$out") bytes=$(field bytes "$out")" >>"$R"
+	[ "$kind" = dlw ] && [ "$s" = popa3d ] && return 0
+	name=download$([ "$kind" = dlw ] && echo -wire)$([ "$t" = 1 ] &&
+	    echo -tls)$([ "$n" -gt 1 ] && echo "-$n")
+	c0=$(cpu_ms "${PID[$s]}")
+	# -Q: the client ACKs at once, so a server's small last write does
+	# not wait for a delayed ACK (RESULTS.md, "popa3d").
+	out=$(pl 180 -s download -Q $args -p "$port" -c "$n" -U "$n" -t 120 \
+	    -u "$(uformat "$s" "$kind")" 2>&1)
+	sleep 0.3
+	c1=$(cpu_ms "${PID[$s]}")
+	echo "$s $name $(field mbps "$out") \
+	    err=$(field err "$out") bytes=$(field bytes "$out") \
+	    cpu_ms=$((c1 - c0))" >>"$R"
 	grep -q 'first error' <<<"$out" && log "$s: $(grep 'first error' <<<"$out")"
 }
 
@@ -327,13 +478,30 @@ scen_idle() {	# server: PSS of all server processes with IDLE sessions
 	wait "$pid" 2>/dev/null
 	ready=$(sed -nE 's/^idle: ready ([0-9]+).*/\1/p' "$fifo")
 	[ "$ok" = 1 ] || { log "$s idle: not ready: $(tail -n 2 "$fifo")"; ready=0; }
+	# Two figures: the whole tree's PSS over the sessions (what issue 10
+	# compares), and the growth over the idle server (the marginal cost
+	# of one more session, without the spare pool a tuned server keeps).
 	echo "$s idle-kib-per-session $(awk -v p="$pss" -v n="${ready:-0}" \
 	    'BEGIN { if (n > 0) printf "%.0f", p / n; else print "nan" }') \
 	    total_kib=$pss base_kib=$base sessions=${ready:-0} procs=$procs" >>"$R"
+	echo "$s idle-kib-marginal $(awk -v p="$pss" -v b="$base" \
+	    -v n="${ready:-0}" 'BEGIN { if (n > 0) printf "%.0f", (p - b) / n;
+	    else print "nan" }')" >>"$R"
 	# Wait until the sessions have ended (Satchel's agents hold the
-	# mailbox locks until then), so the next server finds them free.
-	for i in $(seq 1 1200); do	# up to 120 s
-		[ "$(nprocs "${PID[$s]}")" -le $((procs0 + 4)) ] && break
+	# mailbox locks until then), so the next server finds them free:
+	# until the tree is back to its size, or has stopped shrinking (a
+	# server that reuses its workers keeps them), at most 30 s.
+	local last=-1 same=0 n
+	for i in $(seq 1 300); do
+		n=$(nprocs "${PID[$s]}")
+		[ "$n" -le $((procs0 + 4)) ] && break
+		if [ "$n" = "$last" ]; then
+			same=$((same + 1))
+			[ "$same" -ge 20 ] && break
+		else
+			same=0
+		fi
+		last=$n
 		sleep 0.1
 	done
 }
@@ -360,88 +528,13 @@ scen_ceiling() {
 
 # ---- the run ---------------------------------------------------------
 
-report() {
-	python3 - "$R" "$SERVERS" <<'EOF'
-import sys, statistics
-path, servers = sys.argv[1], sys.argv[2].split()
-data = {}
-order = []
-for line in open(path):
-    f = line.split()
-    if len(f) < 3:
-        continue
-    s, sc = f[0], f[1]
-    try:
-        v = float(f[2])
-    except ValueError:
-        continue
-    if sc not in order:
-        order.append(sc)
-    data.setdefault((s, sc), []).append(v)
-units = {"login": "sessions/s", "download": "MB/s", "idle": "KiB/sess",
-         "big": "ms", "tcp": "MB/s"}
-lower_better = ("idle", "big")
-def med(s, sc):
-    v = data.get((s, sc))
-    return statistics.median(v) if v else None
-cols = [s for s in servers]
-print("| scenario | unit | " + " | ".join(cols) +
-      " | best Satchel / best Dovecot | Satchel without worker reuse / best Dovecot |")
-print("|---|---|" + "---|" * len(cols) + "---|---|")
-for sc in order:
-    if sc == "tcp-ceiling":
-        continue
-    unit = next((u for k, u in units.items() if sc.startswith(k)), "")
-    row = []
-    for s in cols:
-        m = med(s, sc)
-        row.append("-" if m is None else ("%.1f" % m if m < 100 else "%.0f" % m))
-    sat = [med(s, sc) for s in cols if s.startswith("satchel") and med(s, sc)]
-    dov = [med(s, sc) for s in cols if s.startswith("dovecot") and med(s, sc)]
-    ratio = "-"
-    if sat and dov:
-        if sc.startswith(lower_better):
-            ratio = "%.2f" % (min(dov) / min(sat))
-        else:
-            ratio = "%.2f" % (max(sat) / max(dov))
-    safe = [med(s, sc) for s in cols if s.startswith("satchel") and
-            s != "satchel_reuse" and med(s, sc)]
-    sratio = "-"
-    if safe and dov:
-        if sc.startswith(lower_better):
-            sratio = "%.2f" % (min(dov) / min(safe))
-        else:
-            sratio = "%.2f" % (max(safe) / max(dov))
-    print("| %s | %s | %s | %s | %s |" % (sc, unit, " | ".join(row), ratio,
-                                        sratio))
-    # latency columns for login rows
-    if sc.startswith("login"):
-        pass
-c = data.get(("loopback", "tcp-ceiling"))
-if c:
-    print("\nloopback TCP ceiling (tcpceil, one stream): %.0f MB/s (median of %d)"
-          % (statistics.median(c), len(c)))
-print("\nlogin latency p50/p99 ms (medians):")
-for sc in order:
-    if not sc.startswith("login"):
-        continue
-    parts = []
-    for s in cols:
-        p50 = [float(l.split()[3]) for l in open(path)
-               if l.split()[:2] == [s, sc] and len(l.split()) > 4]
-        p99 = [float(l.split()[4]) for l in open(path)
-               if l.split()[:2] == [s, sc] and len(l.split()) > 4]
-        if p50:
-            parts.append("%s %.1f/%.1f" % (s, statistics.median(p50),
-                                            statistics.median(p99)))
-    print("  %s: %s" % (sc, ", ".join(parts)))
-print("\nratio: higher is better for Satchel (for KiB/session and ms it is "
-      "Dovecot/Satchel).")
-EOF
+report() {	# the tables, from the raw results
+	python3 "$BENCH_DIR/report.py" "$R" "$SERVERS"
 }
 
 main() {
-	local run s c t tlsmodes="0"
+	local run s c t tlsmodes="0" start
+	start=$(date +%s)
 	log "workdir $W, builddir $BUILDDIR"
 	setup_tools
 	setup_mail
@@ -454,21 +547,43 @@ main() {
 			for c in $CONCS; do
 				for s in $SERVERS; do scen_login "$s" "$c" "$t"; done
 			done
-			for s in $SERVERS; do scen_download "$s" "$t"; done
+			for s in $SERVERS; do
+				scen_download "$s" "$t" 1
+				[ "$t" = 0 ] && scen_download "$s" 0 "$DL_STREAMS"
+				scen_download "$s" "$t" 1 dlw
+			done
 		done
 		if [ "$BIG" -gt 0 ]; then
-			for s in $SERVERS; do scen_big "$s"; done
+			for s in $SERVERS; do
+				[ "$s" = popa3d ] || scen_big "$s"
+			done
 		fi
 	done
-	# Memory: fewer runs (each logs in IDLE users).
+	# Memory: fewer runs (each logs in IDLE users).  popa3d is left out:
+	# it would need IDLE system users.
 	for run in $(seq 1 "$IDLE_RUNS"); do
-		for s in $SERVERS; do scen_idle "$s"; done
+		for s in $SERVERS; do
+			[ "$s" = popa3d ] || scen_idle "$s"
+		done
 	done
+	echo "openssl aes-128-gcm $(openssl speed -evp aes-128-gcm -seconds 2 \
+	    -bytes 16384 2>/dev/null | awk '/^AES-128-GCM|^aes-128-gcm/ {
+	    v = $NF; sub(/k$/, "", v); printf "%.0f", v * 1000 / 1e6 }')" >>"$R"
+	{
+		echo "# machine: $(nproc) CPUs, $(sed -nE 's/^model name\s*: //p' /proc/cpuinfo | head -n 1), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r), ULPs: $(cat /proc/sys/net/ipv4/tcp_available_ulp 2>/dev/null)"
+		echo "# command: RUNS=$RUNS IDLE_RUNS=$IDLE_RUNS LOGIN_SECS=$LOGIN_SECS CONCS=\"$CONCS\" IDLE=$IDLE BIG=$BIG DL_MSGS=$DL_MSGS DL_SIZE=$DL_SIZE DL_STREAMS=$DL_STREAMS SERVERS=\"$SERVERS\" tests/bench/run.sh $BUILDDIR"
+		echo "# took $(( $(date +%s) - start )) s, ended $(date -u '+%F %T') UTC"
+	} >>"$R"
 	echo
-	echo "machine: $(nproc) CPUs, $(sed -nE 's/^model name\s*: //p' /proc/cpuinfo | head -n 1), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
-	echo "command: tests/bench/run.sh $BUILDDIR (RUNS=$RUNS IDLE_RUNS=$IDLE_RUNS LOGIN_SECS=$LOGIN_SECS CONCS=\"$CONCS\" IDLE=$IDLE BIG=$BIG DL_MSGS=$DL_MSGS)"
+	grep '^# ' "$R"
 	echo
 	report
+	mkdir -p "$CHARTS"
+	cp "$R" "$CHARTS/results.txt"
+	if command -v gnuplot >/dev/null; then
+		"$BENCH_DIR/charts.sh" "$CHARTS/results.txt" "$CHARTS" &&
+		    log "charts in $CHARTS"
+	fi
 	cp "$R" "${RESULTS_COPY:-/dev/null}" 2>/dev/null
 }
 

@@ -15,7 +15,9 @@
  *     chunking does not change the output; proto_size and the core's
  *     msg_size equal the bytes written with dotstuff and TOP off; with
  *     dotstuff, no line of the output is a lone "." before the
- *     terminator, and every LF is preceded by CR.
+ *     terminator, and every LF is preceded by CR; and the zero-copy
+ *     path (proto_xfer_clean's prefix of each chunk sent as stored, the
+ *     rest converted) writes exactly the model's bytes too.
  * Any violation calls abort().  Everything is freed on every path.
  */
 #include <stdint.h>
@@ -300,10 +302,11 @@ xfer_model(const uint8_t *p, size_t len, uint32_t flags, int dotstuff,
 
 static void
 xfer_chunks(const uint8_t *p, size_t len, uint32_t flags, int dotstuff,
-    int top, uint64_t top_lines, uint64_t seed, int whole, struct out *o)
+    int top, uint64_t top_lines, uint64_t seed, int whole, int zc,
+    struct out *o)
 {
 	struct proto_xfer x;
-	size_t off = 0, n, w, room;
+	size_t off = 0, n, w, room, k;
 	char *buf;
 
 	o->len = 0;
@@ -313,7 +316,18 @@ xfer_chunks(const uint8_t *p, size_t len, uint32_t flags, int dotstuff,
 		room = 3 * n + PROTO_XFER_SLACK;
 		if ((buf = malloc(room)) == NULL)
 			abort();
-		w = proto_xfer(&x, (const char *)p + off, n, buf);
+		k = 0;
+		if (zc) {
+			/*
+			 * The worker's zero-copy path: the clean prefix goes
+			 * out as stored (sendfile), the rest is converted.
+			 */
+			k = proto_xfer_clean(&x, (const char *)p + off, n);
+			if (k > n || (top && k != 0))
+				abort();
+			out_add(o, (const char *)p + off, k);
+		}
+		w = proto_xfer(&x, (const char *)p + off + k, n - k, buf);
 		if (w > room)
 			abort();
 		out_add(o, buf, w);
@@ -396,12 +410,23 @@ fuzz_xfer(const uint8_t *p, size_t len, uint64_t top_lines, uint64_t seed)
 				xfer_model(p, len, flagsets[f], dot, top,
 				    top_lines, &model);
 				xfer_chunks(p, len, flagsets[f], dot, top,
-				    top_lines, seed, 1, &o);
+				    top_lines, seed, 1, 0, &o);
 				if (o.len != model.len || (o.len > 0 &&
 				    memcmp(o.p, model.p, o.len) != 0))
 					abort();
 				xfer_chunks(p, len, flagsets[f], dot, top,
-				    top_lines, rnd(&seed), 0, &o);
+				    top_lines, rnd(&seed), 0, 0, &o);
+				if (o.len != model.len || (o.len > 0 &&
+				    memcmp(o.p, model.p, o.len) != 0))
+					abort();
+				/* Zero-copy prefixes, whole and chunked. */
+				xfer_chunks(p, len, flagsets[f], dot, top,
+				    top_lines, seed, 1, 1, &o);
+				if (o.len != model.len || (o.len > 0 &&
+				    memcmp(o.p, model.p, o.len) != 0))
+					abort();
+				xfer_chunks(p, len, flagsets[f], dot, top,
+				    top_lines, rnd(&seed), 0, 1, &o);
 				if (o.len != model.len || (o.len > 0 &&
 				    memcmp(o.p, model.p, o.len) != 0))
 					abort();

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/sendfile.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -40,7 +41,7 @@ enum act {
 	A_NOTHING, A_IO, A_MALLOC, A_UNIX_SEQPACKET, A_UNIX_DGRAM,
 	A_EXECVE, A_OPENAT, A_OPEN_RDONLY, A_SOCKET_INET, A_SOCKET_INET6,
 	A_FORK, A_MMAP_EXEC, A_MPROTECT_EXEC, A_PRCTL_DUMPABLE, A_PTRACE,
-	A_KILL_OTHER, A_SETUID, A_I386, A_AGENT_FILES, A_BIND,
+	A_KILL_OTHER, A_SETUID, A_I386, A_AGENT_FILES, A_BIND, A_SENDFILE,
 	A_SETPROCTITLE, A_RAISE,
 };
 
@@ -53,6 +54,8 @@ static const struct {
 	{ "worker: install only", WORKER, A_NOTHING, 0 },
 	{ "worker: pipe I/O, poll, time, getrandom", WORKER, A_IO, 0 },
 	{ "worker: malloc of 16 MiB (mmap, munmap)", WORKER, A_MALLOC, 0 },
+	{ "worker: sendfile of a held file (RETR zero-copy)", WORKER,
+	    A_SENDFILE, 0 },
 	{ "worker: socket AF_UNIX SOCK_SEQPACKET", WORKER, A_UNIX_SEQPACKET,
 	    0 },
 	{ "worker: socket AF_UNIX SOCK_DGRAM is EACCES", WORKER,
@@ -86,6 +89,7 @@ static const struct {
 	{ "agent: socket AF_UNIX SOCK_DGRAM is EACCES", AGENT, A_UNIX_DGRAM,
 	    0 },
 	{ "agent: execve", AGENT, A_EXECVE, SIGSYS },
+	{ "agent: sendfile", AGENT, A_SENDFILE, SIGSYS },
 	{ "agent: socket AF_INET", AGENT, A_SOCKET_INET, SIGSYS },
 	{ "agent: socket AF_UNIX SOCK_SEQPACKET", AGENT, A_UNIX_SEQPACKET,
 	    SIGSYS },
@@ -120,6 +124,8 @@ act(enum act a)
 	case A_IO:
 		if (pipe(p2) == -1)	/* pipe is not allowed: make it first */
 			return 1;
+		return 2;
+	case A_SENDFILE:	/* act_sendfile */
 		return 2;
 	case A_MALLOC:
 		if ((p = malloc(16 << 20)) == NULL)
@@ -246,6 +252,22 @@ act_io(int p2[2])
 	return 0;
 }
 
+/* A_SENDFILE: the file fd was opened before the filter. */
+static int
+act_sendfile(int fd, int p2[2])
+{
+	char buf[8];
+	off_t off = 0;
+
+	if (fd == -1)
+		return 3;
+	if (sendfile(p2[1], fd, &off, 2) != 2 || off != 2)
+		return 1;
+	if (read(p2[0], buf, sizeof(buf)) != 2 || memcmp(buf, "ro", 2) != 0)
+		return 2;
+	return 0;
+}
+
 /* Can this kernel run an i386 call at all (ia32 emulation)? */
 static int
 i386_available(void)
@@ -264,7 +286,8 @@ static int
 run(enum role role, enum act a, int flags, int errfd)
 {
 	pid_t pid;
-	int status, p2[2], r;
+	int status, p2[2], r, fd = -1;
+	char path[600];
 
 	switch (pid = fork()) {
 	case -1:
@@ -274,10 +297,15 @@ run(enum role role, enum act a, int flags, int errfd)
 			dup2(errfd, STDERR_FILENO);
 		if (pipe(p2) == -1)
 			_exit(90);
+		if (a == A_SENDFILE) {
+			snprintf(path, sizeof(path), "%s/ro", dir);
+			fd = open(path, O_RDONLY);
+		}
 		if ((role == WORKER ? sandbox_worker(flags) :
 		    sandbox_agent(flags)) != 0)
 			_exit(91);
-		r = a == A_IO ? act_io(p2) : act(a);
+		r = a == A_IO ? act_io(p2) : a == A_SENDFILE ?
+		    act_sendfile(fd, p2) : act(a);
 		_exit(r);
 	}
 	if (waitpid(pid, &status, 0) == -1)
