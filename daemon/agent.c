@@ -340,19 +340,10 @@ agent_main(int ctl, struct satcheld *s)
 	 * syslog's socket first: it may be descriptor 3, which the dup2()
 	 * below replaces, and log_init() would then close our socket.
 	 */
-	if (!s->foreground)
-		closelog();
-	if (ctl != 3) {
-		if (dup2(ctl, 3) == -1)
-			_exit(1);
-		close(ctl);
-		ctl = 3;
-	}
-	/* Nothing inherited stays open but the control socket and stderr. */
-	if (close_range(4, ~0U, 0) == -1)
+	/* Nothing inherited stays open but ctl and stdin/out/err. */
+	if ((ctl = priv_keep_fd(ctl, s->foreground ? NULL :
+	    s->cf->syslog_facility)) == -1)
 		_exit(1);
-	if (!s->foreground)
-		log_init(0, s->cf->syslog_facility, 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "master.h"
 #include "msg.h"
+#include "priv.h"
 #include "privsep.h"
 #include "compat/poison.h"
 
@@ -53,17 +54,10 @@ agent_spawner_main(int ctl, struct satcheld *s)
 	/* Agents are reaped by the kernel. */
 	sa.sa_flags = SA_NOCLDWAIT;
 	sigaction(SIGCHLD, &sa, NULL);
-	if (!s->foreground)
-		closelog();	/* it may be on descriptor 3 */
-	if (ctl != 3) {
-		if (dup2(ctl, 3) == -1)
-			_exit(1);
-		close(ctl);
-		ctl = 3;
-	}
-	(void)close_range(4, ~0U, 0);
-	if (!s->foreground)
-		log_init(0, s->cf->syslog_facility, 0);
+	/* Nothing inherited stays open but ctl and stdin/out/err. */
+	if ((ctl = priv_keep_fd(ctl, s->foreground ? NULL :
+	    s->cf->syslog_facility)) == -1)
+		_exit(1);
 
 	for (;;) {
 		if (privsep_recv(ctl, &m, -1) != 0)

@@ -37,6 +37,7 @@
 #include "master.h"
 #include "module.h"
 #include "msg.h"
+#include "priv.h"
 #include "privsep.h"
 #ifdef HAVE_OPENSSL
 #include "scram.h"
@@ -141,18 +142,10 @@ auth_worker_main(int ctl, struct satcheld *s, size_t idx)
 	sigaction(SIGCHLD, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	/* Keep only the auth process's socket and stderr. */
-	if (!s->foreground)
-		closelog();	/* it may be on descriptor 3 */
-	if (ctl != 3) {
-		if (dup2(ctl, 3) == -1)
-			_exit(1);
-		close(ctl);
-		ctl = 3;
-	}
-	(void)close_range(4, ~0U, 0);
-	if (!s->foreground)
-		log_init(0, s->cf->syslog_facility, 0);
+	/* Nothing inherited stays open but ctl and stdin/out/err. */
+	if ((ctl = priv_keep_fd(ctl, s->foreground ? NULL :
+	    s->cf->syslog_facility)) == -1)
+		_exit(1);
 	/* The module's data lives here, and only in processes like this. */
 	if (module_init(mod, s->cf) == -1)
 		_exit(2);

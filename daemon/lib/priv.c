@@ -10,6 +10,7 @@
 
 #include <grp.h>
 #include <stdlib.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "compat/compat.h"
@@ -111,4 +112,22 @@ priv_tie_to_parent(pid_t parent, int sig)
 	if (getppid() != parent)
 		return -1;
 	return 0;
+}
+
+int
+priv_keep_fd(int fd, const char *facility)
+{
+	/* syslog's socket may be descriptor 3, which dup2() replaces. */
+	if (facility != NULL)
+		closelog();
+	if (fd != 3) {
+		if (dup2(fd, 3) == -1)
+			return -1;
+		close(fd);
+	}
+	if (close_range(4, ~0U, 0) == -1)
+		return -1;
+	if (facility != NULL)
+		log_init(0, facility, 0);
+	return 3;
 }

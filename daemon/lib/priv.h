@@ -31,4 +31,11 @@ int	 priv_drop(const char *dir, uid_t uid, gid_t gid,
  */
 int	 priv_tie_to_parent(pid_t parent, int sig);
 
+/*
+ * In a child just forked: keep only stdin, stdout, stderr and fd (moved
+ * to descriptor 3), closing everything else it inherited; with facility
+ * (not in the foreground) reopen syslog after.  Returns 3, or -1.
+ */
+int	 priv_keep_fd(int fd, const char *facility);
+
 #endif /* SATCHEL_PRIV_H */
