@@ -191,6 +191,7 @@ key_child(struct satcheld *s, struct key_proc *kp, int ctl)
 	struct config *cf = s->cf;
 	struct sigaction sa;
 	sigset_t set;
+	pid_t master = getppid();
 	size_t i;
 	int lfd, fd;
 
@@ -264,6 +265,15 @@ key_child(struct satcheld *s, struct key_proc *kp, int ctl)
 		log_warn("key process: prctl NO_NEW_PRIVS");
 		goto fail;
 	}
+	/*
+	 * Die with the master (a retired key process too: it would
+	 * otherwise outlive it by its grace period).  Not when started
+	 * before daemon(): that master is about to be replaced by its
+	 * child, and atexit stops us if it fails instead.
+	 */
+	if ((s->foreground || s->running) &&
+	    priv_tie_to_parent(master, SIGTERM) == -1)
+		goto fail;
 	/* No core file, no ptrace, no /proc/PID/mem for the worker user. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
 		log_warn("key process: prctl DUMPABLE");
