@@ -55,6 +55,7 @@
 #include "priv.h"
 #include "privsep.h"
 #include "scoreboard.h"
+#include "tls_error.h"
 #include "worker.h"
 #include "compat/poison.h"
 
@@ -80,19 +81,6 @@ key_signal(int sig)
 		key_retiring = 1;
 	else
 		key_quit = 1;
-}
-
-const char *
-key_ssl_error(void)
-{
-	static char buf[256];
-	unsigned long e = ERR_get_error();
-
-	if (e == 0)
-		return "unknown error";
-	ERR_error_string_n(e, buf, sizeof(buf));
-	ERR_clear_error();
-	return buf;
 }
 
 int
@@ -149,7 +137,7 @@ key_load(struct config *cf, size_t i, struct key_slot *ks, int ctl)
 	fclose(fp);
 	if (ks->pk == NULL) {
 		log_warnx("%s:%d: key '%s': %s: %s", cf->path, line, what,
-		    path, key_ssl_error());
+		    path, tls_error());
 		return -1;
 	}
 	if (EVP_PKEY_get_base_id(ks->pk) == EVP_PKEY_RSA)
@@ -173,7 +161,7 @@ key_load(struct config *cf, size_t i, struct key_slot *ks, int ctl)
 	    (size_t)n > sizeof(der) - sizeof(idx) ||
 	    i2d_PUBKEY(ks->pk, &p) != n) {
 		log_warnx("%s:%d: key '%s': %s: %s", cf->path, line, what,
-		    path, key_ssl_error());
+		    path, tls_error());
 		return -1;
 	}
 	if (privsep_send(ctl, KEY_CTL_PUB, der, sizeof(idx) + (size_t)n,
@@ -420,7 +408,7 @@ key_request(struct key_slot *keys, size_t nkeys, int fd, pid_t pid)
 	if (key_op(keys, &req, out, &outlen) == -1) {
 		log_warnx("key process: %s with key %lu for pid %ld failed: "
 		    "%s", keyproto_req_name(req.type), (unsigned long)req.key,
-		    (long)pid, key_ssl_error());
+		    (long)pid, tls_error());
 		replen = keyproto_rep_pack(KEY_FAILED, NULL, 0, rep,
 		    sizeof(rep));
 	} else

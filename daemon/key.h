@@ -73,7 +73,6 @@ void	 key_reaped(pid_t pid, int status);
 /* key.c, for master_key.c: the key process itself, and its helpers. */
 void	 key_child(struct satcheld *s, struct key_proc *kp, int ctl)
 	    __attribute__((noreturn));
-const char *key_ssl_error(void);
 int	 key_conf_line(struct config *cf, const char *key, size_t n);
 
 #endif /* SATCHEL_KEY_H */

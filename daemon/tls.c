@@ -1,23 +1,14 @@
 /*
  * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
  *
- * tls.c -- OpenSSL contexts and the TLS transport (see tls.h).
- *
- * tls_configure(), tls_swap() and tls_tick() run in the master, as root:
- * they start the key process (key.c), which reads the private keys, read
- * the certificate chains, and make the session ticket keys.  The master
- * never reads a private key: each SSL_CTX gets a proxy key holding only
- * the public key (tls_proxy.c), whose private operations the key process
- * does.  tls_accept() and the transport run in the worker, unprivileged
- * and chrooted, with the contexts it inherited at fork.
- *
- * Caution: ticket keys are plain static memory.  A worker gets the keys
- * that existed when it was forked; since a worker serves one session by
- * default, that is always the current key and the one before it, so a
- * ticket issued by any worker resumes on any other.
+ * tls.c -- the worker's TLS transport (see tls.h): the handshake, then
+ * reads and writes through OpenSSL (or the kernel, with kTLS), and the
+ * SNI and session-ticket callbacks OpenSSL calls during the handshake.
+ * Runs in the worker, unprivileged, chrooted and sandboxed, with the
+ * contexts it inherited at fork from the master (master_tls.c builds
+ * them).  It holds no private key: signatures go to the key process
+ * through the proxy keys' callbacks (tls_proxy.c).
  */
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -32,40 +23,13 @@
 #include <openssl/ssl.h>
 
 #include "compat/compat.h"
-#include "conf.h"
 #include "io.h"
-#include "key.h"
 #include "log.h"
 #include "master.h"
 #include "tls.h"
-#include "tls_proxy.h"
+#include "tls_error.h"
+#include "tls_int.h"
 #include "compat/poison.h"
-
-struct tls_sni_ctx {
-	char		*name;
-	SSL_CTX		*ctx;
-};
-
-struct tls_state {
-	SSL_CTX			*def;
-	struct tls_sni_ctx	 sni[CONF_SNI_MAX];
-	size_t			 nsni;
-	struct key_proc		 kp;		/* holds the private keys */
-	struct tls_keyref	 ref[KEY_KEYS_MAX];
-	EVP_PKEY		*proxy[KEY_KEYS_MAX];	/* public only */
-};
-
-struct ticket_key {
-	unsigned char	 name[16];
-	unsigned char	 aes[32];
-	unsigned char	 hmac[32];
-	time_t		 made;
-	int		 valid;
-};
-
-/* [0] encrypts new tickets; [1] still decrypts the previous ones. */
-static struct ticket_key tkeys[2];
-static unsigned int ticket_rotate;
 
 static ssize_t tls_read(struct conn *, void *, size_t, short *);
 static ssize_t tls_write(struct conn *, const void *, size_t, short *);
@@ -92,41 +56,16 @@ static const struct conn_transport conn_ktls = {
 };
 #endif
 
-static const char *
-tls_error(void)
-{
-	static char buf[256];
-	unsigned long e = ERR_get_error();
-
-	if (e == 0)
-		return "unknown error";
-	ERR_error_string_n(e, buf, sizeof(buf));
-	ERR_clear_error();
-	return buf;
-}
-
-static int
-ticket_new(struct ticket_key *k)
-{
-	if (RAND_bytes(k->name, sizeof(k->name)) != 1 ||
-	    RAND_bytes(k->aes, sizeof(k->aes)) != 1 ||
-	    RAND_bytes(k->hmac, sizeof(k->hmac)) != 1)
-		return -1;
-	k->made = time(NULL);
-	k->valid = 1;
-	return 0;
-}
-
-static int
-ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
+int
+tls_ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
     EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
 	OSSL_PARAM params[3];
-	struct ticket_key *k = NULL;
+	struct tls_ticket_key *k = NULL;
 	size_t i;
 
 	if (enc) {
-		k = &tkeys[0];
+		k = &tls_tkeys[0];
 		if (!k->valid || RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1)
 			return -1;
 		memcpy(name, k->name, sizeof(k->name));
@@ -135,9 +74,9 @@ ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 			return -1;
 	} else {
 		for (i = 0; i < 2; i++)
-			if (tkeys[i].valid && memcmp(name, tkeys[i].name,
-			    sizeof(tkeys[i].name)) == 0)
-				k = &tkeys[i];
+			if (tls_tkeys[i].valid && memcmp(name,
+			    tls_tkeys[i].name, sizeof(tls_tkeys[i].name)) == 0)
+				k = &tls_tkeys[i];
 		if (k == NULL)
 			return 0;	/* unknown key: full handshake */
 		if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes,
@@ -152,11 +91,11 @@ ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 	if (EVP_MAC_CTX_set_params(hctx, params) != 1)
 		return -1;
 	/* A ticket under the previous key is accepted and renewed. */
-	return enc || k == &tkeys[0] ? 1 : 2;
+	return enc || k == &tls_tkeys[0] ? 1 : 2;
 }
 
-static int
-sni_cb(SSL *ssl, int *alert, void *arg)
+int
+tls_sni_cb(SSL *ssl, int *alert, void *arg)
 {
 	struct tls_state *t = arg;
 	const char *name, *dot;
@@ -179,208 +118,6 @@ sni_cb(SSL *ssl, int *alert, void *arg)
 				return SSL_TLSEXT_ERR_OK;
 			}
 	return SSL_TLSEXT_ERR_NOACK;
-}
-
-/*
- * The SSL_CTX for certificate chain cert and key number i of t's key
- * process (0: tls_key, then the tls_sni keys).
- */
-static SSL_CTX *
-tls_ctx_new(struct config *cf, struct tls_state *t, size_t i,
-    const char *cert, const char *key)
-{
-	const char *what = i == 0 ? "tls_cert" : "tls_sni";
-	int line = key_conf_line(cf, what, i == 0 ? 0 : i - 1);
-	EVP_PKEY *certkey;
-	SSL_CTX *ctx;
-	char ciphers[1024];
-	int n;
-
-	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		log_warnx("TLS: %s", tls_error());
-		return NULL;
-	}
-	if (SSL_CTX_set_min_proto_version(ctx, cf->tls_min_version == 13 ?
-	    TLS1_3_VERSION : TLS1_2_VERSION) != 1)
-		goto fail_ssl;
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-#ifdef SSL_OP_ENABLE_KTLS
-	/*
-	 * Kernel TLS where the kernel has it (the tls module; see
-	 * /proc/sys/net/ipv4/tcp_available_ulp): after the handshake the
-	 * records are encrypted in the kernel, and RETR's zero-copy path
-	 * sends message files with SSL_sendfile().  Without it OpenSSL
-	 * keeps the records in user space, as before (tls_accept).
-	 */
-	SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
-#endif
-	/*
-	 * The output buffer moves and is written in parts; idle sessions
-	 * give their read and write buffers back.
-	 */
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-	/*
-	 * Never static RSA key exchange: it has no forward secrecy, and
-	 * OpenSSL 3 cannot hand its TLS padding check to a key method, so
-	 * the key process would have to be a decryption oracle for it.
-	 */
-	n = snprintf(ciphers, sizeof(ciphers), "%s:!kRSA",
-	    cf->tls_ciphers[0] != '\0' ? cf->tls_ciphers : "DEFAULT");
-	if (n < 0 || (size_t)n >= sizeof(ciphers) ||
-	    SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
-		log_warnx("%s: key 'tls_ciphers': %s", cf->path, tls_error());
-		goto fail;
-	}
-	if (cf->tls_ciphersuites[0] != '\0' &&
-	    SSL_CTX_set_ciphersuites(ctx, cf->tls_ciphersuites) != 1) {
-		log_warnx("%s: key 'tls_ciphersuites': %s", cf->path,
-		    tls_error());
-		goto fail;
-	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		log_warnx("%s:%d: key '%s': %s: %s", cf->path, line, what,
-		    cert, tls_error());
-		goto fail;
-	}
-	/*
-	 * The key process sent the public half of the key; the certificate
-	 * must hold the same public key.
-	 */
-	if ((certkey = X509_get0_pubkey(SSL_CTX_get0_certificate(ctx))) ==
-	    NULL || EVP_PKEY_eq(certkey, t->kp.pub[i]) != 1) {
-		line = key_conf_line(cf, i == 0 ? "tls_key" : "tls_sni",
-		    i == 0 ? 0 : i - 1);
-		log_warnx("%s:%d: key '%s': %s does not match %s", cf->path,
-		    line, i == 0 ? "tls_key" : "tls_sni", key, cert);
-		ERR_clear_error();
-		goto fail;
-	}
-	t->ref[i].kp = &t->kp;
-	t->ref[i].index = (uint32_t)i;
-	if ((t->proxy[i] = tls_proxy_key(t->kp.pub[i], &t->ref[i])) == NULL ||
-	    SSL_CTX_use_PrivateKey(ctx, t->proxy[i]) != 1) {
-		log_warnx("%s:%d: key '%s': %s: %s", cf->path, line, what, key,
-		    tls_error());
-		goto fail;
-	}
-	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"satchel",
-	    7);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	if (cf->tls_ticket_rotate == 0)
-		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-	else {
-		SSL_CTX_set_timeout(ctx, (long)cf->tls_ticket_rotate * 2);
-		SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
-	}
-	return ctx;
-fail_ssl:
-	log_warnx("TLS: %s", tls_error());
-fail:
-	SSL_CTX_free(ctx);
-	return NULL;
-}
-
-/* retire: let the key process finish old handshakes (a reload). */
-static void
-tls_state_free(struct tls_state *t, int retire)
-{
-	size_t i;
-
-	if (t == NULL)
-		return;
-	SSL_CTX_free(t->def);
-	for (i = 0; i < t->nsni; i++) {
-		SSL_CTX_free(t->sni[i].ctx);
-		free(t->sni[i].name);
-	}
-	for (i = 0; i < KEY_KEYS_MAX; i++)
-		EVP_PKEY_free(t->proxy[i]);
-	if (retire)
-		key_retire(&t->kp);
-	else
-		key_kill(&t->kp);
-	free(t);
-}
-
-int
-tls_configure(struct satcheld *s)
-{
-	struct config *cf = s->cf;
-	struct tls_state *t;
-	size_t i;
-
-	s->tls = NULL;
-	if (cf->tls_cert[0] == '\0')
-		return 0;
-	if ((t = calloc(1, sizeof(*t))) == NULL)
-		return -1;
-	/* The key process reads the keys: the master never does. */
-	if (key_spawn(s, &t->kp) == -1) {
-		free(t);
-		return -1;
-	}
-	if ((t->def = tls_ctx_new(cf, t, 0, cf->tls_cert, cf->tls_key)) ==
-	    NULL)
-		goto fail;
-	for (i = 0; i < cf->ntls_sni; i++) {
-		if ((t->sni[i].ctx = tls_ctx_new(cf, t, i + 1,
-		    cf->tls_sni[i].cert, cf->tls_sni[i].key)) == NULL ||
-		    (t->sni[i].name = strdup(cf->tls_sni[i].name)) == NULL)
-			goto fail;
-		t->nsni = i + 1;
-	}
-	if (t->nsni > 0) {
-		SSL_CTX_set_tlsext_servername_callback(t->def, sni_cb);
-		SSL_CTX_set_tlsext_servername_arg(t->def, t);
-	}
-	ticket_rotate = cf->tls_ticket_rotate;
-	if (ticket_rotate > 0 && !tkeys[0].valid && ticket_new(&tkeys[0]) ==
-	    -1) {
-		log_warnx("TLS: no random bytes for ticket keys");
-		goto fail;
-	}
-	s->tls = t;
-	return 0;
-fail:
-	if (t->nsni < cf->ntls_sni && t->sni[t->nsni].ctx != NULL)
-		SSL_CTX_free(t->sni[t->nsni].ctx);
-	tls_state_free(t, 0);
-	return -1;
-}
-
-void
-tls_swap(struct satcheld *s, struct satcheld *n)
-{
-	tls_state_free(s->tls, 1);
-	s->tls = n->tls;
-	n->tls = NULL;
-}
-
-void
-tls_free(struct satcheld *s)
-{
-	tls_state_free(s->tls, 0);
-	s->tls = NULL;
-}
-
-void
-tls_tick(struct satcheld *s)
-{
-	struct ticket_key k;
-
-	key_tick(s);
-	if (s->tls == NULL || ticket_rotate == 0)
-		return;
-	if (time(NULL) - tkeys[0].made < (time_t)ticket_rotate)
-		return;
-	if (ticket_new(&k) == -1)
-		return;
-	tkeys[1] = tkeys[0];
-	tkeys[0] = k;
-	explicit_bzero(&k, sizeof(k));
-	log_debug("TLS: new session ticket key");
 }
 
 int

@@ -3,9 +3,10 @@
  *
  * tls.h -- TLS with OpenSSL: implicit TLS listeners (RFC 8314) and STLS
  * (RFC 2595).  The master reads the certificates and builds the
- * contexts before it forks; the private keys are read and kept only by
- * the key process (key.c), and the contexts hold public-only proxy keys
- * (tls_proxy.c).  Workers inherit the contexts and never open a
+ * contexts before it forks (master_tls.c); the private keys are read and
+ * kept only by the key process (key.c), and the contexts hold
+ * public-only proxy keys (tls_proxy.c).  Workers inherit the contexts,
+ * run the handshake and the transport (tls.c), and never open a
  * certificate or key file (they run chrooted as the worker user).
  * Session tickets are encrypted with keys the master makes and rotates,
  * so a session resumes on any worker (doc/DESIGN says why those stay in
@@ -17,14 +18,14 @@
 struct conn;
 struct satcheld;
 
-/* Master: build s->tls from s->cf.  0, or -1 naming the file (logged). */
+/* master_tls.c, master: build s->tls from s->cf.  0, or -1 naming the file (logged). */
 int	 tls_configure(struct satcheld *s);
 /* Master, reload: take n's contexts into s, free s's old ones. */
 void	 tls_swap(struct satcheld *s, struct satcheld *n);
 void	 tls_free(struct satcheld *s);
 /* Master, once a second: make a new ticket key when it is time. */
 void	 tls_tick(struct satcheld *s);
-/* True when TLS is configured (STLS can be offered). */
+/* tls.c from here on, worker.  True when TLS is configured (STLS). */
 int	 tls_enabled(const struct satcheld *s);
 /*
  * Worker: handshake on c->fd, within timeout_ms, then route c's I/O

@@ -1,16 +1,17 @@
 /*
  * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
  *
- * tls_proxy.c -- the worker's side of the key process (see tls_proxy.h).
- *
- * tls_proxy_key() runs in the master, as root, and only copies public
- * numbers.  The RSA_METHOD and EC_KEY_METHOD callbacks run in the
- * worker, unprivileged and chrooted, inside SSL_accept(): each one sends
- * {key index, padding, data} to the key process and waits at most
- * KEY_TIMEOUT_MS for the result.  OpenSSL 3 runs keys with a method of
- * their own on its legacy code path, which does the digest and the PSS
- * padding here and leaves only m^d mod n, the PKCS#1 signature of a
- * DigestInfo, or the ECDSA signature of a digest to the method: that is what crosses the socket, so neither d
+ * tls_proxy.c -- the worker's side of the key process (see
+ * tls_proxy.h).  Runs in the worker, unprivileged, chrooted and
+ * sandboxed: the RSA_METHOD and EC_KEY_METHOD callbacks of the proxy
+ * keys, called by OpenSSL inside SSL_accept().  The master built those
+ * keys and their methods before it forked (master_tls.c); they hold only
+ * public numbers.  Each callback sends {key index, padding, data} to the
+ * key process and waits at most KEY_TIMEOUT_MS for the result.  OpenSSL 3
+ * runs keys with a method of their own on its legacy code path, which
+ * does the digest and the PSS padding here and leaves only m^d mod n,
+ * the PKCS#1 signature of a DigestInfo, or the ECDSA signature of a
+ * digest to the method: that is what crosses the socket, so neither d
  * nor the primes nor the EC scalar ever exist in a worker.
  *
  * The worker connects on the first operation (the socket is in the
@@ -20,7 +21,7 @@
  *
  * RSA_METHOD and EC_KEY_METHOD are deprecated in OpenSSL 3.0, and stay
  * available until 4.0; a provider would do the same with ten times the
- * code.  Only this file uses them.
+ * code.  Only this file and master_tls.c use them.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 
@@ -40,16 +41,11 @@
 #include "key.h"
 #include "keyproto.h"
 #include "log.h"
-#include "master.h"
 #include "privsep.h"
 #include "tls_proxy.h"
 #include "compat/poison.h"
 
 #define KEY_TIMEOUT_MS	5000
-
-static RSA_METHOD *proxy_rsa_meth;
-static EC_KEY_METHOD *proxy_ec_meth;
-static int proxy_rsa_idx = -1, proxy_ec_idx = -1;
 
 /* Worker: the connection to the key process, opened on first use. */
 static int proxy_fd = -1;
@@ -164,23 +160,23 @@ proxy_rsa_pad(int padding, uint32_t *pad_r)
 	}
 }
 
-static int
-proxy_rsa_priv_enc(int flen, const unsigned char *from, unsigned char *to,
-    RSA *rsa, int padding)
+int
+tls_proxy_rsa_priv_enc(int flen, const unsigned char *from,
+    unsigned char *to, RSA *rsa, int padding)
 {
 	uint32_t pad;
 
 	if (flen < 0 || proxy_rsa_pad(padding, &pad) == -1)
 		return -1;
-	return proxy_call(RSA_get_ex_data(rsa, proxy_rsa_idx),
+	return proxy_call(RSA_get_ex_data(rsa, tls_proxy_rsa_idx),
 	    KEY_REQ_RSA_PRIV_ENC, pad, from, (size_t)flen, to,
 	    (size_t)RSA_size(rsa));
 }
 
-/* No RSA key exchange (tls.c sets !kRSA): decryption is refused. */
-static int
-proxy_rsa_priv_dec(int flen, const unsigned char *from, unsigned char *to,
-    RSA *rsa, int padding)
+/* No RSA key exchange (master_tls.c sets !kRSA): decryption is refused. */
+int
+tls_proxy_rsa_priv_dec(int flen, const unsigned char *from,
+    unsigned char *to, RSA *rsa, int padding)
 {
 	(void)flen;
 	(void)from;
@@ -190,8 +186,8 @@ proxy_rsa_priv_dec(int flen, const unsigned char *from, unsigned char *to,
 	return -1;
 }
 
-static int
-proxy_ec_sign(int type, const unsigned char *dgst, int dlen,
+int
+tls_proxy_ec_sign(int type, const unsigned char *dgst, int dlen,
     unsigned char *sig, unsigned int *siglen, const BIGNUM *kinv,
     const BIGNUM *r, EC_KEY *ec)
 {
@@ -200,17 +196,18 @@ proxy_ec_sign(int type, const unsigned char *dgst, int dlen,
 	(void)type;
 	if (kinv != NULL || r != NULL || dlen < 0)
 		return 0;
-	n = proxy_call(EC_KEY_get_ex_data(ec, proxy_ec_idx), KEY_REQ_EC_SIGN,
-	    KEY_PAD_NONE, dgst, (size_t)dlen, sig, (size_t)ECDSA_size(ec));
+	n = proxy_call(EC_KEY_get_ex_data(ec, tls_proxy_ec_idx),
+	    KEY_REQ_EC_SIGN, KEY_PAD_NONE, dgst, (size_t)dlen, sig,
+	    (size_t)ECDSA_size(ec));
 	if (n < 0)
 		return 0;
 	*siglen = (unsigned int)n;
 	return 1;
 }
 
-static ECDSA_SIG *
-proxy_ec_sign_sig(const unsigned char *dgst, int dlen, const BIGNUM *kinv,
-    const BIGNUM *r, EC_KEY *ec)
+ECDSA_SIG *
+tls_proxy_ec_sign_sig(const unsigned char *dgst, int dlen,
+    const BIGNUM *kinv, const BIGNUM *r, EC_KEY *ec)
 {
 	unsigned char der[256];
 	const unsigned char *p = der;
@@ -219,82 +216,10 @@ proxy_ec_sign_sig(const unsigned char *dgst, int dlen, const BIGNUM *kinv,
 	if (kinv != NULL || r != NULL || dlen < 0 || ECDSA_size(ec) >
 	    (int)sizeof(der))
 		return NULL;
-	n = proxy_call(EC_KEY_get_ex_data(ec, proxy_ec_idx), KEY_REQ_EC_SIGN,
-	    KEY_PAD_NONE, dgst, (size_t)dlen, der, sizeof(der));
+	n = proxy_call(EC_KEY_get_ex_data(ec, tls_proxy_ec_idx),
+	    KEY_REQ_EC_SIGN, KEY_PAD_NONE, dgst, (size_t)dlen, der,
+	    sizeof(der));
 	if (n <= 0)
 		return NULL;
 	return d2i_ECDSA_SIG(NULL, &p, n);
-}
-
-static int
-proxy_init(void)
-{
-	int (*setup)(EC_KEY *, BN_CTX *, BIGNUM **, BIGNUM **) = NULL;
-
-	if (proxy_rsa_meth != NULL)
-		return 0;
-	if ((proxy_rsa_idx = RSA_get_ex_new_index(0, NULL, NULL, NULL,
-	    NULL)) < 0 || (proxy_ec_idx = EC_KEY_get_ex_new_index(0, NULL,
-	    NULL, NULL, NULL)) < 0)
-		return -1;
-	if ((proxy_rsa_meth = RSA_meth_dup(RSA_get_default_method())) ==
-	    NULL || RSA_meth_set1_name(proxy_rsa_meth, "satchel key process")
-	    != 1 || RSA_meth_set_priv_enc(proxy_rsa_meth, proxy_rsa_priv_enc)
-	    != 1 || RSA_meth_set_priv_dec(proxy_rsa_meth,
-	    proxy_rsa_priv_dec) != 1)
-		return -1;
-	if ((proxy_ec_meth = EC_KEY_METHOD_new(EC_KEY_get_default_method())) ==
-	    NULL)
-		return -1;
-	EC_KEY_METHOD_get_sign(EC_KEY_get_default_method(), NULL, &setup,
-	    NULL);
-	EC_KEY_METHOD_set_sign(proxy_ec_meth, proxy_ec_sign, setup,
-	    proxy_ec_sign_sig);
-	return 0;
-}
-
-EVP_PKEY *
-tls_proxy_key(EVP_PKEY *pub, const struct tls_keyref *ref)
-{
-	const RSA *rpub;
-	const EC_KEY *epub;
-	const BIGNUM *n, *e;
-	RSA *rsa = NULL;
-	EC_KEY *ec = NULL;
-	EVP_PKEY *pk;
-	BIGNUM *n2 = NULL, *e2 = NULL;
-
-	if (proxy_init() == -1 || (pk = EVP_PKEY_new()) == NULL)
-		return NULL;
-	if ((rpub = EVP_PKEY_get0_RSA(pub)) != NULL) {
-		RSA_get0_key(rpub, &n, &e, NULL);
-		if ((rsa = RSA_new()) == NULL ||
-		    RSA_set_method(rsa, proxy_rsa_meth) != 1 ||
-		    (n2 = BN_dup(n)) == NULL || (e2 = BN_dup(e)) == NULL ||
-		    RSA_set0_key(rsa, n2, e2, NULL) != 1)
-			goto fail;
-		n2 = e2 = NULL;
-		if (RSA_set_ex_data(rsa, proxy_rsa_idx, (void *)(uintptr_t)ref)
-		    != 1 || EVP_PKEY_assign_RSA(pk, rsa) != 1)
-			goto fail;
-		return pk;
-	}
-	if ((epub = EVP_PKEY_get0_EC_KEY(pub)) != NULL) {
-		if ((ec = EC_KEY_new()) == NULL ||
-		    EC_KEY_set_method(ec, proxy_ec_meth) != 1 ||
-		    EC_KEY_set_group(ec, EC_KEY_get0_group(epub)) != 1 ||
-		    EC_KEY_set_public_key(ec, EC_KEY_get0_public_key(epub)) !=
-		    1 || EC_KEY_set_ex_data(ec, proxy_ec_idx,
-		    (void *)(uintptr_t)ref) != 1 ||
-		    EVP_PKEY_assign_EC_KEY(pk, ec) != 1)
-			goto fail;
-		return pk;
-	}
-fail:
-	BN_free(n2);
-	BN_free(e2);
-	RSA_free(rsa);
-	EC_KEY_free(ec);
-	EVP_PKEY_free(pk);
-	return NULL;
 }
