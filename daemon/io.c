@@ -99,6 +99,25 @@ conn_wait(struct conn *c, short events, int timeout_ms)
 	return 0;
 }
 
+/*
+ * Writing: wait until c can take more (a signal does not end the wait).
+ * 0, or -1 with c->error set (timeout or poll error).
+ */
+static int
+conn_wait_out(struct conn *c, short want, int timeout_ms)
+{
+	int r;
+
+	do {
+		r = conn_wait(c, want, timeout_ms);
+	} while (r == -3);
+	if (r != 0) {
+		c->error = 1;
+		return -1;
+	}
+	return 0;
+}
+
 ssize_t
 conn_fill(struct conn *c, int timeout_ms)
 {
@@ -142,7 +161,6 @@ conn_flush(struct conn *c, int timeout_ms)
 {
 	ssize_t n;
 	short want;
-	int r;
 
 	while (c->out.len > 0) {
 		n = c->tr->write(c, buf_ptr(&c->out), c->out.len, &want);
@@ -154,13 +172,8 @@ conn_flush(struct conn *c, int timeout_ms)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			do {
-				r = conn_wait(c, want, timeout_ms);
-			} while (r == -3);
-			if (r != 0) {
-				c->error = 1;
+			if (conn_wait_out(c, want, timeout_ms) == -1)
 				return -1;
-			}
 			continue;
 		}
 		c->error = 1;
@@ -208,7 +221,6 @@ conn_sendfile(struct conn *c, int fd, off_t off, size_t len, int timeout_ms,
 {
 	ssize_t n;
 	short want;
-	int r;
 
 	*sent_r = 0;
 	if (c->error)
@@ -229,13 +241,8 @@ conn_sendfile(struct conn *c, int fd, off_t off, size_t len, int timeout_ms,
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			do {
-				r = conn_wait(c, want, timeout_ms);
-			} while (r == -3);
-			if (r != 0) {
-				c->error = 1;
+			if (conn_wait_out(c, want, timeout_ms) == -1)
 				return -1;
-			}
 			continue;
 		}
 		if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {

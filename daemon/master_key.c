@@ -185,12 +185,16 @@ key_unlink(struct key_proc *kp)
 		}
 }
 
-void
-key_retire(struct key_proc *kp)
+/*
+ * Forget kp and send its process sig: SIGUSR1 retires it (it serves its
+ * grace period, then exits), SIGTERM ends it now.
+ */
+static void
+key_stop(struct key_proc *kp, int sig)
 {
 	key_unlink(kp);
 	if (kp->pid > 0)
-		kill(kp->pid, SIGUSR1);
+		kill(kp->pid, sig);
 	if (kp->ctl != -1)
 		close(kp->ctl);
 	kp->ctl = -1;
@@ -199,16 +203,15 @@ key_retire(struct key_proc *kp)
 }
 
 void
+key_retire(struct key_proc *kp)
+{
+	key_stop(kp, SIGUSR1);
+}
+
+void
 key_kill(struct key_proc *kp)
 {
-	key_unlink(kp);
-	if (kp->pid > 0)
-		kill(kp->pid, SIGTERM);
-	if (kp->ctl != -1)
-		close(kp->ctl);
-	kp->ctl = -1;
-	kp->pid = -1;
-	key_free_pub(kp);
+	key_stop(kp, SIGTERM);
 }
 
 void

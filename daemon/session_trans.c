@@ -41,6 +41,10 @@
 #include "compat/poison.h"
 
 static int session_msgnum(struct session *, const char *, size_t *);
+static int session_msgargs(struct session *, const struct proto_cmd *,
+    const char *, size_t *, char *, int *);
+static void session_mark(struct session *, size_t, uint8_t, size_t *,
+    uint64_t *);
 
 static int
 session_msgnum(struct session *s, const char *arg, size_t *idx_r)
@@ -58,6 +62,45 @@ session_msgnum(struct session *s, const char *arg, size_t *idx_r)
 	}
 	*idx_r = (size_t)(n - 1);
 	return 0;
+}
+
+/*
+ * The arguments of a command on one message (RETR, DELE; TOP with a
+ * second one): a message that exists and is not deleted, then, when
+ * arg2 is not NULL, one more word copied there (PROTO_ARG_MAX + 1
+ * octets).  1, with *idx_r set; or 0 once the -ERR is sent (usage, or
+ * the message number's), with *ret_r what the handler returns.
+ */
+static int
+session_msgargs(struct session *s, const struct proto_cmd *cmd,
+    const char *usage, size_t *idx_r, char *arg2, int *ret_r)
+{
+	char args[PROTO_ARGS_MAX][PROTO_ARG_MAX + 1];
+	int nargs = arg2 != NULL ? 2 : 1;
+
+	*ret_r = 0;
+	if (proto_split(cmd->rest, cmd->restlen, args, nargs) != nargs) {
+		*ret_r = session_reply(s, usage);
+		return 0;
+	}
+	if (arg2 != NULL)
+		memcpy(arg2, args[1], sizeof(args[1]));
+	return session_msgnum(s, args[0], idx_r) == 0;
+}
+
+/*
+ * Set mark on message i; the first time, count the message in *n_r and
+ * its size in *bytes_r (the logout line's retr= and dele=).
+ */
+static void
+session_mark(struct session *s, size_t i, uint8_t mark, size_t *n_r,
+    uint64_t *bytes_r)
+{
+	if (s->marks[i] & mark)
+		return;
+	s->marks[i] |= mark;
+	(*n_r)++;
+	*bytes_r += s->sizes[i];
 }
 
 int
@@ -130,36 +173,30 @@ cmd_uidl(struct session *s, const struct proto_cmd *cmd)
 int
 cmd_retr(struct session *s, const struct proto_cmd *cmd)
 {
-	char args[PROTO_ARGS_MAX][PROTO_ARG_MAX + 1];
 	size_t i;
 	int r;
 
-	if (proto_split(cmd->rest, cmd->restlen, args, 1) != 1)
-		return session_reply(s, "-ERR Usage: RETR message");
-	if (session_msgnum(s, args[0], &i) == -1)
-		return 0;
+	if (!session_msgargs(s, cmd, "-ERR Usage: RETR message", &i, NULL,
+	    &r))
+		return r;
 	if ((r = session_send_message(s, i, 0, 0)) != 0)
 		return r;
-	if ((s->marks[i] & SATCHEL_MARK_SEEN) == 0) {
-		s->marks[i] |= SATCHEL_MARK_SEEN;
-		s->nretr++;
-		s->bretr += s->sizes[i];
-	}
+	session_mark(s, i, SATCHEL_MARK_SEEN, &s->nretr, &s->bretr);
 	return 0;
 }
 
 int
 cmd_top(struct session *s, const struct proto_cmd *cmd)
 {
-	char args[PROTO_ARGS_MAX][PROTO_ARG_MAX + 1];
+	char nlines[PROTO_ARG_MAX + 1];
 	uint64_t lines;
 	size_t i;
+	int r;
 
-	if (proto_split(cmd->rest, cmd->restlen, args, 2) != 2)
-		return session_reply(s, "-ERR Usage: TOP message lines");
-	if (session_msgnum(s, args[0], &i) == -1)
-		return 0;
-	if (proto_number(args[1], strlen(args[1]), 0, UINT64_MAX / 2,
+	if (!session_msgargs(s, cmd, "-ERR Usage: TOP message lines", &i,
+	    nlines, &r))
+		return r;
+	if (proto_number(nlines, strlen(nlines), 0, UINT64_MAX / 2,
 	    &lines) == -1)
 		return session_reply(s, "-ERR Invalid number of lines");
 	return session_send_message(s, i, 1, lines);
@@ -168,16 +205,14 @@ cmd_top(struct session *s, const struct proto_cmd *cmd)
 int
 cmd_dele(struct session *s, const struct proto_cmd *cmd)
 {
-	char args[PROTO_ARGS_MAX][PROTO_ARG_MAX + 1];
 	size_t i;
+	int r;
 
-	if (proto_split(cmd->rest, cmd->restlen, args, 1) != 1)
-		return session_reply(s, "-ERR Usage: DELE message");
-	if (session_msgnum(s, args[0], &i) == -1)
-		return 0;
-	s->marks[i] |= SATCHEL_MARK_DELETED;
-	s->ndele++;
-	s->bdele += s->sizes[i];
+	if (!session_msgargs(s, cmd, "-ERR Usage: DELE message", &i, NULL,
+	    &r))
+		return r;
+	/* session_msgnum() refused a deleted message: this counts it. */
+	session_mark(s, i, SATCHEL_MARK_DELETED, &s->ndele, &s->bdele);
 	return session_replyf(s, "+OK Message %zu deleted", i + 1);
 }
 

@@ -1,9 +1,10 @@
 /*
  * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
  *
- * test_auth_file.c -- the "file" auth module, loaded with dlopen() from
- * $SATCHEL_BUILDDIR/.libs/auth_file.so as the daemon would, with the real
- * core (test_core()) and a config read by conf_load().
+ * test_auth_file.c -- the "file" auth module, loaded by module_load()
+ * from $SATCHEL_BUILDDIR/.libs/auth_file.so as the daemon would (through
+ * the shared test_load_module()), with the real core (test_core())
+ * and a config read by conf_load().
  */
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -18,6 +19,7 @@
 #include "satchel/module.h"
 #include "conf.h"
 #include "core.h"
+#include "module.h"
 #include "password.h"
 #include "test.h"
 #include "compat/poison.h"
@@ -37,23 +39,12 @@ static void
 load_module(void)
 {
 	const struct satchel_module *m;
-	const char *dir;
-	char path[1024];
-	void *h;
+	struct module *mod;
 
-	if ((dir = getenv("SATCHEL_BUILDDIR")) == NULL)
-		dir = ".";
-	snprintf(path, sizeof(path), "%s/.libs/auth_file.so", dir);
-
-	TEST_START("module: dlopen and descriptor");
-	if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		printf("dlopen %s: %s\n", path, dlerror());
+	TEST_START("module: module_load and descriptor");
+	if ((mod = test_load_module("file", SATCHEL_MODULE_AUTH)) == NULL)
 		exit(2);
-	}
-	m = dlsym(h, SATCHEL_MODULE_SYMBOL);
-	ASSERT_TRUE(m != NULL);
-	if (m == NULL)
-		exit(2);
+	m = mod->desc;
 	ASSERT_INT_EQ(m->abi_major, SATCHEL_ABI_MAJOR);
 	ASSERT_TRUE(m->abi_minor <= SATCHEL_ABI_MINOR);
 	ASSERT_INT_EQ(m->kind, SATCHEL_MODULE_AUTH);
@@ -61,14 +52,15 @@ load_module(void)
 	ASSERT_STR_EQ(m->name, "file");
 	ASSERT_TRUE(m->version != NULL);
 	ops = m->ops;
+	ASSERT_TRUE(ops == mod->ops);
 	ASSERT_TRUE(ops != NULL && ops->init != NULL && ops->verify != NULL &&
 	    ops->lookup != NULL && ops->fini != NULL);
 	ASSERT_TRUE(ops->postfork == NULL);
 	/* Only the descriptor is exported. */
-	ASSERT_TRUE(dlsym(h, "file_init") == NULL);
-	ASSERT_TRUE(dlsym(h, "file_verify") == NULL);
+	ASSERT_TRUE(dlsym(mod->handle, "file_init") == NULL);
+	ASSERT_TRUE(dlsym(mod->handle, "file_verify") == NULL);
 	TEST_DONE();
-	/* Never dlclose: the test ends with the module in use. */
+	/* Never unloaded: the test ends with the module in use. */
 }
 
 static void
