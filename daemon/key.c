@@ -200,8 +200,8 @@ key_child(struct satcheld *s, struct key_proc *kp, int ctl)
 	sigprocmask(SIG_SETMASK, &set, NULL);
 
 	/*
-	 * Nothing of the master's: no listener, no auth socket, no wake
-	 * pipe, no other key process's control socket, nothing the master
+	 * Nothing of the master's: no listener, no auth socket, no worker
+	 * channel, no other key process's control socket, nothing the master
 	 * inherited.  The control socket moves to 3, every descriptor above
 	 * is closed, and syslog (if the master logs there) is opened again.
 	 */

@@ -8,10 +8,11 @@
  *
  * The worker pool is sized like Apache's prefork MPM: between
  * workers_min_spare and workers_max_spare idle workers, never more than
- * workers_max in all.  A worker that went busy writes a byte to the wake
- * pipe, so the master tops the pool up at once instead of on its next
- * one-second tick.  Signal handlers only set flags; the loop acts on
- * them (nginx ngx_process_cycle.c).  A reload bumps the generation: idle
+ * workers_max in all.  Each worker has its own channel, a pipe whose
+ * read end only the master holds: it writes one octet when it waits for
+ * a client and one when it accepted one, so the master tops the pool up
+ * at once instead of on its next one-second tick.  Signal handlers only
+ * set flags; the loop acts on them (nginx ngx_process_cycle.c).  A reload bumps the generation: idle
  * workers of the old generation are retired, busy ones finish their
  * session first.
  *
@@ -26,7 +27,18 @@
  * and then a single child probes until one comes up (Postfix master
  * throttles a service the same way).  Every child dies with the master
  * (PR_SET_PDEATHSIG).  The mechanics are in supervise.c.
+ *
+ * Caution: the scoreboard is shared memory that every worker can write,
+ * and a worker may run an attacker's code.  The master decides nothing
+ * from it: which slots are taken, how many workers are idle and which
+ * one to retire all come from its own table (children[], slot_used[],
+ * nslots), and each worker's state from that worker's own channel, so a
+ * lying worker can only misstate itself.  The master writes a slot
+ * (pid, generation, state) for the workers' shared limits and for
+ * display, and reads one back only to name a dead worker's last state
+ * in a log line.
  */
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -60,6 +72,7 @@
 #include "conf.h"
 #include "log.h"
 #include "master.h"
+#include "master_chan.h"
 #include "module.h"
 #include "priv.h"
 #include "sandbox.h"
@@ -88,10 +101,20 @@ struct child {
 	uint32_t	 generation;
 	unsigned int	 seq;		/* backoff seq at start */
 	time_t		 started;
+	struct master_chan ch;		/* worker: master_chan.c */
 };
 static struct child *children;
 static size_t nchildren, maxchildren;
 static time_t last_max_warning;
+
+/*
+ * The master's own view of the scoreboard: its size and which slots are
+ * taken.  The shared header and slot states are never read back.
+ */
+static uint32_t nslots;
+static uint8_t *slot_used;
+/* The workers' channels, for the loop's ppoll (one descriptor). */
+static int chan_ep = -1;
 
 /* Restart throttling (supervise.h), one per kind of child. */
 #define AUTH_EARLY_S	5	/* an auth process dying sooner failed */
@@ -116,6 +139,7 @@ static int master_write_pidfile(int, const char *);
 static void master_shutdown(struct satcheld *);
 static int master_idle_workers(struct satcheld *);
 static int master_ready(void *);
+static void master_chan_events(void);
 
 static void
 master_signal(int sig)
@@ -153,6 +177,7 @@ child_add(pid_t pid, int kind, uint32_t slot, uint32_t gen)
 	c->generation = gen;
 	c->seq = kind == CHILD_WORKER ? worker_bo.seq : auth_bo.seq;
 	c->started = time(NULL);
+	master_chan_init(&c->ch);
 	return c;
 }
 
@@ -172,14 +197,14 @@ master_close_inherited(struct satcheld *s, int kind)
 		close(s->auth_fd);
 		s->auth_fd = -1;
 	}
-	if (kind != CHILD_WORKER && s->wake[1] != -1) {
-		close(s->wake[1]);
-		s->wake[1] = -1;
-	}
-	if (s->wake[0] != -1) {
-		close(s->wake[0]);
-		s->wake[0] = -1;
-	}
+	/*
+	 * The read end of every worker's channel stays in the master: a
+	 * worker holding another's could read its state away.
+	 */
+	for (i = 0; i < nchildren; i++)
+		master_chan_close(&children[i].ch);
+	if (chan_ep != -1)
+		close(chan_ep);
 #ifdef HAVE_OPENSSL
 	key_close_inherited();	/* issue 11: only the master holds them */
 #endif
@@ -204,17 +229,23 @@ child_signals(void)
 static int
 master_spawn_worker(struct satcheld *s)
 {
-	struct sb_slot *slot = NULL;
+	struct sb_slot *slot;
+	struct child *c;
 	uint32_t i;
 	pid_t pid;
+	int ch[2];
 
-	for (i = 0; i < s->sb->nslots; i++)
-		if (s->sb->slots[i].state == SB_FREE) {
-			slot = &s->sb->slots[i];
+	for (i = 0; i < nslots; i++)
+		if (!slot_used[i])
 			break;
-		}
-	if (slot == NULL)
+	if (i == nslots)
 		return -1;
+	/* Its channel: the worker writes ch[1], only the master reads. */
+	if (pipe2(ch, O_CLOEXEC | O_NONBLOCK) == -1) {
+		log_warn("pipe");
+		return -1;
+	}
+	slot = &s->sb->slots[i];
 	memset(slot, 0, sizeof(*slot));
 	slot->generation = s->generation;
 	sb_set(slot, SB_STARTING);
@@ -222,22 +253,52 @@ master_spawn_worker(struct satcheld *s)
 	case -1:
 		log_warn("fork worker");
 		sb_set(slot, SB_FREE);
+		close(ch[0]);
+		close(ch[1]);
 		return -1;
 	case 0:
 		child_signals();
+		close(ch[0]);
 		master_close_inherited(s, CHILD_WORKER);
+		s->chan = ch[1];
 		if (sandbox_caps_drop() == -1)	/* sandbox.c */
 			_exit(1);
 		slot->pid = getpid();
 		worker_main(s, slot);
 		/* NOTREACHED */
 	}
+	close(ch[1]);
 	slot->pid = pid;
-	if (child_add(pid, CHILD_WORKER, i, s->generation) == NULL) {
+	slot_used[i] = 1;
+	if ((c = child_add(pid, CHILD_WORKER, i, s->generation)) == NULL) {
 		log_warn("%s", __func__);
 		kill(pid, SIGKILL);
+		close(ch[0]);
+		return 0;	/* reaped as unknown; the slot stays taken */
 	}
+	master_chan_watch(&c->ch, chan_ep, ch[0]);
 	return 0;
+}
+
+/* The loop: read every worker channel that has something. */
+static void
+master_chan_events(void)
+{
+	struct epoll_event ev[64];
+	size_t i;
+	int n, k;
+
+	do {
+		if ((n = epoll_wait(chan_ep, ev, (int)nitems(ev), 0)) <= 0)
+			return;
+		for (k = 0; k < n; k++)
+			for (i = 0; i < nchildren; i++)
+				if (children[i].ch.fd == ev[k].data.fd) {
+					master_chan_read(&children[i].ch,
+					    children[i].pid);
+					break;
+				}
+	} while (n == (int)nitems(ev));
 }
 
 static int
@@ -291,20 +352,26 @@ master_reap(struct satcheld *s)
 		gen = c->generation;
 		if (kind == CHILD_WORKER) {
 			struct sb_slot *slot = &s->sb->slots[c->slot];
+			int starting;
 
+			/* What it said last, even just before it died. */
+			master_chan_read(&c->ch, c->pid);
+			master_chan_close(&c->ch);
 			/*
-			 * A worker still "starting" never got to accept:
-			 * it failed to set itself up (chroot gone, ...).
+			 * A worker that never said idle never got to
+			 * accept: it failed to set itself up (chroot
+			 * gone, ...).
 			 */
-			if (slot->state == SB_STARTING && !sig_term &&
+			starting = c->ch.state == W_STARTING;
+			if (starting && !sig_term &&
 			    gen == s->generation && (WIFSIGNALED(status) ||
 			    WEXITSTATUS(status) != 0))
 				/* Logs once per pause, not per worker. */
 				supervise_fail(&worker_bo, c->seq, c->pid,
 				    status);
-			else if (slot->state != SB_STARTING)
+			else if (!starting)
 				supervise_ok(&worker_bo, c->seq);
-			if (slot->state == SB_STARTING && !sig_term) {
+			if (starting && !sig_term) {
 				/* supervise_fail() said it, once per pause. */
 			} else if (WIFSIGNALED(status))
 				log_warnx("worker %ld killed by signal %d "
@@ -316,6 +383,7 @@ master_reap(struct satcheld *s)
 				    (long)pid, WEXITSTATUS(status));
 			memset(slot, 0, sizeof(*slot));
 			sb_set(slot, SB_FREE);
+			slot_used[c->slot] = 0;
 		} else {
 			int early = !sig_term && gen == s->generation &&
 			    time(NULL) - c->started < AUTH_EARLY_S &&
@@ -352,8 +420,8 @@ master_idle_workers(struct satcheld *s)
 	for (c = 0; c < nchildren; c++)
 		if (children[c].kind == CHILD_WORKER &&
 		    children[c].generation == s->generation &&
-		    (s->sb->slots[children[c].slot].state == SB_IDLE ||
-		    s->sb->slots[children[c].slot].state == SB_STARTING))
+		    (children[c].ch.state == W_IDLE ||
+		    children[c].ch.state == W_STARTING))
 			n++;
 	return n;
 }
@@ -375,7 +443,7 @@ master_maintain(struct satcheld *s, int tick)
 	struct config *cf = s->cf;
 	unsigned int idle = 0, total = 0, starting = 0, spawn, i;
 	unsigned int auth = 0, auth_young = 0;
-	struct sb_slot *slot;
+	struct child *w;
 	size_t c;
 	time_t now = time(NULL);
 	int may;
@@ -391,18 +459,18 @@ master_maintain(struct satcheld *s, int tick)
 				supervise_ok(&auth_bo, children[c].seq);
 			continue;
 		}
-		slot = &s->sb->slots[children[c].slot];
+		w = &children[c];
 		total++;
-		if (children[c].generation != s->generation) {
-			if (slot->state == SB_IDLE && tick)
-				kill(children[c].pid, SIGUSR1);
+		if (w->generation != s->generation) {
+			if (w->ch.state == W_IDLE && tick)
+				kill(w->pid, SIGUSR1);
 			continue;
 		}
-		if (slot->state == SB_STARTING)
+		if (w->ch.state == W_STARTING)
 			starting++;
 		else
-			supervise_ok(&worker_bo, children[c].seq);
-		if (slot->state == SB_IDLE || slot->state == SB_STARTING)
+			supervise_ok(&worker_bo, w->seq);
+		if (w->ch.state == W_IDLE || w->ch.state == W_STARTING)
 			idle++;
 	}
 
@@ -433,8 +501,7 @@ master_maintain(struct satcheld *s, int tick)
 		if (spawn > (unsigned int)may)
 			spawn = (unsigned int)may;
 		for (i = 0; i < spawn; i++) {
-			if (total >= cf->workers_max ||
-			    total >= s->sb->nslots)
+			if (total >= cf->workers_max || total >= nslots)
 				break;
 			if (master_spawn_worker(s) == -1)
 				break;
@@ -447,10 +514,10 @@ master_maintain(struct satcheld *s, int tick)
 	 * be started now.  The master refuses them (supervise_refuse()).
 	 */
 	if (master_idle_workers(s) == 0 && (total >= cf->workers_max ||
-	    total >= s->sb->nslots || worker_bo.delay > 0)) {
+	    total >= nslots || worker_bo.delay > 0)) {
 		pool_full = 1;
 		pool_full_limit = total >= cf->workers_max ||
-		    total >= s->sb->nslots ? "workers_max" : "workers-failing";
+		    total >= nslots ? "workers_max" : "workers-failing";
 		if (total >= cf->workers_max && now - last_max_warning >= 60) {
 			last_max_warning = now;
 			log_warnx("workers_max (%u) reached: new connections "
@@ -463,14 +530,13 @@ master_maintain(struct satcheld *s, int tick)
 	if (idle > cf->workers_max_spare && tick) {
 		/* Retire one idle worker per tick, like Apache. */
 		for (c = 0; c < nchildren; c++) {
-			if (children[c].kind != CHILD_WORKER)
+			w = &children[c];
+			if (w->kind != CHILD_WORKER || w->ch.state != W_IDLE)
 				continue;
-			slot = &s->sb->slots[children[c].slot];
-			if (slot->state == SB_IDLE) {
-				sb_set(slot, SB_EXITING);
-				kill(children[c].pid, SIGUSR1);
-				break;
-			}
+			w->ch.state = W_EXITING;
+			sb_set(&s->sb->slots[w->slot], SB_EXITING);
+			kill(w->pid, SIGUSR1);
+			break;
 		}
 	}
 }
@@ -589,7 +655,6 @@ master_run(struct satcheld *s)
 	struct timespec ts;
 	sigset_t block, empty;
 	unsigned int i;
-	char drain[256];
 	int r, pidfd;
 
 	sd = s;
@@ -597,12 +662,17 @@ master_run(struct satcheld *s)
 	s->master_pid = getpid();
 	if (master_listen(s) == -1 || master_auth_socket(s) == -1)
 		return 1;
-	if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) == -1) {
-		log_warn("pipe");
+	if ((chan_ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		log_warn("epoll_create1");
 		return 1;
 	}
 	if ((s->sb = sb_create(s->cf->workers_max)) == NULL)
 		return 1;
+	nslots = s->cf->workers_max;	/* never s->sb->nslots: shared */
+	if ((slot_used = calloc(nslots, 1)) == NULL) {
+		log_warn("%s", __func__);
+		return 1;
+	}
 	if (auth_fail_create() == -1)
 		return 1;
 
@@ -649,7 +719,7 @@ master_run(struct satcheld *s)
 	while (!sig_term) {
 		nfds_t nfd = 1;
 
-		pfd[0].fd = s->wake[0];
+		pfd[0].fd = chan_ep;	/* the workers' channels */
 		pfd[0].events = POLLIN;
 		pfd[0].revents = 0;
 		/* A full pool: watch the listeners, to refuse at once. */
@@ -664,8 +734,7 @@ master_run(struct satcheld *s)
 		/* Signals are unblocked only while waiting: no lost wakeup. */
 		r = ppoll(pfd, nfd, &ts, &empty);
 		if (r > 0 && (pfd[0].revents & POLLIN))
-			while (read(s->wake[0], drain, sizeof(drain)) > 0)
-				;
+			master_chan_events();
 		if (r > 0)
 			for (i = 1; i < nfd; i++)
 				if (pfd[i].revents & POLLIN)

@@ -51,11 +51,20 @@ struct satcheld {
 	struct sockaddr_un	 auth_addr;	/* abstract name */
 	socklen_t		 auth_addrlen;
 
-	int			 wake[2];	/* workers poke the master */
+	int			 chan;		/* worker: its own channel to
+						   the master (master.c); -1 */
 	pid_t			 master_pid;	/* children die with it */
 	void			*tls;		/* TLS context, when built */
 };
 
+
+/*
+ * What a worker writes on its channel, one octet each: it waits for a
+ * client (idle), or it accepted one (busy).  The master sizes the pool
+ * from these and its own pid table only, never from the scoreboard.
+ */
+#define MASTER_CHAN_IDLE	'i'
+#define MASTER_CHAN_BUSY	'b'
 
 /* Load config and modules into a fresh state; NULL on error (logged). */
 struct satcheld	*master_configure(const char *path, int foreground);

@@ -45,6 +45,7 @@ volatile sig_atomic_t worker_retire;
 
 static int	worker_limits(struct satcheld *, int, const struct sockaddr *,
 		    socklen_t, const struct listener *, struct sb_slot *);
+static void	worker_tell(struct satcheld *, char);
 
 static void
 worker_signal(int sig)
@@ -55,6 +56,20 @@ worker_signal(int sig)
 		worker_quit = 1;
 }
 
+/*
+ * Tell the master our state on our own channel (master.c): it sizes the
+ * pool from these, not from the scoreboard.  Only a change is written.
+ */
+static void
+worker_tell(struct satcheld *s, char state)
+{
+	static char told;
+
+	if (state == told)
+		return;
+	told = state;
+	(void)!write(s->chan, &state, 1);
+}
 
 void
 worker_main(struct satcheld *s, struct sb_slot *slot)
@@ -124,6 +139,7 @@ worker_main(struct satcheld *s, struct sb_slot *slot)
 		    slot->generation != s->generation)
 			break;
 		sb_set(slot, SB_IDLE);
+		worker_tell(s, MASTER_CHAN_IDLE);
 		setproctitle_fmt("satcheld: worker (idle)");
 		r = epoll_wait(ep, evs, (int)s->nlisteners, -1);
 		if (r == -1) {
@@ -189,9 +205,8 @@ worker_limits(struct satcheld *s, int fd, const struct sockaddr *sa,
 		strlcpy(host, "unknown", sizeof(host));
 	strlcpy(slot->peer, host, sizeof(slot->peer));
 	sb_set(slot, SB_PREAUTH);
-	/* Tell the master a worker went busy: after the state, which it
-	 * reads when it wakes. */
-	(void)!write(s->wake[1], "", 1);
+	/* The master tops the pool up at once. */
+	worker_tell(s, MASTER_CHAN_BUSY);
 	if (limit_connect(s->cf, s->sb, slot, conf_trusted(s->cf, sa),
 	    &limit, &reply) == 0)
 		return 0;

@@ -3,16 +3,16 @@
  *
  * scoreboard.h -- shared memory between the master and the workers.
  * Created by the master before any fork (MAP_SHARED | MAP_ANONYMOUS), so
- * every child shares it.  Each worker writes its own slot; the master
- * reads slots to count idle workers, and workers read them for the
- * shared limits (limit.c).  No process state here: the functions work
- * on the mapping they are given.  (The failed-login table is the auth
+ * every child shares it.  Each worker writes its own slot, and workers
+ * read them for the shared limits (limit.c).  No process state here:
+ * the functions work on the mapping they are given.  (The failed-login table is the auth
  * pool's own mapping: auth_fail.c.)
  *
- * Caution: the worker is untrusted.  The master uses a slot's state only
- * to decide how many workers to spawn and which idle one to retire; it
- * never trusts the pid field (it keeps its own pid to slot map), so a
- * compromised worker can at worst make the pool grow to workers_max.
+ * Caution: the worker is untrusted.  The master decides nothing from
+ * the scoreboard: it keeps its own slot map and slot count, and learns
+ * each worker's idle/busy state from that worker's own channel
+ * (master.c).  It writes slots for the workers' shared limits and for
+ * display.  Workers still read other slots for the limits (limit.c).
  */
 #ifndef SATCHEL_SCOREBOARD_H
 #define SATCHEL_SCOREBOARD_H

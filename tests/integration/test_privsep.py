@@ -480,3 +480,141 @@ def test_master_closes_inherited_descriptors(env):
     p.cmd("QUIT")
     p.close()
     os.close(r)
+
+
+# ---- the pool is sized from the master's own table (issue 11) -------
+
+# daemon/lib/scoreboard.h: struct scoreboard { uint32_t nslots; (pad)
+# struct sb_slot slots[]; }, a slot is pid, generation, state, agent,
+# since, sessions, user[64], peer[64]: 160 octets from offset 8.
+SB_HEADER, SB_SLOT, SB_STATE = 8, 160, 8
+SB_IDLE, SB_PREAUTH = 2, 3
+
+
+def scoreboard_at(pid, nslots):
+    """The address of the scoreboard in pid's memory: the shared mapping
+    whose first word is nslots and whose slots hold pid itself."""
+    with open("/proc/%d/maps" % pid) as f:
+        maps = [line.split() for line in f]
+    with open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for parts in maps:
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            if parts[1] != "rw-s" or hi - lo < SB_HEADER + nslots * SB_SLOT:
+                continue
+            mem.seek(lo)
+            data = mem.read(SB_HEADER + nslots * SB_SLOT)
+            if struct.unpack_from("=I", data)[0] != nslots:
+                continue
+            pids = [struct.unpack_from("=i", data, SB_HEADER + i * SB_SLOT)[0]
+                    for i in range(nslots)]
+            if pid in pids:
+                return lo
+    return None
+
+
+class ScoreboardLiar:
+    """A compromised worker: through one worker's own mapping of the
+    scoreboard, it writes state into every slot (and nslots) over and
+    over, faster than the honest workers write their own."""
+
+    def __init__(self, env, nslots):
+        self.env, self.nslots = env, nslots
+        self.pid = self.addr = None
+
+    def _target(self):
+        if self.pid is not None and satchel.alive(self.pid):
+            return True
+        for pid in self.env.group_procs("satcheld: worker"):
+            addr = scoreboard_at(pid, self.nslots)
+            if addr is not None:
+                self.pid, self.addr = pid, addr
+                return True
+        return False
+
+    def lie(self, state, header=None):
+        """state into every slot that has a pid; the others say free, so
+        a master that trusts them finds room to fork."""
+        if not self._target():
+            return False
+        try:
+            with open("/proc/%d/mem" % self.pid, "r+b", 0) as mem:
+                mem.seek(self.addr)
+                data = mem.read(SB_HEADER + self.nslots * SB_SLOT)
+                for i in range(self.nslots):
+                    at = SB_HEADER + i * SB_SLOT
+                    used = struct.unpack_from("=i", data, at)[0] != 0
+                    mem.seek(self.addr + at + SB_STATE)
+                    mem.write(struct.pack("=I", state if used else 0))
+                if header is not None:
+                    mem.seek(self.addr)
+                    mem.write(struct.pack("=I", header))
+        except OSError:
+            self.pid = None
+            return False
+        return True
+
+    def during(self, seconds, state, header=None, every=None):
+        """Lie for seconds; call every() between writes, keep its max."""
+        end, worst = time.monotonic() + seconds, 0
+        while time.monotonic() < end:
+            self.lie(state, header)
+            if every is not None:
+                worst = max(worst, every())
+            time.sleep(0.01)
+        return worst
+
+
+def test_master_sizes_the_pool_from_its_own_table(env):
+    """A worker that writes lies into the scoreboard's shared memory (every
+    slot busy, then every slot idle with a zero slot count) makes the
+    master neither fork up to workers_max nor starve the pool: the idle
+    workers stay within workers_max_spare, and new logins are served
+    while the lie goes on."""
+    users = [env.add_user("u%d" % i, messages=[satchel.simple_message(i)])
+             for i in range(4)]
+    nslots = 24
+    env.start(workers_min_spare=2, workers_max_spare=4, workers_max=nslots)
+    liar = ScoreboardLiar(env, nslots)
+    check(liar.lie(SB_PREAUTH), "found the scoreboard in a worker's memory")
+    mark = len(env.log())
+
+    def workers():
+        return len(env.group_procs("satcheld: worker"))
+
+    # 1. Every slot says busy: an old master counted no idle worker and
+    # forked, doubling, up to workers_max.
+    worst = liar.during(4, SB_PREAUTH, every=workers)
+    check(worst <= 4, "workers while every slot said busy: at most "
+          "workers_max_spare (4), saw %d" % worst)
+    check(satchel.alive(env.pid), "the master lives")
+
+    # 2. Every slot says idle, and the header says there are no slots: an
+    # old master counted busy workers as idle and could not find a free
+    # slot, so logins beyond the idle workers waited in the backlog.
+    held = []
+    try:
+        for user in users:
+            liar.during(0.3, SB_IDLE, header=0)
+            t0 = time.monotonic()
+            held.append(env.session(user))
+            check(time.monotonic() - t0 < 5, "%s logged in within 5 s "
+                  "while the scoreboard lied" % user)
+            worst = liar.during(0.5, SB_IDLE, header=0, every=workers)
+            check(worst <= len(held) + 4, "workers with %d sessions: at "
+                  "most %d, saw %d" % (len(held), len(held) + 4, worst))
+        for p in held:
+            eq(p.cmd("STAT").split()[:2], ["+OK", "1"], "STAT")
+    finally:
+        for p in held:
+            try:
+                p.cmd("QUIT")
+            except OSError:
+                pass
+            p.close()
+    liar.during(1, SB_IDLE, header=0)
+    satchel.wait_for(lambda: 2 <= len(env.idle_workers()) <= 4, 10,
+                     what="idle workers back within 2..4 (%r)" %
+                     env.children())
+    check(satchel.alive(env.pid), "the master lives")
+    check("workers_max (%d) reached" % nslots not in env.log()[mark:],
+          "the master never reached workers_max")
