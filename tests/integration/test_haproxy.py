@@ -44,7 +44,7 @@ class Cluster:
     """n satcheld instances on one Maildir tree and one MariaDB, and an
     haproxy in front."""
 
-    def __init__(self, env, n=3, **over):
+    def __init__(self, env, n=3, tls_port=False, **over):
         _need_haproxy()
         M.need_mysql(env)
         self.db = M.shared_db()
@@ -56,6 +56,8 @@ class Cluster:
         self.hdir = env.dir
         self.over = over
         self.fports = {}
+        # instance 0 also gets "listen = ADDR:PORT tls haproxy"
+        self.tport = S.free_port() if tls_port else None
 
     # ---- users, on the shared tree ---------------------------------
 
@@ -79,6 +81,9 @@ class Cluster:
             "disable_plaintext_auth": "no",
             "timeout_login": "10",
         }
+        if i == 0 and self.tport:
+            c["listen"] += "\nlisten = %s:%d tls haproxy" % (self.addrs[0],
+                                                           self.tport)
         c.update(self.over)
         return c
 
@@ -153,6 +158,15 @@ class Cluster:
                   "backend satchel_v1",
                   "    server s0 %s:%d send-proxy source %s"
                   % (self.addrs[0], self.hports[0], PROXY_SRC)]
+        if self.tport:
+            # TLS passed through: the header, then Satchel's handshake.
+            self.fports.setdefault("pass", S.free_port())
+            lines += ["", "frontend pop3s_pass",
+                      "    bind 127.0.0.1:%d" % self.fports["pass"],
+                      "    default_backend satchel_tls",
+                      "backend satchel_tls",
+                      "    server s0 %s:%d send-proxy-v2 source %s"
+                      % (self.addrs[0], self.tport, PROXY_SRC)]
         if ssl_pem:
             # HAProxy does TLS and says so in the v2 SSL TLV.
             lines += ["", "frontend pop3s",
@@ -222,8 +236,8 @@ class Cluster:
             e.cleanup()
 
 
-def _cluster(env, n=3, ssl_pem=None, **over):
-    c = Cluster(env, n, **over)
+def _cluster(env, n=3, ssl_pem=None, tls_port=False, **over):
+    c = Cluster(env, n, tls_port, **over)
     try:
         c.start()
         c.start_haproxy(ssl_pem)
@@ -579,3 +593,51 @@ def test_haproxy_per_ip_limit(env):
             b.close()
     finally:
         c.stop()
+
+
+def test_haproxy_tls_listener(env):
+    """listen = ... tls haproxy: HAProxy passes TLS through with a v2
+    header in front; Satchel reads the header, then does the handshake
+    (its own certificate reaches the client), and logs the real
+    address with tls=yes."""
+    cert, key, pem = _cert(env)
+    c = _cluster(env, 1, tls_port=True, tls_cert=cert, tls_key=key)
+    try:
+        user = c.add_user("hpharry", messages=[S.simple_message(1)])
+        p = _tls_client(c.fports["pass"], CLIENT)
+        try:
+            check(p.greeting.startswith("+OK"), "banner over TLS: %r"
+                  % p.greeting)
+            der = p.sock.getpeercert(binary_form=True)
+            eq(der, ssl.PEM_cert_to_DER_cert(open(cert).read()),
+               "the certificate is Satchel's own")
+            check(_login(p, user).startswith("+OK"), "login")
+            port = p.sock.getsockname()[1]
+            p.cmd("QUIT")
+        finally:
+            p.close()
+        check(re.search(r"event=connect addr=%s port=%d listener=%s:%d "
+                        r"tls=yes proxy=%s proxy_version=2\n"
+                        % (re.escape(CLIENT), port, c.addrs[0], c.tport,
+                           PROXY_SRC), c.log(0)),
+              "connect line: %s" % c.log(0)[-1500:])
+        check(re.search(r"event=tls result=ok", c.log(0)), "handshake")
+    finally:
+        c.stop()
+
+
+def test_haproxy_listener_needs_trusted_proxies(env):
+    """A haproxy listener with haproxy_trusted_networks unset (default
+    none): the master warns at start, and every connection is refused
+    with the reason, even from loopback."""
+    env.port = S.free_port()
+    hport = S.free_port()
+    env.start(listen="127.0.0.1:%d\nlisten = 127.0.0.21:%d haproxy"
+              % (env.port, hport))
+    env.wait_log(r"listener 127\.0\.0\.21:%d is marked haproxy but "
+                 r"haproxy_trusted_networks is empty" % hport)
+    eq(_raw("127.0.0.21", hport, b"PROXY UNKNOWN\r\n", "127.0.0.1"), b"",
+       "reply")
+    env.wait_log(r"event=proxy sender=127\.0\.0\.1 listener=127\.0\.0\.21:%d "
+                 r"result=refused reason=\"sender not in "
+                 r"haproxy_trusted_networks\"" % hport)
