@@ -324,9 +324,12 @@ session_run(struct satcheld *d, int fd, const struct session_origin *o,
 		(void)snprintf(via, sizeof(via), " proxy=%s proxy_version=%d%s",
 		    o->proxy, o->proxy_version, o->proxy_local ?
 		    " proxy_local=yes" : "");
-		/* The pool takes these only from a haproxy listener. */
-		if (!o->proxy_local)
-			authc_set_origin(s->peer, s->local);
+		/*
+		 * The pool takes these only for a socket on a haproxy
+		 * listener, and wants them for every such socket (a LOCAL
+		 * one names the proxy itself).
+		 */
+		authc_set_origin(s->peer, s->local);
 	}
 	/*
 	 * HAProxy did TLS with the client (v2 PP2_TYPE_SSL with

@@ -477,6 +477,18 @@ def test_haproxy_untrusted_and_bad_headers(env):
                            r"timeout_login\"")
         check("addr=127.0.0.9" not in c.log(0),
               "no session was served for the claimed address")
+        # A v2 LOCAL header (what HAProxy's checks send) from the proxy:
+        # served, and even a login works, with the proxy's address.
+        p = S.Pop(port, host=a, source=PROXY_SRC, greeting=False)
+        try:
+            p.send(b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00")
+            check(p.line().startswith("+OK"), "banner after LOCAL")
+            check(_login(p, user).startswith("+OK"), "login after LOCAL")
+            p.cmd("QUIT")
+        finally:
+            p.close()
+        c.envs[0].wait_log(r"event=auth user=%s [^\n]*addr=%s"
+                           % (re.escape(user), re.escape(PROXY_SRC)))
         with c.client("only0") as p:
             check(_login(p, user).startswith("+OK"), "still serving")
             p.cmd("QUIT")
