@@ -221,7 +221,9 @@ conn_violation(struct auth_ctx *a, struct aconn *c, const char *what,
  * taken only when the socket itself shows that it is such a
  * connection: its local address is a haproxy listener's (the worker's
  * seccomp filter lets it create no TCP socket, so each one it holds
- * was accepted on one of our listeners) and its peer is in
+ * was accepted on one of our listeners; and without the filter the
+ * kernel still lets no other socket bind a listening address and
+ * port) and its peer is in
  * haproxy_trusted_networks.  A worker that names an address for any
  * other socket, or none for such a socket, is refused: a compromised
  * worker can neither move its failures onto another address nor

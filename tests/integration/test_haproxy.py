@@ -653,3 +653,55 @@ def test_haproxy_listener_needs_trusted_proxies(env):
     env.wait_log(r"event=proxy sender=127\.0\.0\.1 listener=127\.0\.0\.21:%d "
                  r"result=refused reason=\"sender not in "
                  r"haproxy_trusted_networks\"" % hport)
+
+
+def test_haproxy_pool_refuses_a_forged_address(env):
+    """A compromised worker that names a client address for a socket
+    that is not on a haproxy listener (a direct client's, or its own
+    outgoing connection to the haproxy listener) is refused by the auth
+    pool, and the attempt is not counted for the named address."""
+    import test_privsep as P
+    env.port = S.free_port()
+    hport = S.free_port()
+    user = env.add_user("hpivan", password="pw-ivan", plain=True)
+    env.start(listen="127.0.0.1:%d\nlisten = 127.0.0.21:%d haproxy"
+              % (env.port, hport),
+              haproxy_trusted_networks=PROXY_SRC + "/32")
+    addr = P.pool_address(env)
+
+    def attack():
+        out = {}
+        # A direct client's socket, with a forged address.
+        c = P.client_socket(env.port, "127.0.0.3")
+        s = P.connect_pool(addr)
+        P.send_with_fd(s, P.auth_request(P.MECH_PASS, user, "wrong",
+                                         client="10.9.9.9"), c.fileno())
+        try:
+            out["direct"] = P.recv_msg(s, 5)[0]
+        except OSError:
+            out["direct"] = "closed"
+        # Its own connection to the haproxy listener (the client end).
+        t = socket.create_connection(("127.0.0.21", hport),
+                                     source_address=(PROXY_SRC, 0),
+                                     timeout=5)
+        s = P.connect_pool(addr)
+        P.send_with_fd(s, P.auth_request(P.MECH_PASS, user, "wrong",
+                                         client="10.9.9.9"), t.fileno())
+        try:
+            out["outgoing"] = P.recv_msg(s, 5)[0]
+        except OSError:
+            out["outgoing"] = "closed"
+        return out
+
+    out, status = P.as_worker(attack)
+    eq(status, 0, "the fake worker ran: " + out)
+    res = eval(out)  # noqa: S307
+    for k in ("direct", "outgoing"):
+        check(res[k] in (None, "closed"), "%s: the pool refused (%r)"
+              % (k, res[k]))
+    log = env.log()
+    eq(len(re.findall(r"client address '10\.9\.9\.9' for a connection "
+                      r"from \S+ to \S+, which is not a trusted proxy's "
+                      r"on a haproxy listener: request refused", log)), 2,
+       "both refusals logged")
+    check("addr=10.9.9.9" not in log, "nothing counted for 10.9.9.9")
