@@ -67,9 +67,11 @@ def frame(mtype, payload):
     return struct.pack("=II", mtype, len(payload)) + payload
 
 
-def auth_request(mech, user, secret, session="00112233deadbeef", tls=0):
+def auth_request(mech, user, secret, session="00112233deadbeef", tls=0,
+                 client="", local=""):
+    # client, local: a haproxy listener's PROXY header addresses
     return frame(AUTH_REQUEST, struct.pack("=II", mech, tls) + pstr(user) +
-                 pstr(secret) + pstr(session))
+                 pstr(secret) + pstr(session) + pstr(client) + pstr(local))
 
 
 def pool_address(env):
