@@ -132,6 +132,7 @@ static const struct satchel_conf_key conf_keys[] = {
 	KEY("auth", K_MODULES, auth, NULL, 0),
 	PATH(module_dir, SATCHEL_MODULE_DIR, 0),
 	KEY("mail_location", K_MAILLOC, mail_location, "", 0),
+	KEY("auth_username_format", K_USERFMT, auth_username_format, "", 0),
 	KEY("mail_uid", K_UID, mail_uid, NULL, 0),
 	KEY("mail_gid", K_GID, mail_gid, NULL, 0),
 	STR(mail_extra_groups, 0, "", 0),

@@ -72,6 +72,7 @@ struct config {
 	size_t			 nauth;
 	char			*module_dir;
 	char			*mail_location;	/* default for users */
+	char			*auth_username_format;	/* "": as sent */
 	long			 mail_uid, mail_gid;	/* -1 unset; a name
 						 * is resolved at load */
 	char			*mail_extra_groups;	/* e.g. "mail" */
