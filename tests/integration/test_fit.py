@@ -1,0 +1,143 @@
+"""Admin fit (issue 13, parts 3 and 6), through the real daemon:
+
+- auth_username_format: applied once in the auth pool, the same for the
+  file and the mysql module, before lookup, failure counting and the
+  mail location;
+- tls_required: no login of any mechanism before TLS, on any listener,
+  from any address; CAPA and the greeting offer nothing before STLS;
+- log severity for the journal (<N> prefixes when stderr is the
+  journal stream);
+- a missing home named precisely, or created with mail_home_create;
+- mail_uid/mail_gid by name, satcheld -t's checks of mail_location,
+  paths and certificates.
+"""
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+
+import satchel as S
+from satchel import check, eq, try_login
+from satchel import assert_login_ok as assert_ok
+from satchel import assert_login_refused as assert_refused
+
+import test_mysql as M
+
+UP = S.DOMAIN.upper()
+
+
+def frank_upper(env, messages=1):
+    """frank's passwd-file entry spelt frank@TEST.EXAMPLE, his Maildir
+    (made by the harness) under the lower-case domain."""
+    user = env.add_user("frank", messages=[S.simple_message(i + 1)
+                                          for i in range(messages)])
+    env.users["frank@" + UP] = env.users.pop(user)
+    env.write_users()
+    return user
+
+
+# ---- auth_username_format ----------------------------------------------
+
+def test_userfmt_default_keeps_names(env):
+    """Default (empty): names as sent, today's behaviour; the file module
+    matches the domain case-insensitively but not the local part."""
+    env.add_user("alice", messages=[S.simple_message(1)])
+    frank_upper(env)
+    env.start()
+    assert_ok(env, "alice@" + S.DOMAIN, messages=1)
+    assert_refused(env, "ALICE@" + S.DOMAIN)
+    # The entry's own spelling goes into the mail location: the issue's
+    # "mail under /var/vmail/EXAMPLE.org/", where frank's mail is not.
+    r = try_login(env, "frank@" + S.DOMAIN, S.DEFAULT_PASSWORD)
+    check(" | +OK 0 " in r, "frank without a format sees no mail: %r" % r)
+
+
+def test_userfmt_file(env):
+    """%Lu with the file module: ALICE logs in as alice, frank's entry
+    frank@TEST.EXAMPLE reads the lower-cased Maildir, a failure is
+    counted and logged under the rewritten name."""
+    env.add_user("alice", messages=[S.simple_message(1),
+                                    S.simple_message(2)])
+    frank_upper(env)
+    env.start(auth_username_format="%Lu")
+    assert_ok(env, "ALICE@" + S.DOMAIN.title(), messages=2)
+    assert_ok(env, "Alice@" + S.DOMAIN, messages=2)
+    with env.session("FRANK@" + UP) as p:
+        r = p.cmd("STAT")
+        check(r.startswith("+OK 1 "), "frank's STAT: %r" % r)
+        st, lines = p.cmd_multi("RETR 1")
+        check(st.startswith("+OK") and lines, "RETR 1: %r" % st)
+        p.cmd("QUIT")
+    log = env.log()
+    check("user=frank@%s" % S.DOMAIN in log, "session user is lower case")
+    check(not os.path.isdir(os.path.join(env.mail, UP)),
+          "nothing made under the upper-case domain")
+    n = len(log)
+    assert_refused(env, "ALICE@" + UP, "wrong-password")
+    env.wait_log(r"event=auth-check user=alice@%s " % re.escape(S.DOMAIN),
+                 5, n)
+    checks = [ln for ln in env.log()[n:].splitlines()
+              if "event=auth-check" in ln]
+    check(checks and all("user=alice@%s " % S.DOMAIN in ln
+                         for ln in checks),
+          "the failure is counted under the rewritten name: %r" % checks)
+
+
+def test_userfmt_domain_parts(env):
+    """%Ln@%Ld on a name without a domain gives "bob@", which no entry
+    has: refused like a wrong password; %Ln alone strips the domain."""
+    env.add_user("alice", messages=[S.simple_message(1)])
+    env.start(auth_username_format="%Ln@%Ld")
+    assert_ok(env, "ALICE@" + UP, messages=1)
+    assert_refused(env, "ALICE")
+
+
+def test_userfmt_bad_format_refused_at_start(env):
+    env.add_user("alice")
+    env.write_config(auth_username_format="%Lx")
+    r = subprocess.run([env.satcheld, "-t", "-c", env.conf_path],
+                       capture_output=True, text=True, timeout=20)
+    check(r.returncode != 0, "-t accepts %Lx")
+    check(re.search(r"satchel\.conf:\d+: key 'auth_username_format'",
+                    r.stderr), "file:line: key in %r" % r.stderr)
+
+
+def test_userfmt_mysql(env):
+    """The same with the mysql module: the query returns the row's own
+    spelling (frank@TEST.EXAMPLE) as the canonical name; with %Lu the
+    mail location takes the lower-cased one, without a format the
+    upper-case path, as before."""
+    M.need_mysql(env)
+    db = M.shared_db()
+    M.clear_users(env, [db])
+    user = M.add_mysql_user(env, [db], "alice",
+                            messages=[S.simple_message(1)])
+    env.add_user("frank", messages=[S.simple_message(1),
+                                    S.simple_message(2)])
+    pw = "{SHA512-CRYPT}" + S.sha512_crypt(S.DEFAULT_PASSWORD)
+    db.sql("INSERT INTO mailbox (username, password, maildir, local_part, "
+           "domain) VALUES (%s, %s, '', 'frank', %s)" % (
+               M.lit("frank@" + UP), M.lit(pw), M.lit(UP)), db="mail")
+    q = "SELECT password, username AS user FROM mailbox WHERE username = %u"
+    try:
+        M.start_mysql(env, "mysql", M.mysql_section(env, db, query=q),
+                      auth_username_format="%Lu")
+        assert_ok(env, user.upper(), messages=1)
+        assert_ok(env, "frank@" + S.DOMAIN, messages=2)
+        assert_ok(env, "FRANK@" + UP, messages=2)
+        check(not os.path.isdir(os.path.join(env.mail, UP)),
+              "nothing under the upper-case domain")
+        check("user=frank@%s" % S.DOMAIN in env.log(), "lower-case name")
+        env.stop()
+        # Without the format: the row's spelling, the upper-case path.
+        n = len(env.log())
+        M.start_mysql(env, "mysql", M.mysql_section(env, db, query=q),
+                      auth_username_format="")
+        r = try_login(env, "frank@" + S.DOMAIN, S.DEFAULT_PASSWORD)
+        check(" | +OK 0 " in r, "no format: the upper-case path, no "
+              "mail: %r" % r)
+        check("user=frank@%s " % UP in env.log()[n:], "the row's spelling")
+    finally:
+        M.clear_users(env, [db])
