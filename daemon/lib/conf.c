@@ -162,6 +162,7 @@ static const struct satchel_conf_key conf_keys[] = {
 	STR(tls_ciphersuites, 0, "", 0),
 	UINT(tls_ticket_rotate, 0, 604800, "3600", 0),
 	BOOL(disable_plaintext_auth, "yes", 0),
+	BOOL(tls_required, "no", 0),
 	KEY("trusted_networks", K_NETS, trusted, "127.0.0.0/8 ::1/128", 0),
 	/* abuse limits: 0 means no limit */
 	UINT(max_connections_per_ip, 0, 100000, "20", 0),
@@ -497,6 +498,9 @@ conf_validate(struct config *cf)
 		    "tls_cert and tls_key");
 	if ((cf->tls_cert[0] == '\0') != (cf->tls_key[0] == '\0'))
 		conf_xerr(cf, "tls_key", "tls_cert and tls_key go together");
+	if (cf->tls_required && cf->tls_cert[0] == '\0')
+		conf_xerr(cf, "tls_required", "no login could ever succeed "
+		    "without tls_cert and tls_key");
 	if (cf->workers_min_spare > cf->workers_max_spare)
 		conf_xerr(cf, "workers_min_spare", "%u is above "
 		    "workers_max_spare (%u)", cf->workers_min_spare,

@@ -107,6 +107,7 @@ struct config {
 	char			*tls_ciphersuites;	/* TLS 1.3 list */
 	unsigned int		 tls_ticket_rotate;	/* seconds, 0: off */
 	int			 disable_plaintext_auth;
+	int			 tls_required;	/* no login before TLS */
 	struct conf_net {
 		int		 family;
 		unsigned char	 addr[16];

@@ -141,3 +141,94 @@ def test_userfmt_mysql(env):
         check("user=frank@%s " % UP in env.log()[n:], "the row's spelling")
     finally:
         M.clear_users(env, [db])
+
+
+# ---- tls_required ------------------------------------------------------
+
+TLS_REFUSED = "-ERR [AUTH] TLS required: use STLS first"
+
+
+def _apop(p, user, password):
+    m = re.search(r"<[^>]+>", p.greeting)
+    ts = m.group(0) if m else "<1.2@nowhere>"
+    import hashlib
+    return p.cmd("APOP %s %s" % (user, hashlib.md5(
+        (ts + password).encode()).hexdigest()))
+
+
+def test_tls_required(env):
+    """Every mechanism refused before TLS on both plain listeners, from a
+    trusted and an untrusted address, even with disable_plaintext_auth
+    off; CAPA and the greeting offer no login; after STLS and on POP3S
+    everything works."""
+    import test_tls as T
+    user = env.add_user("alice", messages=[S.simple_message(1)],
+                        plain=True)
+    env.port = S.free_port()
+    port2 = S.free_port()
+    env.tlsport = S.free_port()
+    env.cert, env.key = T._cert(env, "a", T.HOST)
+    env.start(listen="127.0.0.1:%d\nlisten = 127.0.0.1:%d\n"
+              "listen = 127.0.0.1:%d tls" % (env.port, port2, env.tlsport),
+              tls_cert=env.cert, tls_key=env.key, tls_required="yes",
+              apop="yes", disable_plaintext_auth="no",
+              trusted_networks="127.0.0.0/8",
+              sasl="PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256")
+    ctx = T._ctx(env.cert)
+    plain_ir = T._b64("\0%s\0%s" % (user, S.DEFAULT_PASSWORD))
+    n = len(env.log())
+    for port in (env.port, port2):
+        for src in ("127.0.0.1", "127.0.0.2"):
+            what = "port %d from %s" % (port, src)
+            with S.Pop(port, source=src) as p:
+                check("<" not in p.greeting,
+                      "%s: APOP timestamp before TLS: %r" % (what,
+                                                            p.greeting))
+                lines = T._capa(p)
+                check("STLS" in lines, "%s: no STLS in CAPA" % what)
+                check("USER" not in lines and T._sasl_line(lines) is None,
+                      "%s: CAPA offers a login: %r" % (what, lines))
+                eq(p.cmd("USER " + user), TLS_REFUSED, what + " USER")
+                eq(p.cmd("PASS " + S.DEFAULT_PASSWORD), TLS_REFUSED,
+                   what + " PASS")
+                eq(_apop(p, user, S.DEFAULT_PASSWORD), TLS_REFUSED,
+                   what + " APOP")
+                for mech in ("PLAIN " + plain_ir, "PLAIN", "LOGIN",
+                             "CRAM-MD5", "SCRAM-SHA-256"):
+                    eq(p.cmd("AUTH " + mech), TLS_REFUSED,
+                       "%s AUTH %s" % (what, mech.split()[0]))
+                st, mechs = p.cmd_multi("AUTH")
+                check(not mechs, "%s: bare AUTH lists %r" % (what, mechs))
+                T._stls(p, ctx)
+                lines = T._capa(p)
+                check("USER" in lines, "%s: CAPA in TLS lacks USER" % what)
+                eq(T._sasl_line(lines),
+                   "SASL PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256",
+                   what + " SASL in TLS")
+                r = T._cram(p, user, S.DEFAULT_PASSWORD)
+                check(r.startswith("+OK"), "%s: CRAM-MD5 in TLS: %r" % (
+                    what, r))
+                p.cmd("QUIT")
+    log = env.log()[n:]
+    eq(log.count("event=auth-check"), 0, "no cleartext attempt reached "
+       "the auth pool")
+    # POP3S: the banner is inside TLS, so APOP works there.
+    with T.TPop(env.tlsport, ctx, source="127.0.0.2") as p:
+        check("<" in p.greeting, "POP3S greeting lacks the APOP "
+              "timestamp: %r" % p.greeting)
+        r = _apop(p, user, S.DEFAULT_PASSWORD)
+        check(r.startswith("+OK"), "APOP over POP3S: %r" % r)
+        p.cmd("QUIT")
+    with T.TPop(env.tlsport, ctx) as p:
+        r = p.login(user)
+        check(r.startswith("+OK"), "USER/PASS over POP3S: %r" % r)
+        p.cmd("QUIT")
+
+
+def test_tls_required_needs_a_certificate(env):
+    env.add_user("alice")
+    env.write_config(tls_required="yes")
+    r = subprocess.run([env.satcheld, "-t", "-c", env.conf_path],
+                       capture_output=True, text=True, timeout=20)
+    check(r.returncode != 0, "-t accepts tls_required without tls_cert")
+    check("key 'tls_required'" in r.stderr, "names the key: %r" % r.stderr)
