@@ -232,3 +232,58 @@ def test_tls_required_needs_a_certificate(env):
                        capture_output=True, text=True, timeout=20)
     check(r.returncode != 0, "-t accepts tls_required without tls_cert")
     check("key 'tls_required'" in r.stderr, "names the key: %r" % r.stderr)
+
+
+# ---- log severity for the journal --------------------------------------
+
+def test_log_journal_prefix(env):
+    """With stderr the journal stream (JOURNAL_STREAM = its dev:inode, as
+    systemd sets it), every line carries its syslog level as "<N>", the
+    prefix journald turns into the priority; without it, no prefix."""
+    env.add_user("alice")
+    os.chmod(env.users_path, 0o644)
+    open(env.log_path, "ab").close()
+    st = os.stat(env.log_path)
+    old = os.environ.get("JOURNAL_STREAM")
+    os.environ["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
+    try:
+        env.start()
+    finally:
+        if old is None:
+            del os.environ["JOURNAL_STREAM"]
+        else:
+            os.environ["JOURNAL_STREAM"] = old
+    assert_refused(env, "alice@" + S.DOMAIN, "wrong")
+    assert_ok(env, "alice@" + S.DOMAIN)
+    env.stop()
+    lines = [ln for ln in env.log().splitlines() if ln.strip()]
+    check(lines, "no log lines")
+    bad = [ln for ln in lines if not re.match(r"<[0-7]>satcheld\[\d+\] ",
+                                              ln)]
+    eq(bad, [], "lines without a <N> prefix")
+    check(any(ln.startswith("<6>") and "event=auth " in ln for ln in lines),
+          "info lines are <6>")
+    check(any(ln.startswith("<6>") and "started" in ln for ln in lines),
+          "the start line is <6>")
+    # A warning: the users file is readable by everyone.
+    check(any(ln.startswith("<4>") and "readable by everyone" in ln
+              for ln in lines), "warnings are <4>: %r" % lines[:5])
+
+
+def test_log_no_prefix_elsewhere(env):
+    """A JOURNAL_STREAM naming some other file (a shell started from a
+    systemd unit) adds no prefix."""
+    env.add_user("alice")
+    old = os.environ.get("JOURNAL_STREAM")
+    os.environ["JOURNAL_STREAM"] = "1:1"
+    try:
+        env.start()
+    finally:
+        if old is None:
+            del os.environ["JOURNAL_STREAM"]
+        else:
+            os.environ["JOURNAL_STREAM"] = old
+    assert_ok(env, "alice@" + S.DOMAIN)
+    env.stop()
+    check(not re.search(r"^<\d>", env.log(), re.M), "a <N> prefix without "
+          "the journal")
