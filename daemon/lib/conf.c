@@ -53,6 +53,11 @@ static const struct satchel_conf_name tls_versions[] = {
  */
 #define SASL_DEFAULT	"PLAIN LOGIN"
 
+/* configure --with-pidfile (Makefile.am passes it). */
+#ifndef SATCHEL_PIDFILE
+#define SATCHEL_PIDFILE	"/run/satcheld.pid"
+#endif
+
 /*
  * The top-level keys.  To add one: add the member to struct config
  * (conf.h), then ONE line here, in the group it belongs to:
@@ -139,7 +144,7 @@ static const struct satchel_conf_key conf_keys[] = {
 	ULONG(first_valid_uid, 0, 4294967295ULL, "100", 0),
 	ULONG(first_valid_gid, 0, 4294967295ULL, "1", 0),
 	/* logging */
-	PATH(pidfile, "/run/satcheld.pid", RESTART | EMPTY),
+	PATH(pidfile, SATCHEL_PIDFILE, RESTART | EMPTY),
 	KEY("syslog_facility", K_FACILITY, syslog_facility, "mail", RESTART),
 	ENUM(log_level, log_levels, "info", 0),
 	/* the session */
