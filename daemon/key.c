@@ -95,6 +95,37 @@ key_ssl_error(void)
 	return buf;
 }
 
+const char *
+key_file_error(const char *what)
+{
+	static char buf[256];
+	unsigned long e = ERR_peek_error();	/* the first: the cause */
+	const char *r;
+	int nopem;
+
+	nopem = e == 0 || (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+	    ERR_GET_REASON(e) == PEM_R_NO_START_LINE);
+#ifdef ERR_LIB_OSSL_DECODER
+	nopem = nopem || ERR_GET_LIB(e) == ERR_LIB_OSSL_DECODER;
+#endif
+	if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_SYS)
+		(void)snprintf(buf, sizeof(buf), "%s",
+		    strerror(ERR_GET_REASON(e)));
+	else if (nopem)
+		(void)snprintf(buf, sizeof(buf), "no PEM %s in the file "
+		    "(want a \"-----BEGIN %s-----\" block%s)", what,
+		    strcmp(what, "certificate") == 0 ? "CERTIFICATE" :
+		    "PRIVATE KEY", strcmp(what, "certificate") == 0 ? "" :
+		    ", not encrypted");
+	else {
+		r = ERR_reason_error_string(e);
+		(void)snprintf(buf, sizeof(buf), "not a usable PEM %s (%s)",
+		    what, r != NULL ? r : "unreadable");
+	}
+	ERR_clear_error();
+	return buf;
+}
+
 int
 key_conf_line(struct config *cf, const char *key, size_t n)
 {
@@ -149,7 +180,7 @@ key_load(struct config *cf, size_t i, struct key_slot *ks, int ctl)
 	fclose(fp);
 	if (ks->pk == NULL) {
 		log_warnx("%s:%d: key '%s': %s: %s", cf->path, line, what,
-		    path, key_ssl_error());
+		    path, key_file_error("private key"));
 		return -1;
 	}
 	if (EVP_PKEY_get_base_id(ks->pk) == EVP_PKEY_RSA)

@@ -74,6 +74,12 @@ void	 key_reaped(pid_t pid, int status);
 void	 key_child(struct satcheld *s, struct key_proc *kp, int ctl)
 	    __attribute__((noreturn));
 const char *key_ssl_error(void);
+/*
+ * Why a PEM file did not give a usable what ("certificate", "private
+ * key"), in words for satcheld -t and the log, never OpenSSL's raw
+ * "error:0480006C:..." codes.  Clears the error queue; static storage.
+ */
+const char *key_file_error(const char *what);
 int	 key_conf_line(struct config *cf, const char *key, size_t n);
 
 #endif /* SATCHEL_KEY_H */

@@ -141,6 +141,7 @@ static const struct satchel_conf_key conf_keys[] = {
 	KEY("mail_uid", K_UID, mail_uid, NULL, 0),
 	KEY("mail_gid", K_GID, mail_gid, NULL, 0),
 	STR(mail_extra_groups, 0, "", 0),
+	BOOL(mail_home_create, "no", 0),
 	ULONG(first_valid_uid, 0, 4294967295ULL, "100", 0),
 	ULONG(first_valid_gid, 0, 4294967295ULL, "1", 0),
 	/* logging */

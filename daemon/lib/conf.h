@@ -73,6 +73,7 @@ struct config {
 	char			*module_dir;
 	char			*mail_location;	/* default for users */
 	char			*auth_username_format;	/* "": as sent */
+	int			 mail_home_create;	/* mkdir a missing home */
 	long			 mail_uid, mail_gid;	/* -1 unset; a name
 						 * is resolved at load */
 	char			*mail_extra_groups;	/* e.g. "mail" */

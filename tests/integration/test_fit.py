@@ -287,3 +287,130 @@ def test_log_no_prefix_elsewhere(env):
     env.stop()
     check(not re.search(r"^<\d>", env.log(), re.M), "a <N> prefix without "
           "the journal")
+
+
+# ---- a missing home ------------------------------------------------------
+
+def _homed(env, parent):
+    """alice with home PARENT/test.example/alice (missing) and her mail
+    in %h/Maildir."""
+    user = env.add_user("alice")
+    home = os.path.join(parent, S.DOMAIN, "alice")
+    pw, _ = env.users[user]
+    env.users[user] = (pw, home)
+    env.write_users()
+    return user, home
+
+
+def test_home_missing_named(env):
+    """Default: a missing home fails the login with [SYS/PERM] and a log
+    line naming the first directory that does not exist, not the leaf."""
+    parent = os.path.join(env.mail, "homes")
+    user, home = _homed(env, parent)
+    env.start(mail_location="maildir:%h/Maildir")
+    r = try_login(env, user, S.DEFAULT_PASSWORD)
+    check(r.startswith("-ERR [SYS/PERM]"), "login: %r" % r)
+    env.wait_log(r"home %s is missing: %s does not exist" % (
+        re.escape(home), re.escape(parent)), 5)
+    check(not os.path.exists(parent), "made a directory without "
+          "mail_home_create")
+
+
+def test_home_created(env):
+    """mail_home_create = yes: the agent makes the home (and the missing
+    directories above it) as the mail user, mode 0700; the Maildir below
+    is made as before; the login works."""
+    parent = os.path.join(env.mail, "homes")
+    user, home = _homed(env, parent)
+    env.start(mail_location="maildir:%h/Maildir", mail_home_create="yes")
+    r = try_login(env, user, S.DEFAULT_PASSWORD)
+    check(r.startswith("+OK") and " | +OK 0 " in r, "login: %r" % r)
+    for d in (parent, os.path.dirname(home), home):
+        st = os.stat(d)
+        eq((st.st_uid, st.st_mode & 0o777), (env.mail_pw.pw_uid, 0o700),
+           "owner and mode of %s" % d)
+    check(os.path.isdir(os.path.join(home, "Maildir", "cur")),
+          "Maildir below the new home")
+    check("created %s (home %s)" % (parent, home) in env.log(),
+          "the log says what was created")
+
+
+def test_home_create_fails_named(env):
+    """mail_home_create = yes where the mail user may not write: the log
+    names the mkdir that failed and why."""
+    parent = os.path.join(env.dir, "roothomes")   # env.dir: root, 0755
+    user, home = _homed(env, parent)
+    env.start(mail_location="maildir:%h/Maildir", mail_home_create="yes")
+    r = try_login(env, user, S.DEFAULT_PASSWORD)
+    check(r.startswith("-ERR [SYS/PERM]"), "login: %r" % r)
+    env.wait_log(r"home %s: mkdir %s: Permission denied" % (
+        re.escape(home), re.escape(parent)), 5)
+
+
+# ---- mail_uid by name, satcheld -t ---------------------------------------
+
+def test_mail_uid_by_name(env):
+    """mail_uid = vmail, mail_gid = vmail: users without a uid in the
+    passwd-file get the vmail user's; the Maildir made is theirs."""
+    user = env.add_user("alice")
+    pw, md = env.users[user]
+    shutil.rmtree(md)
+    with open(env.users_path, "w") as f:
+        f.write("%s:%s:::::\n" % (user, pw))
+    os.chmod(env.users_path, 0o640)
+    env.start(mail_uid=S.MAIL_USER, mail_gid=S.MAIL_USER)
+    r = try_login(env, user, S.DEFAULT_PASSWORD)
+    check(r.startswith("+OK"), "login: %r" % r)
+    eq(os.stat(md).st_uid, env.mail_pw.pw_uid, "owner of the new Maildir")
+
+
+def _check_conf(env, **over):
+    env.write_config(**over)
+    r = subprocess.run([env.satcheld, "-t", "-c", env.conf_path],
+                       capture_output=True, text=True, timeout=20)
+    return r.returncode, r.stderr
+
+
+def test_check_config_messages(env):
+    """satcheld -t: file:line: key: message for a bad mail_location
+    (driver, relative path, unknown %-sequence), relative paths, a
+    missing or unusable certificate or key; never OpenSSL's raw codes."""
+    import test_tls as T
+    env.add_user("alice")
+    env.port = S.free_port()
+    cert, key = T._cert(env, "a", T.HOST)
+    junk = os.path.join(env.dir, "junk.pem")
+    with open(junk, "w") as f:
+        f.write("not a certificate\n")
+    os.chmod(junk, 0o600)
+    cases = [
+        (dict(mail_location="maildr:/var/vmail/%d/%n"),
+         r"key 'mail_location': unknown storage driver 'maildr'"),
+        (dict(mail_location="maildir:var/vmail/%d/%n"),
+         r"key 'mail_location': path 'var/vmail/%d/%n' is not absolute"),
+        (dict(mail_location="maildir:/var/vmail/%x"),
+         r"key 'mail_location': unknown %-sequence '%x'"),
+        (dict(pidfile="satcheld.pid"),
+         r"key 'pidfile': 'satcheld.pid' is not an absolute path"),
+        (dict(chroot="empty"), r"key 'chroot': "),
+        (dict(mail_uid="no-such-user-x"),
+         r"key 'mail_uid': unknown user 'no-such-user-x'"),
+        (dict(tls_cert="/nonexistent/cert.pem", tls_key=key),
+         r"key 'tls_cert': cannot read /nonexistent/cert.pem: No such file"),
+        (dict(tls_cert=junk, tls_key=key),
+         r"key 'tls_cert': %s: no PEM certificate in the file" % junk),
+        (dict(tls_cert=key, tls_key=key),
+         r"key 'tls_cert': %s: no PEM certificate in the file" % key),
+        (dict(tls_cert=cert, tls_key=cert),
+         r"key 'tls_key': %s: no PEM private key in the file" % cert),
+    ]
+    for over, want in cases:
+        rc, err = _check_conf(env, **over)
+        check(rc != 0, "-t accepts %r" % over)
+        check(re.search(r"satchel\.conf:\d+: " + want.replace("%", "%"),
+                        err), "-t for %r: want %r, got %r" % (over, want,
+                                                               err))
+        check("error:" not in err, "a raw OpenSSL error: %r" % err)
+        env.conf.clear()
+    rc, err = _check_conf(env, tls_cert=cert, tls_key=key)
+    eq(rc, 0, "-t with a good certificate: %r" % err)
