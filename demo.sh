@@ -3,7 +3,13 @@
 # config: POP3 with STLS on 127.0.0.1:1110 and POP3S on 127.0.0.1:1995
 # (a self-signed certificate it makes), user demo@example.org, password
 # demo, three sample messages in a Maildir under ./demo/.  Run as root on
-# Debian 12.  "./demo.sh stop" stops the demo server.
+# Debian 12.  "./demo.sh stop" stops the demo server; "./demo.sh clean"
+# also removes the demo users and files.
+#
+# The demo has its own system users, satchel-demo (the workers) and
+# satchel-demo-mail (the mailbox agent), so that the README's
+# "useradd ... satchel" and "useradd --uid 5000 ... vmail" still work
+# on the same machine afterwards.
 set -euo pipefail
 cd "$(dirname "$0")"
 top=$(pwd)
@@ -20,12 +26,24 @@ stop_demo() {
 	fi
 }
 
+WORKER=satchel-demo
+MAILUSER=satchel-demo-mail
+
 if [ "${1:-}" = stop ]; then
 	stop_demo
 	exit 0
 fi
+if [ "${1:-}" = clean ]; then
+	stop_demo
+	rm -rf "$demo" /var/lib/satchel-demo
+	for u in "$MAILUSER" "$WORKER"; do
+		getent passwd "$u" >/dev/null && userdel "$u"
+	done
+	echo "demo users and files removed"
+	exit 0
+fi
 if [ "$(id -u)" != 0 ]; then
-	echo "demo.sh: run as root (it installs packages and creates the satchel and vmail users)" >&2
+	echo "demo.sh: run as root (it installs packages and creates the $WORKER and $MAILUSER users)" >&2
 	exit 1
 fi
 
@@ -42,18 +60,20 @@ echo "==> building"
 make -j"$(nproc)" >/dev/null
 
 echo "==> preparing the demo in $demo"
-getent passwd satchel >/dev/null || useradd --system --no-create-home \
-	--home-dir /nonexistent --shell /usr/sbin/nologin satchel
-getent passwd vmail >/dev/null || useradd --system --no-create-home \
-	--home-dir /nonexistent --shell /usr/sbin/nologin vmail
+# System users of the demo's own (uids chosen by useradd, never 5000).
+for u in "$WORKER" "$MAILUSER"; do
+	getent passwd "$u" >/dev/null || useradd --system --user-group \
+		--no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin "$u"
+done
 stop_demo
 mkdir -p "$demo"
 chmod 755 "$demo"
-# The mailbox agent runs as vmail: it must be able to reach the Maildir.
+# The mailbox agent runs as $MAILUSER: it must be able to reach the Maildir.
 mail=$demo/mail
-if ! runuser -u vmail -- test -x "$demo"; then
+if ! runuser -u "$MAILUSER" -- test -x "$demo"; then
 	mail=/var/lib/satchel-demo/mail
-	echo "    (vmail cannot enter $demo, a parent directory is private;"
+	echo "    ($MAILUSER cannot enter $demo, a parent directory is private;"
 	echo "     the demo Maildir goes to $mail instead)"
 fi
 rm -rf "$demo/empty" "$mail"
@@ -76,7 +96,7 @@ for subject in "Welcome to Satchel" "Dots and From lines" "A third message"; do
 		fi
 	} >"$f"
 done
-chown -R vmail:vmail "$mail"
+chown -R "$MAILUSER:$MAILUSER" "$mail"
 chmod -R go-rwx "$mail"
 # A self-signed certificate for POP3S on 1995 and STLS on 1110.
 mkdir -p "$demo/tls"
@@ -88,7 +108,7 @@ fi
 chmod 600 "$demo/tls/key.pem"
 hash=$(openssl passwd -6 demo)
 printf 'demo@example.org:{SHA512-CRYPT}%s:%s:%s::%s::\n' "$hash" \
-	"$(id -u vmail)" "$(id -g vmail)" "$mail/example.org/demo" >"$demo/users"
+	"$(id -u "$MAILUSER")" "$(id -g "$MAILUSER")" "$mail/example.org/demo" >"$demo/users"
 chmod 640 "$demo/users"
 cat >"$demo/satchel.conf" <<CONF
 # Satchel demo configuration (made by demo.sh).
@@ -96,7 +116,7 @@ listen = 127.0.0.1:1110
 listen = 127.0.0.1:1995 tls
 tls_cert = $demo/tls/cert.pem
 tls_key = $demo/tls/key.pem
-worker_user = satchel
+worker_user = $WORKER
 chroot = $demo/empty
 auth = file
 module_dir = $top/.libs
@@ -136,5 +156,5 @@ Try:
     curl pop3://127.0.0.1:1110/1 -u demo@example.org:demo      # read message 1
     curl --cacert $demo/tls/cert.pem pop3s://localhost:1995/1 -u demo@example.org:demo
     curl --cacert $demo/tls/cert.pem --ssl-reqd pop3://localhost:1110/1 -u demo@example.org:demo
-Stop it with: ./demo.sh stop
+Stop it with: ./demo.sh stop (./demo.sh clean also removes its users)
 MSG

@@ -23,6 +23,7 @@
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <errno.h>
@@ -213,13 +214,82 @@ agent_commit(struct agent *a, struct privsep_msg *m)
 }
 
 /*
+ * The home directory of a mailbox below it (maildir:%h/Maildir), as the
+ * mail user.  When it is missing, find the first directory of its path
+ * that is (the one that failed: /var/vmail/example.org, not .../bob) and,
+ * with mail_home_create = yes, make it and the rest, mode 0700, as the
+ * mail user (Dovecot's way); else log that directory.  Returns 0 when the
+ * home exists (or was made), -1 with the reason in errbuf.
+ */
+static int
+agent_home(const char *home, const char *path, int create, char *errbuf,
+    size_t errsz)
+{
+	char dir[SATCHEL_PATH_MAX + 1], *p;
+	size_t hl = strlen(home);
+	struct stat sb;
+	int saved;
+
+	errbuf[0] = '\0';
+	if (home[0] != '/' || strncmp(path, home, hl) != 0 ||
+	    (path[hl] != '/' && path[hl] != '\0') ||
+	    strlcpy(dir, home, sizeof(dir)) >= sizeof(dir))
+		return 0;	/* not below the home: not needed */
+	if (stat(home, &sb) == 0)
+		return 0;
+	if (errno != ENOENT) {
+		saved = errno;
+		(void)snprintf(errbuf, errsz, "home %s: %s", home,
+		    strerror(saved));
+		return -1;
+	}
+	/* Walk down from the root to the first component that is missing. */
+	for (p = dir + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		saved = *p;
+		*p = '\0';
+		if (stat(dir, &sb) == -1) {
+			if (errno != ENOENT) {
+				(void)snprintf(errbuf, errsz, "home %s: %s: %s",
+				    home, dir, strerror(errno));
+				return -1;
+			}
+			if (!create) {
+				(void)snprintf(errbuf, errsz, "home %s is "
+				    "missing: %s does not exist (set "
+				    "mail_home_create = yes to create homes)",
+				    home, dir);
+				return -1;
+			}
+			if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+				(void)snprintf(errbuf, errsz, "home %s: "
+				    "mkdir %s: %s", home, dir, strerror(errno));
+				return -1;
+			}
+			log_info("agent: created %s (home %s)", dir, home);
+		} else if (!S_ISDIR(sb.st_mode)) {
+			(void)snprintf(errbuf, errsz, "home %s: %s is not a "
+			    "directory", home, dir);
+			return -1;
+		}
+		if (saved == '\0')
+			break;
+		*p = (char)saved;
+	}
+	return 0;
+}
+
+/*
  * One session: open the mailbox at st->path for the worker on sock and
  * serve it until commit or EOF.  Everything it allocated is freed and
  * wiped before it returns.
  */
 static void
-agent_session(int sock, struct module *mod, const struct msg_agent_start *st)
+agent_session(int sock, struct module *mod, const struct msg_agent_start *st,
+    int home_create)
 {
+	char homeerr[2 * SATCHEL_PATH_MAX + 128];
 	static struct privsep_msg m;
 	struct satchel_mailbox_ref ref;
 	struct satchel_msginfo info;
@@ -246,7 +316,12 @@ agent_session(int sock, struct module *mod, const struct msg_agent_start *st)
 	ref.path = st->path;
 	ref.user = st->user;
 	ref.home = st->home;	/* ABI 1.2: no symlink below it */
-	status = a.ops->open(mod->ctx, &ref, &a.mbox, &err);
+	if (agent_home(st->home, st->path, home_create, homeerr,
+	    sizeof(homeerr)) == -1) {
+		status = SATCHEL_MBOX_ERROR;
+		err = homeerr;
+	} else
+		status = a.ops->open(mod->ctx, &ref, &a.mbox, &err);
 	if (status == SATCHEL_MBOX_OK) {
 		a.count = a.ops->count(a.mbox);
 		if ((a.marks = calloc(a.count + 1, 1)) == NULL)
@@ -387,7 +462,7 @@ agent_main(int ctl, struct satcheld *s)
 			close(sock);
 			break;
 		}
-		agent_session(sock, mod, &st);
+		agent_session(sock, mod, &st, s->cf->mail_home_create);
 		close(sock);
 		explicit_bzero(&st, sizeof(st));
 		served++;

@@ -44,6 +44,7 @@
 #include "msg.h"
 #include "password.h"
 #include "privsep.h"
+#include "userfmt.h"
 #ifdef HAVE_OPENSSL
 #include "scram.h"
 #endif
@@ -398,6 +399,13 @@ req_request(struct auth_ctx *a, struct aconn *c, struct privsep_msg *m)
 		explicit_bzero(c->secret, sizeof(c->secret));
 	}
 #endif
+	/*
+	 * auth_username_format, once, for every module alike: what the
+	 * chain looks up, the failure counters count and the mail
+	 * location expands (an empty result fails like a wrong password).
+	 */
+	(void)userfmt_rewrite(a->s->cf->auth_username_format, c->user,
+	    sizeof(c->user));
 	lower_copy(c->key_user, sizeof(c->key_user), "u:", c->user);
 	(void)snprintf(c->key_addr, sizeof(c->key_addr), "a:%s", c->remote);
 	conn_try_start(a, c);
@@ -728,6 +736,9 @@ conn_conclude(struct auth_ctx *a, struct aconn *c, uint32_t r)
 		c->urec.name[sizeof(c->urec.name) - 1] = '\0';
 		if (c->urec.name[0] == '\0')
 			strlcpy(c->urec.name, c->user, sizeof(c->urec.name));
+		/* A module's own spelling ("frank@EXAMPLE.org") too. */
+		(void)userfmt_rewrite(a->s->cf->auth_username_format,
+		    c->urec.name, sizeof(c->urec.name));
 		if (user_name_valid(c->urec.name) == -1) {
 			log_warnx("session=%s module %s returned an invalid "
 			    "user name", c->session, c->chain < a->ngroups ?

@@ -137,7 +137,7 @@ key_load(struct config *cf, size_t i, struct key_slot *ks, int ctl)
 	fclose(fp);
 	if (ks->pk == NULL) {
 		log_warnx("%s:%d: key '%s': %s: %s", cf->path, line, what,
-		    path, tls_error());
+		    path, tls_file_error("private key"));
 		return -1;
 	}
 	if (EVP_PKEY_get_base_id(ks->pk) == EVP_PKEY_RSA)

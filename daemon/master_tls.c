@@ -214,7 +214,7 @@ tls_ctx_new(struct config *cf, struct tls_state *t, size_t i,
 	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		log_warnx("%s:%d: key '%s': %s: %s", cf->path, line, what,
-		    cert, tls_error());
+		    cert, tls_file_error("certificate"));
 		goto fail;
 	}
 	/*

@@ -178,6 +178,8 @@ cmd_capa(struct session *s, const struct proto_cmd *cmd)
 int
 session_plain_ok(const struct session *s)
 {
+	if (SESSION_TLS_MISSING(s))
+		return 0;	/* trusted_networks do not exempt */
 	return !s->d->cf->disable_plaintext_auth || s->tls || s->trusted;
 }
 
@@ -190,7 +192,7 @@ session_mech_ok(const struct session *s, const char *mech)
 	char pad[64];
 	char list[256];
 
-	if ((m = sasl_mech_find(mech)) == NULL)
+	if ((m = sasl_mech_find(mech)) == NULL || SESSION_TLS_MISSING(s))
 		return 0;
 	(void)snprintf(list, sizeof(list), " %s ", s->d->cf->sasl);
 	(void)snprintf(pad, sizeof(pad), " %s ", mech);
@@ -359,8 +361,11 @@ session_run(struct satcheld *d, int fd, const struct session_origin *o,
 	}
 #endif
 
-	/* APOP: the pool makes the banner's challenge and keeps it. */
-	if (s->d->apop && (s->apop_fd = authc_connect(s->d)) != -1 &&
+	/*
+	 * APOP: the pool makes the banner's challenge and keeps it.  With
+	 * tls_required, only a banner sent inside TLS (POP3S) offers it.
+	 */
+	if (s->d->apop && !SESSION_TLS_MISSING(s) && (s->apop_fd = authc_connect(s->d)) != -1 &&
 	    authc_challenge(s->apop_fd, MECH_APOP, s->apop_ts,
 	    sizeof(s->apop_ts)) == -1) {
 		close(s->apop_fd);

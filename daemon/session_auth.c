@@ -45,6 +45,8 @@
 int
 cmd_user(struct session *s, const struct proto_cmd *cmd)
 {
+	if (SESSION_TLS_MISSING(s))
+		return session_reply(s, TLS_REQUIRED_REFUSED);
 	if (!session_plain_ok(s))
 		return session_reply(s, PLAINTEXT_REFUSED);
 	if (cmd->restlen == 0 || cmd->restlen > SATCHEL_USER_MAX ||
@@ -72,7 +74,8 @@ cmd_pass(struct session *s, const struct proto_cmd *cmd)
 	explicit_bzero((void *)(uintptr_t)cmd->rest, cmd->restlen);
 	if (!session_plain_ok(s)) {
 		explicit_bzero(pass, sizeof(pass));
-		return session_reply(s, PLAINTEXT_REFUSED);
+		return session_reply(s, SESSION_TLS_MISSING(s) ?
+		    TLS_REQUIRED_REFUSED : PLAINTEXT_REFUSED);
 	}
 	if (!s->have_user) {
 		explicit_bzero(pass, sizeof(pass));
@@ -93,6 +96,8 @@ cmd_apop(struct session *s, const struct proto_cmd *cmd)
 
 	if (!s->d->apop)
 		return session_reply(s, "-ERR APOP is not available");
+	if (SESSION_TLS_MISSING(s))
+		return session_reply(s, TLS_REQUIRED_REFUSED);
 	if (s->apop_fd == -1)
 		return session_reply(s, "-ERR [AUTH] APOP needs a new connection "
 		    "(its challenge was used or could not be made)");

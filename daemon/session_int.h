@@ -69,6 +69,10 @@ struct session {
 
 #define PLAINTEXT_REFUSED "-ERR [AUTH] Plaintext authentication disallowed " \
 	"on non-secure (SSL/TLS) connections"
+/* tls_required: any mechanism, from anywhere, before TLS. */
+#define TLS_REQUIRED_REFUSED "-ERR [AUTH] TLS required: use STLS first"
+/* Before TLS with tls_required = yes: no login of any kind. */
+#define SESSION_TLS_MISSING(s)	((s)->d->cf->tls_required && !(s)->tls)
 
 /* Write one reply line (CRLF added); 0 or -1. */
 int	 session_reply(struct session *s, const char *line);

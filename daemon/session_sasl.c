@@ -204,6 +204,8 @@ cmd_auth(struct session *s, const struct proto_cmd *cmd)
 	if ((sm = sasl_mech_find(mech)) == NULL)
 		return session_reply(s, "-ERR Unknown authentication mechanism");
 	if (!session_mech_ok(s, mech)) {
+		if (SESSION_TLS_MISSING(s))
+			return session_reply(s, TLS_REQUIRED_REFUSED);
 		if (sm->plaintext && !session_plain_ok(s))
 			return session_reply(s, PLAINTEXT_REFUSED);
 		return session_reply(s, "-ERR Authentication mechanism not "

@@ -53,6 +53,11 @@ static const struct satchel_conf_name tls_versions[] = {
  */
 #define SASL_DEFAULT	"PLAIN LOGIN"
 
+/* configure --with-pidfile (Makefile.am passes it). */
+#ifndef SATCHEL_PIDFILE
+#define SATCHEL_PIDFILE	"/run/satcheld.pid"
+#endif
+
 /*
  * The top-level keys.  To add one: add the member to struct config
  * (conf.h), then ONE line here, in the group it belongs to:
@@ -137,13 +142,15 @@ static const struct satchel_conf_key conf_keys[] = {
 	KEY("auth", K_MODULES, auth, NULL, 0),
 	PATH(module_dir, SATCHEL_MODULE_DIR, 0),
 	KEY("mail_location", K_MAILLOC, mail_location, "", 0),
+	KEY("auth_username_format", K_USERFMT, auth_username_format, "", 0),
 	KEY("mail_uid", K_UID, mail_uid, NULL, 0),
 	KEY("mail_gid", K_GID, mail_gid, NULL, 0),
 	STR(mail_extra_groups, 0, "", 0),
+	BOOL(mail_home_create, "no", 0),
 	ULONG(first_valid_uid, 0, 4294967295ULL, "100", 0),
 	ULONG(first_valid_gid, 0, 4294967295ULL, "1", 0),
 	/* logging */
-	PATH(pidfile, "/run/satcheld.pid", RESTART | EMPTY),
+	PATH(pidfile, SATCHEL_PIDFILE, RESTART | EMPTY),
 	KEY("syslog_facility", K_FACILITY, syslog_facility, "mail", RESTART),
 	ENUM(log_level, log_levels, "info", 0),
 	/* the session */
@@ -166,6 +173,7 @@ static const struct satchel_conf_key conf_keys[] = {
 	STR(tls_ciphersuites, 0, "", 0),
 	UINT(tls_ticket_rotate, 0, 604800, "3600", 0),
 	BOOL(disable_plaintext_auth, "yes", 0),
+	BOOL(tls_required, "no", 0),
 	KEY("trusted_networks", K_NETS, trusted, "127.0.0.0/8 ::1/128", 0),
 	/* abuse limits: 0 means no limit */
 	UINT(max_connections_per_ip, 0, 100000, "20", 0),
@@ -503,6 +511,9 @@ conf_validate(struct config *cf)
 		    "tls_cert and tls_key");
 	if ((cf->tls_cert[0] == '\0') != (cf->tls_key[0] == '\0'))
 		conf_xerr(cf, "tls_key", "tls_cert and tls_key go together");
+	if (cf->tls_required && cf->tls_cert[0] == '\0')
+		conf_xerr(cf, "tls_required", "no login could ever succeed "
+		    "without tls_cert and tls_key");
 	if (cf->workers_min_spare > cf->workers_max_spare)
 		conf_xerr(cf, "workers_min_spare", "%u is above "
 		    "workers_max_spare (%u)", cf->workers_min_spare,

@@ -32,6 +32,7 @@ enum {
 	K_FACILITY,	/* char *: a syslog facility name */
 	K_MAILLOC,	/* char *: DRIVER:PATH with known %-sequences */
 	K_EXPIRE,	/* char *: "", NEVER or days */
+	K_USERFMT,	/* char *: auth_username_format (userfmt.h) */
 	K_MAX
 };
 
@@ -58,7 +59,7 @@ struct conf_kind {
 extern const struct conf_kind conf_kinds[K_MAX];
 #define KIND_IS_STR(kd)	((kd) == SATCHEL_CONF_STRING ||			\
 	(kd) == SATCHEL_CONF_PATH || (kd) == K_SASL || (kd) == K_FACILITY || \
-	(kd) == K_MAILLOC || (kd) == K_EXPIRE)
+	(kd) == K_MAILLOC || (kd) == K_EXPIRE || (kd) == K_USERFMT)
 
 
 /* "file:line: key 'k'[ in [section]]: message"; counts an error. */

@@ -31,6 +31,7 @@
 #include "conf_int.h"
 #include "log.h"
 #include "sasl.h"
+#include "userfmt.h"
 #include "compat/poison.h"
 
 #define SASL_MECHS	"PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256"	/* for the message */
@@ -40,7 +41,7 @@ static int check_path(struct conf_ctx *, const char *, const char *, int);
 
 static conf_setter set_number, set_bool, set_string, set_path, set_enum,
     set_id, set_listen, set_modules, set_sni, set_nets, set_sasl,
-    set_facility, set_mailloc, set_expire;
+    set_facility, set_mailloc, set_expire, set_userfmt;
 
 const struct conf_kind conf_kinds[K_MAX] = {
 	[SATCHEL_CONF_UINT] = { set_number, sizeof(unsigned int) },
@@ -60,6 +61,7 @@ const struct conf_kind conf_kinds[K_MAX] = {
 	[K_FACILITY] = { set_facility, 0 },
 	[K_MAILLOC] = { set_mailloc, 0 },
 	[K_EXPIRE] = { set_expire, 0 },
+	[K_USERFMT] = { set_userfmt, 0 },
 };
 
 /*
@@ -543,6 +545,21 @@ set_expire(struct conf_ctx *x, void *field, const char *v)
 	if (v[0] != '\0' && strcmp(v, "NEVER") != 0 &&
 	    conf_parse_uint(v, 0, 1000000, &n) == -1) {
 		conf_kerr(x, "want NEVER or a number of days, not '%s'", v);
+		return -1;
+	}
+	return set_string(x, field, v);
+}
+
+/* auth_username_format: known %-sequences only (userfmt.h). */
+static int
+set_userfmt(struct conf_ctx *x, void *field, const char *v)
+{
+	const char *err;
+
+	if (v == NULL)
+		return 0;
+	if (userfmt_check(v, &err) == -1) {
+		conf_kerr(x, "'%s': %s", v, err);
 		return -1;
 	}
 	return set_string(x, field, v);

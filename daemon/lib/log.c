@@ -3,9 +3,16 @@
  *
  * log.c -- logging for every process.  In the foreground lines go to
  * stderr with the process role and pid; otherwise to syslog, opened with
- * LOG_NDELAY by log_init() so the socket survives chroot.  Every function
- * keeps errno intact.  Runs with any privileges.
+ * LOG_NDELAY by log_init() so the socket survives chroot.  When stderr
+ * is systemd's journal stream (JOURNAL_STREAM names its device and
+ * inode, as sd-daemon(3) describes), each line starts with "<N>", the
+ * syslog level, which journald turns into the entry's priority
+ * (SyslogLevelPrefix=, on by default): "journalctl -p err" then finds
+ * errors, and SyslogFacility= in the unit adds the facility.  Every
+ * function keeps errno intact.  Runs with any privileges.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +28,7 @@
 #include "compat/poison.h"
 
 static int log_foreground = 1;
+static int log_journal;		/* stderr is the journal: "<N>" prefixes */
 static int log_level = SATCHEL_LOG_INFO;
 static const char *log_name = "master";
 
@@ -48,12 +56,29 @@ log_facility_parse(const char *name)
 }
 
 int
+log_journal_stream(const char *env, int fd)
+{
+	unsigned long long dev, ino;
+	struct stat st;
+	char tail;
+
+	if (env == NULL || sscanf(env, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+		return 0;
+	if (fstat(fd, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
+int
 log_init(int foreground, const char *facility, int unused)
 {
 	int fac;
 
 	(void)unused;
 	log_foreground = foreground;
+	log_journal = foreground &&
+	    log_journal_stream(getenv("JOURNAL_STREAM"), STDERR_FILENO);
 	if ((fac = log_facility_parse(facility)) == -1)
 		fac = LOG_MAIL;
 	if (!foreground) {
@@ -90,8 +115,13 @@ log_str(int level, const char *msg)
 		char line[2200];
 		int n;
 
-		n = snprintf(line, sizeof(line), "satcheld[%ld] %s: %s\n",
-		    (long)getpid(), log_name, msg);
+		if (log_journal)
+			n = snprintf(line, sizeof(line), "<%d>satcheld[%ld] "
+			    "%s: %s\n", LOG_PRI(level), (long)getpid(),
+			    log_name, msg);
+		else
+			n = snprintf(line, sizeof(line), "satcheld[%ld] %s: "
+			    "%s\n", (long)getpid(), log_name, msg);
 		if (n > 0) {
 			if ((size_t)n >= sizeof(line)) {
 				n = sizeof(line) - 1;

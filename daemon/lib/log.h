@@ -12,6 +12,12 @@
 
 /* facility: "mail", "daemon", "local0".."local7"; 0 or -1 if unknown. */
 int	 log_init(int foreground, const char *facility, int unused);
+/*
+ * 1 when env (JOURNAL_STREAM's value, "DEV:INODE") names the file open
+ * on fd, i.e. fd is systemd's journal stream; else 0.  Pure apart from
+ * fstat(2).
+ */
+int	 log_journal_stream(const char *env, int fd);
 void	 log_setlevel(int level);	/* SATCHEL_LOG_* (syslog levels) */
 int	 log_getlevel(void);
 /* Prefix for every line of this process, e.g. "worker", "auth". */

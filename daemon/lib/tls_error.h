@@ -15,5 +15,11 @@
  * queue is empty); the queue is cleared.
  */
 const char	*tls_error(void);
+/*
+ * Why a PEM file did not give a usable what ("certificate", "private
+ * key"), in words for satcheld -t and the log, never OpenSSL's raw
+ * "error:0480006C:..." codes.  Clears the error queue; static storage.
+ */
+const char	*tls_file_error(const char *what);
 
 #endif /* SATCHEL_TLS_ERROR_H */

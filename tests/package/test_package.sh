@@ -13,6 +13,20 @@
 #   the unit's ExecReload, stop with SIGTERM, apt-get purge, and check
 #   that nothing the packages created is left.
 #
+#   The README's /var/vmail setup too: the vmail user (uid 5000 when the
+#   test makes it), a Maildir in /var/vmail, the README's minimal config
+#   (auth_file, mail_location = maildir:/var/vmail/%d/%n, mail_uid =
+#   vmail), served by the packaged satcheld under the unit's file system
+#   sandbox.  systemd is not running here, so ProtectSystem=strict and
+#   ReadWritePaths= are emulated: a private mount namespace (unshare -m)
+#   in which every mount is read-only except the unit's ReadWritePaths=
+#   and RuntimeDirectory=.  The same run without /var/vmail in that list
+#   must fail with "Read-only file system", which shows the emulation
+#   bites.  (PrivateTmp=, ProtectHome= and the rest are not emulated.)
+#   And the documented paths: the installed man pages and README name
+#   the package's config file, pid file and module directory, the unit's
+#   PIDFile= is the config's pidfile, the example config is shipped.
+#
 # Modules still being written (auth_pam, storage_mbox) and TLS are
 # detected in the built packages; where one is missing the test says so
 # and runs a test copy of the shipped config instead (auth_file with the
@@ -40,6 +54,10 @@ fail=0
 W=
 DPID=
 NPID=
+VPID=
+VMAIL_MADE=0
+VMAILDIR_MADE=0
+VUSER=pkgtest
 INSTALLED=0
 START=$(date +%s)
 
@@ -64,6 +82,12 @@ finish() {
 		kill -KILL "$DPID" 2>/dev/null
 	fi
 	[ -n "$NPID" ] && kill "$NPID" 2>/dev/null
+	[ -n "$VPID" ] && kill -TERM "$VPID" 2>/dev/null && sleep 1
+	rm -rf "/var/vmail/example.org/$VUSER"
+	rmdir /var/vmail/example.org 2>/dev/null
+	[ "$VMAIL_MADE" = 1 ] && userdel vmail >/dev/null 2>&1 &&
+	    { getent group vmail >/dev/null && groupdel vmail; }
+	[ "$VMAILDIR_MADE" = 1 ] && rm -rf /var/vmail
 	if getent passwd "$TESTUSER" >/dev/null; then
 		userdel -r "$TESTUSER" >/dev/null 2>&1
 	fi
@@ -167,6 +191,9 @@ check "satchel ships satcheld, auth_file, storage_maildir, config, PAM" \
 	/usr/share/man/man5/satchel.conf.5.gz; do \
 	grep -qx \"\$f\" '$W/satchel.list' || { echo \"# missing \$f\"; \
 	exit 1; }; done"
+check "satchel ships the example config in /usr/share/doc/satchel/examples" \
+    grep -qE '^/usr/share/doc/satchel/examples/satchel\.conf\.example(\.gz)?$' \
+    "$W/satchel.list"
 check "satchel ships satchel.service" \
     grep -qE '^/(usr/)?lib/systemd/system/satchel.service$' "$W/satchel.list"
 check "satchel does not ship auth_mysql.so" \
@@ -234,6 +261,38 @@ st=$?
 sed 's/^/# verify: /' "$W/verify.log"
 check "systemd-analyze verify satchel.service" \
     bash -c "[ $st = 0 ] && ! grep -q satchel '$W/verify.log'"
+
+# ---- the unit and the documented paths ---------------------------------------
+check "unit: SyslogFacility=mail" grep -qx 'SyslogFacility=mail' "$UNIT"
+check "unit: ReadWritePaths= has /var/vmail (the README's Maildirs)" \
+    grep -qE '^ReadWritePaths=.*[ =]-?/var/vmail( |$)' "$UNIT"
+U_PIDFILE=$(sed -n 's/^PIDFile=//p' "$UNIT")
+C_PIDFILE=$(sed -n 's/^pidfile *= *//p' /etc/satchel/satchel.conf)
+check "pid file: unit PIDFile= ($U_PIDFILE) = config pidfile (${C_PIDFILE:-default})" \
+    test "$U_PIDFILE" = "${C_PIDFILE:-/run/satchel/satcheld.pid}"
+man_has() {	# man_has PAGE.gz TEXT: the installed page names TEXT
+	zcat "$1" | grep -qF -- "$2"
+}
+for page in /usr/share/man/man8/satcheld.8.gz \
+    /usr/share/man/man5/satchel.conf.5.gz; do
+	check "$(basename "$page"): names /etc/satchel/satchel.conf, $U_PIDFILE, $MODDIR; no /usr/local" \
+	    bash -c "zcat $page | grep -qF /etc/satchel/satchel.conf &&
+		zcat $page | grep -qF '$U_PIDFILE' &&
+		zcat $page | grep -qF '$MODDIR' &&
+		! zcat $page | grep -qF /usr/local &&
+		! zcat $page | grep -qE '@[A-Z]+@'"
+done
+man_has /usr/share/man/man5/satchel.conf.5.gz auth_username_format ||
+	nok "satchel.conf.5 lacks auth_username_format"
+RDME=$(ls /usr/share/doc/satchel/README.md /usr/share/doc/satchel/README.md.gz \
+    2>/dev/null | head -1)
+check "README: reload for the package (systemctl reload satchel, $U_PIDFILE)" \
+    bash -c "zcat -f '$RDME' | grep -qF 'systemctl reload satchel' &&
+	zcat -f '$RDME' | grep -qF '$U_PIDFILE'"
+EXAMPLE=$(ls /usr/share/doc/satchel/examples/satchel.conf.example* \
+    2>/dev/null | head -1)
+check "example config installed: ${EXAMPLE:-none}" \
+    bash -c "[ -n '$EXAMPLE' ] && zcat -f '$EXAMPLE' | grep -q '^listen = '"
 
 if [ "$USER_BEFORE" = 0 ]; then
 	check "system user and group satchel created (no home)" bash -c '
@@ -508,6 +567,135 @@ check "SIGTERM: pidfile removed, no satcheld process left within 3 s" bash -c "
 grep -q STOPPING=1 "$W/notify.log" || note "no STOPPING=1 seen"
 kill "$NPID" 2>/dev/null
 NPID=
+rmdir "/run/$RTDIR" 2>/dev/null
+
+# ---- the README's /var/vmail setup under the unit's sandbox -----------------
+# The vmail user as the README makes it (if this machine has none).
+if ! getent passwd vmail >/dev/null; then
+	[ -d /var/vmail ] || VMAILDIR_MADE=1
+	getent group vmail >/dev/null ||
+	    groupadd --system --gid 5000 vmail 2>/dev/null ||
+	    groupadd --system vmail
+	useradd --system --uid 5000 --gid vmail --home-dir /var/vmail \
+	    --create-home --shell /usr/sbin/nologin vmail 2>/dev/null ||
+	    useradd --system --gid vmail --home-dir /var/vmail \
+	    --create-home --shell /usr/sbin/nologin vmail
+	VMAIL_MADE=1
+	note "made the README's vmail user: $(getent passwd vmail)"
+else
+	note "vmail exists here: $(getent passwd vmail)"
+fi
+if [ ! -d /var/vmail ]; then
+	VMAILDIR_MADE=1
+	install -d -o vmail -g vmail -m 0755 /var/vmail
+fi
+VMD=/var/vmail/example.org/$VUSER
+install -d -o vmail -g vmail -m 0700 /var/vmail/example.org "$VMD" \
+    "$VMD/cur" "$VMD/new" "$VMD/tmp"
+cp "$W/msg" "$VMD/new/1700000000.M1P1.pkgtest"
+chown vmail:vmail "$VMD/new/1700000000.M1P1.pkgtest"
+chmod 0600 "$VMD/new/1700000000.M1P1.pkgtest"
+VPASS=$(openssl rand -hex 12)
+printf '%s@example.org:{SHA512-CRYPT}%s::::::\n' "$VUSER" \
+    "$(openssl passwd -6 "$VPASS")" >"$W/vusers"
+chmod 0600 "$W/vusers"
+VPORT=11120
+# The README's minimal configuration, on a test port, without TLS.
+cat >"$W/vmail.conf" <<VCONF
+listen = 127.0.0.1:$VPORT
+chroot = /var/lib/satchel/empty
+auth = file
+mail_location = maildir:/var/vmail/%d/%n
+mail_uid = vmail
+mail_gid = vmail
+pidfile = $U_PIDFILE
+
+[file]
+path = $W/vusers
+VCONF
+# ProtectSystem=strict + ReadWritePaths= + RuntimeDirectory=, emulated:
+# everything read-only in a private mount namespace but those paths.
+RWP=$(sed -n 's/^ReadWritePaths=//p' "$UNIT" | tr ' ' '\n' | sed 's/^-//' |
+    while read -r p; do [ -n "$p" ] && [ -e "$p" ] && echo "$p"; done |
+    tr '\n' ' ')
+RWP="$RWP /run/$RTDIR"
+note "emulated sandbox: all read-only but $RWP"
+sandboxed() {	# sandboxed "RW PATHS" LOG: start satcheld on vmail.conf
+	mkdir -p "/run/$RTDIR"
+	chmod 0755 "/run/$RTDIR"
+	# shellcheck disable=SC2086,SC2016
+	(umask "${UMASK:-0022}" && cd / && exec unshare --mount \
+	    --propagation private -- bash -c '
+		rw=$1; shift
+		for p in $rw; do mount --bind "$p" "$p" || exit 99; done
+		findmnt -rno TARGET | while read -r m; do
+			case $m in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;; esac
+			s=0
+			for p in $rw; do [ "$m" = "$p" ] && s=1; done
+			[ $s = 1 ] || mount -o remount,bind,ro "$m" 2>/dev/null
+		done
+		if touch /etc/.satchel-rw-probe 2>/dev/null; then
+			rm -f /etc/.satchel-rw-probe
+			echo "sandbox emulation: /etc is writable"
+			exit 98
+		fi
+		exec "$@"' _ "$1" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	    setpriv --bounding-set "$BSET" $NNP -- \
+	    /usr/sbin/satcheld -F -c "$W/vmail.conf") >"$2" 2>&1 &
+	VPID=$!
+	for _ in $(seq 1 100); do
+		[ -s "$U_PIDFILE" ] && (exec 3<>"/dev/tcp/127.0.0.1/$VPORT") \
+		    2>/dev/null && return 0
+		kill -0 "$VPID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+sandbox_stop() {
+	local pid
+	pid=$(cat "$U_PIDFILE" 2>/dev/null)
+	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+	for _ in $(seq 1 100); do
+		kill -0 "$VPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$VPID" 2>/dev/null
+	VPID=
+	rm -f "$U_PIDFILE"
+}
+vfetch() {
+	curl -sS --max-time 20 -u "$VUSER@example.org:$VPASS" \
+	    "pop3://127.0.0.1:$VPORT/1" -o "$1" 2>>"$W/curl.log"
+}
+# Without /var/vmail writable (the unit before this change): the issue's
+# failure, which shows the emulation is real.
+NOVMAIL=$(echo "$RWP" | tr ' ' '\n' | grep -vx /var/vmail | tr '\n' ' ')
+if sandboxed "$NOVMAIL" "$W/vmail-ro.log"; then
+	vfetch "$W/vgot-ro"
+	check "sandbox without /var/vmail: the login fails, 'Read-only file system' logged" \
+	    grep -q 'Read-only file system' "$W/vmail-ro.log"
+else
+	sed 's/^/# daemon: /' "$W/vmail-ro.log"
+	nok "satcheld did not start in the emulated sandbox (no /var/vmail)"
+fi
+sandbox_stop
+if sandboxed "$RWP" "$W/vmail.log"; then
+	if vfetch "$W/vgot" && tr -d '\r' <"$W/vgot" | cmp -s - "$W/expect"; then
+		ok "README /var/vmail setup under the unit's sandbox: RETR 1 (vmail uid $(id -u vmail))"
+	else
+		nok "README /var/vmail setup under the unit's sandbox: RETR 1"
+		tail -20 "$W/vmail.log" | sed 's/^/# daemon: /'
+	fi
+	check "the session lock was made in /var/vmail" test -e "$VMD/.satchel.lock"
+	check "no 'Read-only file system' with the unit's ReadWritePaths=" \
+	    bash -c "! grep -q 'Read-only file system' '$W/vmail.log'"
+else
+	sed 's/^/# daemon: /' "$W/vmail.log"
+	nok "satcheld did not start in the emulated sandbox"
+fi
+sandbox_stop
+rm -rf "$VMD"
+rmdir /var/vmail/example.org 2>/dev/null
 rmdir "/run/$RTDIR" 2>/dev/null
 
 # ---- purge -------------------------------------------------------------------
