@@ -52,6 +52,7 @@ struct satcheld {
 	socklen_t		 auth_addrlen;
 
 	int			 wake[2];	/* workers poke the master */
+	int			 control_fd;	/* satchelctl (control.c) */
 	pid_t			 master_pid;	/* children die with it */
 	void			*tls;		/* TLS context, when built */
 };
@@ -64,6 +65,14 @@ int		 master_run(struct satcheld *s);
 /* master_conf.c: bind every listener; the auth pool's socket.  0/-1. */
 int		 master_listen(struct satcheld *s);
 int		 master_auth_socket(struct satcheld *s);
+/*
+ * For control.c, the master's own tables (never a slot's pid field):
+ * the pid of the worker in scoreboard slot i (-1 if none), and how
+ * many workers and auth processes of the current generation run.
+ */
+pid_t		 master_worker_pid(uint32_t slot);
+void		 master_counts(const struct satcheld *s, unsigned int *workers,
+		    unsigned int *auth, unsigned int *old);
 /* Release modules and config of a state (not listeners). */
 void		 master_free_config(struct satcheld *s);
 

@@ -312,6 +312,10 @@ session_run(struct satcheld *d, int fd, const struct sockaddr *sa,
 		addr_text((struct sockaddr *)&ls, lslen, s->local,
 		    sizeof(s->local), 0);
 	strlcpy(slot->peer, s->peer, sizeof(slot->peer));
+	strlcpy(slot->session, s->id, sizeof(slot->session));
+	slot->bytes = 0;
+	slot->kick = SB_KICK_NONE;
+	worker_kick = 0;
 	s->trusted = conf_trusted(s->d->cf, sa);
 	log_info("session=%s event=connect addr=%s listener=%s tls=%s",
 	    s->id, where, l->name, l->tls ? "yes" : "no");
@@ -358,6 +362,28 @@ session_run(struct satcheld *d, int fd, const struct sockaddr *sa,
 				s->reason = "shutdown";
 				break;
 			}
+			s->slot->bytes = s->c.bytes_out;
+			if (worker_kick && s->slot->kick != SB_KICK_NONE &&
+			    s->state == S_TRANS) {
+				/*
+				 * satchelctl kick, or a newer login with
+				 * lock_conflict = takeover: end without
+				 * UPDATE, so nothing is deleted; closing the
+				 * agent's socket releases the lock.
+				 */
+				if (s->slot->kick == SB_KICK_TAKEOVER) {
+					session_reply(s, "-ERR [IN-USE] Session "
+					    "ended: a new login took the "
+					    "mailbox over");
+					s->reason = "takeover";
+				} else {
+					session_reply(s, "-ERR [SYS/TEMP] Session "
+					    "ended by the administrator");
+					s->reason = "kicked";
+				}
+				break;
+			}
+			worker_kick = 0;
 			if (!waiting) {
 				/* The idle clock starts once, not on every
 				 * signal that interrupts the wait. */

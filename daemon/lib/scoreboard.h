@@ -9,7 +9,12 @@
  * on the mapping they are given.  (The failed-login table is the auth
  * pool's own mapping: auth_fail.c.)
  *
- * Caution: the worker is untrusted.  The master uses a slot's state only
+ * Caution: the worker is untrusted.  A compromised worker can also
+ * ask for a takeover in the name of any user whose name it writes into
+ * its slot, ending that user's session (without UPDATE: nothing is
+ * lost); only with lock_conflict = takeover.
+ *
+ * The worker is untrusted.  The master uses a slot's state only
  * to decide how many workers to spawn and which idle one to retire; it
  * never trusts the pid field (it keeps its own pid to slot map), so a
  * compromised worker can at worst make the pool grow to workers_max.
@@ -40,7 +45,22 @@ struct sb_slot {
 	volatile uint64_t	 sessions;
 	char			 user[64];
 	char			 peer[64];
+	/*
+	 * issue 13 (control.c): the session id and bytes sent, for
+	 * "satchelctl who"; takeover is set by a worker whose agent met
+	 * the session lock with lock_conflict = takeover (then it pokes
+	 * the master); kick is set by the master before it sends SIGUSR2
+	 * to the worker whose session must end without UPDATE.
+	 */
+	char			 session[20];
+	volatile uint64_t	 bytes;
+	volatile uint32_t	 takeover;
+	volatile uint32_t	 kick;		/* SB_KICK_* */
 };
+
+#define SB_KICK_NONE		0
+#define SB_KICK_ADMIN		1	/* satchelctl kick */
+#define SB_KICK_TAKEOVER	2	/* a newer login of the same user */
 
 struct scoreboard {
 	uint32_t	 nslots;
