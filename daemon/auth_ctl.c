@@ -50,14 +50,14 @@
 #define CTL_PASSWORD_TTL_MS	(15 * 1000)
 
 struct actl {
-	struct ev		 ev;		/* first: epoll data points here */
+	struct ev		 ev;		/* first: epoll points here */
 	uint32_t		 op;		/* CTL_OP_* */
 	char			 user[SATCHEL_USER_MAX + 1];
 	char			 pass[MSG_SECRET_MAX];
 	char			 in[MSG_SECRET_MAX + 2];
 	size_t			 inlen;
 	size_t			 idx;		/* module being asked */
-	int			 reading;	/* waiting for the password */
+	int			 reading;	/* for the password */
 	uint64_t		 deadline;
 	/* What the chain as a whole would decide: the first answer that
 	 * is not "unknown user". */

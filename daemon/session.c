@@ -222,6 +222,11 @@ cmd_quit(struct session *s, const struct proto_cmd *cmd)
 
 /* Parse a message number: 0 and *idx_r (0-based) set, or reply -ERR. */
 
+#define KICK_TAKEOVER_REPLY \
+	"-ERR [IN-USE] Session ended: a new login took the mailbox over"
+#define KICK_ADMIN_REPLY \
+	"-ERR [SYS/TEMP] Session ended by the administrator"
+
 static void
 session_log_end(struct session *s)
 {
@@ -371,16 +376,11 @@ session_run(struct satcheld *d, int fd, const struct sockaddr *sa,
 				 * UPDATE, so nothing is deleted; closing the
 				 * agent's socket releases the lock.
 				 */
-				if (s->slot->kick == SB_KICK_TAKEOVER) {
-					session_reply(s, "-ERR [IN-USE] Session "
-					    "ended: a new login took the "
-					    "mailbox over");
-					s->reason = "takeover";
-				} else {
-					session_reply(s, "-ERR [SYS/TEMP] Session "
-					    "ended by the administrator");
-					s->reason = "kicked";
-				}
+				s->reason = s->slot->kick ==
+				    SB_KICK_TAKEOVER ? "takeover" : "kicked";
+				session_reply(s, s->slot->kick ==
+				    SB_KICK_TAKEOVER ? KICK_TAKEOVER_REPLY :
+				    KICK_ADMIN_REPLY);
 				break;
 			}
 			worker_kick = 0;
