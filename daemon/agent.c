@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "compat/compat.h"
@@ -71,7 +72,14 @@ struct agent_request {
 	int		 (*handler)(struct agent *, struct privsep_msg *);
 };
 
+/* lock_conflict = takeover (set in agent_main from the config). */
+static int agent_takeover;
+#define AGENT_TAKEOVER_MS	2000
+#define AGENT_TAKEOVER_STEP_MS	25
+
 static int agent_list(struct agent *, struct privsep_msg *);
+static int agent_takeover_wait(int, struct module *,
+    const struct satchel_mailbox_ref *, struct agent *, const char **);
 static int agent_open(struct agent *, struct privsep_msg *);
 static int agent_marks(struct agent *, struct privsep_msg *);
 static int agent_commit(struct agent *, struct privsep_msg *);
@@ -322,6 +330,8 @@ agent_session(int sock, struct module *mod, const struct msg_agent_start *st,
 		err = homeerr;
 	} else
 		status = a.ops->open(mod->ctx, &ref, &a.mbox, &err);
+	if (status == SATCHEL_MBOX_INUSE && agent_takeover)
+		status = agent_takeover_wait(sock, mod, &ref, &a, &err);
 	if (status == SATCHEL_MBOX_OK) {
 		a.count = a.ops->count(a.mbox);
 		if ((a.marks = calloc(a.count + 1, 1)) == NULL)
@@ -384,6 +394,33 @@ done:
 	setproctitle_fmt("satcheld: agent (idle)");
 }
 
+/*
+ * lock_conflict = takeover: tell the worker (MSG_MBOX_WAIT), which asks
+ * the master to end the older session without UPDATE; meanwhile try the
+ * lock again every AGENT_TAKEOVER_STEP_MS, for AGENT_TAKEOVER_MS at
+ * most.  Returns the last open()'s SATCHEL_MBOX_*.
+ */
+static int
+agent_takeover_wait(int sock, struct module *mod,
+    const struct satchel_mailbox_ref *ref, struct agent *a,
+    const char **errp)
+{
+	struct timespec ts = { 0, AGENT_TAKEOVER_STEP_MS * 1000000L };
+	int status = SATCHEL_MBOX_INUSE, waited;
+
+	if (privsep_send(sock, MSG_MBOX_WAIT, NULL, 0, -1) == -1)
+		return SATCHEL_MBOX_TEMPFAIL;
+	for (waited = 0; waited < AGENT_TAKEOVER_MS &&
+	    status == SATCHEL_MBOX_INUSE; waited += AGENT_TAKEOVER_STEP_MS) {
+		(void)nanosleep(&ts, NULL);
+		status = a->ops->open(mod->ctx, ref, &a->mbox, errp);
+	}
+	if (status == SATCHEL_MBOX_OK)
+		log_info("session=%s event=takeover user=%s result=locked "
+		    "waited_ms=%d", a->session, a->user, waited);
+	return status;
+}
+
 static int
 agent_same_id(const struct msg_agent_start *x, const struct msg_agent_start *y)
 {
@@ -427,6 +464,7 @@ agent_main(int ctl, struct satcheld *s)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 
+	agent_takeover = s->cf->lock_conflict == LOCK_CONFLICT_TAKEOVER;
 	memset(&first, 0, sizeof(first));
 	for (;;) {
 		if (privsep_recv(ctl, &m, -1) != 0)

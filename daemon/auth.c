@@ -321,12 +321,16 @@ auth_main(struct satcheld *s)
 					agent_readable(a,
 					    (struct agentref *)e);
 				break;
+			case EV_CTL:	/* satchelctl: auth_ctl.c */
+				auth_ctl_readable(a, (struct actl *)e);
+				break;
 			}
 		}
 		now = auth_fail_now_ms();
 		auth_timers(a, now);
 		groups_maintain(a, now);
 		agents_expire(a, now);
+		auth_ctl_tick(a, now);
 		auth_bury(a);
 	}
 	/*

@@ -501,6 +501,8 @@ static const struct auth_request {
 #ifdef HAVE_OPENSSL
 	{ MSG_AUTH_SCRAM_FINAL, ST(CS_SCRAM_WAIT), req_scram_final },
 #endif
+	/* From the master only (checked there): satchelctl. */
+	{ MSG_CTL_HANDOFF, ST(CS_NEW), auth_ctl_handoff },
 };
 
 void
@@ -662,6 +664,11 @@ conn_module_answer(struct auth_ctx *a, struct aconn *c,
 {
 	uint32_t r = rp->result;
 
+	if (c->ctl != NULL) {
+		auth_ctl_answer(a, c, r, &rp->user);	/* satchelctl */
+		return;
+	}
+	c->reason = rp->user.reason;
 	if (c->orphan) {
 		conn_free(a, c);
 		return;
@@ -714,6 +721,12 @@ conn_failure(struct auth_ctx *a, struct aconn *c)
 	    mech_name(c->mech), c->status == SATCHEL_AUTH_ERROR ? "error" :
 	    "fail", auth_fail_count(c->key_addr, TARPIT_WINDOW_MS, now),
 	    delay);
+	if (a->s->cf->auth_verbose)
+		log_info("session=%s event=auth-reason user=%s addr=%s "
+		    "mech=%s module=%s reason=%s", c->session, vis, c->remote,
+		    mech_name(c->mech), c->chain < a->ngroups ?
+		    a->groups[c->chain].name : "-",
+		    auth_reason_name(c->status, c->reason));
 	c->state = CS_REPLY;
 	c->wake_at = at;
 	if (at <= now)
@@ -729,8 +742,15 @@ conn_conclude(struct auth_ctx *a, struct aconn *c, uint32_t r)
 	int g;
 
 	explicit_bzero(c->secret, sizeof(c->secret));
-	if (r == SATCHEL_AUTH_NOUSER)
+	if (c->ctl != NULL) {
+		/* A module worker died or timed out on satchelctl's call. */
+		auth_ctl_answer(a, c, r, NULL);
+		return;
+	}
+	if (r == SATCHEL_AUTH_NOUSER) {
 		r = SATCHEL_AUTH_FAIL;
+		c->reason = SATCHEL_REASON_UNKNOWN_USER;
+	}
 	c->status = r;
 	if (r == SATCHEL_AUTH_OK) {
 		c->urec.name[sizeof(c->urec.name) - 1] = '\0';
@@ -752,6 +772,16 @@ conn_conclude(struct auth_ctx *a, struct aconn *c, uint32_t r)
 		return;
 	}
 	if (c->status == SATCHEL_AUTH_TEMPFAIL) {
+		if (a->s->cf->auth_verbose) {
+			char vis[128];
+
+			log_vis(vis, sizeof(vis), c->user, strlen(c->user));
+			log_info("session=%s event=auth-reason user=%s addr=%s "
+			    "mech=%s module=%s reason=%s", c->session, vis,
+			    c->remote, mech_name(c->mech), c->chain <
+			    a->ngroups ? a->groups[c->chain].name : "-",
+			    auth_reason_name(c->status, c->reason));
+		}
 		conn_send_result(a, c);
 		return;
 	}

@@ -71,7 +71,8 @@ group_dispatch(struct auth_ctx *a, struct agroup *g)
 		}
 		memset(&call, 0, sizeof(call));
 		call.op = c->mech == MECH_PASS ? AW_VERIFY :
-		    c->mech == MECH_SCRAM ? AW_SCRAM : AW_LOOKUP;
+		    c->mech == MECH_SCRAM ? AW_SCRAM :
+		    c->mech == MECH_CTL_USER ? AW_USER : AW_LOOKUP;
 		strlcpy(call.user, c->user, sizeof(call.user));
 		if (call.op == AW_VERIFY)
 			memcpy(call.password, c->secret,

@@ -29,7 +29,8 @@
 #define AGENT_SPARES_MAX	64
 #define AW_RESTART_MAX_MS	(60 * 1000)
 
-enum ev_kind { EV_LISTEN = 1, EV_CONN, EV_AW, EV_SPAWNER, EV_AGENT };
+enum ev_kind { EV_LISTEN = 1, EV_CONN, EV_AW, EV_SPAWNER, EV_AGENT,
+	EV_CTL };
 
 struct ev {
 	int		 kind;
@@ -78,9 +79,14 @@ struct aconn {
 	int			 dead;		/* freed at the end of the round */
 	struct aconn		*next, *prev;	/* all connections */
 	struct aconn		*qnext;		/* a group's or agent queue */
+	/* issue 13: why it failed (SATCHEL_REASON_*), and for a call of
+	 * satchelctl's (auth_ctl.c) its request, else NULL. */
+	uint32_t		 reason;
+	struct actl		*ctl;
 };
 
 struct agroup;
+struct actl;
 
 struct aworker {
 	struct ev		 ev;
@@ -150,6 +156,17 @@ void	 conn_module_answer(struct auth_ctx *a, struct aconn *c,
 void	 conn_conclude(struct auth_ctx *a, struct aconn *c, uint32_t r);
 void	 conn_send_result(struct auth_ctx *a, struct aconn *c);
 void	 conn_timer(struct auth_ctx *a, struct aconn *c);
+
+/* auth_ctl.c: satchelctl's auth test and user, handed over by the
+ * master (MSG_CTL_HANDOFF, allowed from the master only). */
+int	 auth_ctl_handoff(struct auth_ctx *a, struct aconn *c,
+	    struct privsep_msg *m);
+void	 auth_ctl_readable(struct auth_ctx *a, struct actl *t);
+void	 auth_ctl_answer(struct auth_ctx *a, struct aconn *c, uint32_t r,
+	    const struct satchel_user *u);
+void	 auth_ctl_tick(struct auth_ctx *a, uint64_t now);
+/* "password-mismatch", "unknown-user", ... for a result and reason. */
+const char *auth_reason_name(uint32_t result, uint32_t reason);
 
 /* auth_agents.c: mailbox agents */
 int	 conn_agent_id(struct auth_ctx *a, struct aconn *c,

@@ -82,6 +82,7 @@ aw_call(struct module *m, struct msg_aw_call *call, struct msg_aw_reply *rp)
 {
 	const struct satchel_auth_ops *ops = m->ops;
 	struct satchel_auth_request ar;
+	uint32_t reason;
 	int r;
 
 	memset(&ar, 0, sizeof(ar));
@@ -91,6 +92,7 @@ aw_call(struct module *m, struct msg_aw_call *call, struct msg_aw_reply *rp)
 	ar.session = call->session;
 	if (user_name_valid(call->user) == -1) {
 		rp->result = SATCHEL_AUTH_NOUSER;
+		rp->user.reason = SATCHEL_REASON_UNKNOWN_USER;
 		return;
 	}
 	core_set_module_name(m->desc->name);
@@ -112,9 +114,22 @@ aw_call(struct module *m, struct msg_aw_call *call, struct msg_aw_reply *rp)
 		r = (int)aw_scram_keys(call->user, (uint32_t)r, rp->cred,
 		    sizeof(rp->cred));
 #endif
+	/* ABI 1.3: the module's reason goes back on every result. */
+	reason = rp->user.reason;
+	if (call->op == AW_USER) {
+		/*
+		 * satchelctl user: the record, never the secret.  A user
+		 * with a one-way hash is found all the same.
+		 */
+		explicit_bzero(rp->cred, sizeof(rp->cred));
+		if (r == SATCHEL_AUTH_FAIL &&
+		    reason == SATCHEL_REASON_ONEWAY && rp->user.name[0] != '\0')
+			r = SATCHEL_AUTH_OK;
+	}
 	if (r != SATCHEL_AUTH_OK) {
 		explicit_bzero(rp->cred, sizeof(rp->cred));
 		memset(&rp->user, 0, sizeof(rp->user));
+		rp->user.reason = reason;
 	}
 	rp->result = (uint32_t)r;
 }
@@ -157,7 +172,7 @@ auth_worker_main(int ctl, struct satcheld *s, size_t idx)
 		if (privsep_recv(ctl, &m, -1) != 0)
 			break;
 		if (m.fd != -1 || msg_get_aw_call(&m, &call) == -1 ||
-		    call.op < AW_VERIFY || call.op > AW_SCRAM) {
+		    call.op < AW_VERIFY || call.op > AW_USER) {
 			log_warnx("auth module worker: bad call: exiting");
 			break;
 		}

@@ -70,6 +70,7 @@
 #include "auth.h"
 #include "auth_fail.h"
 #include "conf.h"
+#include "control.h"
 #include "log.h"
 #include "master.h"
 #include "master_chan.h"
@@ -205,6 +206,10 @@ master_close_inherited(struct satcheld *s, int kind)
 		master_chan_close(&children[i].ch);
 	if (chan_ep != -1)
 		close(chan_ep);
+	if (s->control_fd != -1) {	/* the master's alone */
+		close(s->control_fd);
+		s->control_fd = -1;
+	}
 #ifdef HAVE_OPENSSL
 	key_close_inherited();	/* issue 11: only the master holds them */
 #endif
@@ -404,6 +409,34 @@ master_reap(struct satcheld *s)
 		children[i] = children[--nchildren];
 		/* master_maintain() refills both pools, throttled. */
 	}
+}
+
+pid_t
+master_worker_pid(uint32_t slot)
+{
+	size_t c;
+
+	for (c = 0; c < nchildren; c++)
+		if (children[c].kind == CHILD_WORKER &&
+		    children[c].slot == slot)
+			return children[c].pid;
+	return -1;
+}
+
+void
+master_counts(const struct satcheld *s, unsigned int *workers,
+    unsigned int *auth, unsigned int *old)
+{
+	size_t c;
+
+	*workers = *auth = *old = 0;
+	for (c = 0; c < nchildren; c++)
+		if (children[c].generation != s->generation)
+			(*old)++;
+		else if (children[c].kind == CHILD_WORKER)
+			(*workers)++;
+		else
+			(*auth)++;
 }
 
 static int
@@ -644,6 +677,7 @@ master_shutdown(struct satcheld *s)
 	}
 	if (s->cf->pidfile[0] != '\0')
 		(void)unlink(s->cf->pidfile);
+	control_close(s);
 	log_info("stopped");
 }
 
@@ -651,7 +685,7 @@ int
 master_run(struct satcheld *s)
 {
 	struct sigaction sa;
-	struct pollfd pfd[1 + LISTENERS_MAX];
+	struct pollfd pfd[2 + LISTENERS_MAX];
 	struct timespec ts;
 	sigset_t block, empty;
 	unsigned int i;
@@ -677,6 +711,8 @@ master_run(struct satcheld *s)
 		return 1;
 
 	if ((pidfd = master_open_pidfile(s->cf->pidfile)) == -1)
+		return 1;
+	if (control_open(s) == -1)	/* satchelctl's socket */
 		return 1;
 	if (!s->foreground) {
 		if (daemon(0, 0) == -1) {
@@ -717,11 +753,14 @@ master_run(struct satcheld *s)
 #endif
 
 	while (!sig_term) {
-		nfds_t nfd = 1;
+		nfds_t nfd = 2;
 
 		pfd[0].fd = chan_ep;	/* the workers' channels */
 		pfd[0].events = POLLIN;
 		pfd[0].revents = 0;
+		pfd[1].fd = s->control_fd;	/* -1: poll ignores it */
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
 		/* A full pool: watch the listeners, to refuse at once. */
 		if (pool_full)
 			for (i = 0; i < s->nlisteners; i++, nfd++) {
@@ -735,11 +774,16 @@ master_run(struct satcheld *s)
 		r = ppoll(pfd, nfd, &ts, &empty);
 		if (r > 0 && (pfd[0].revents & POLLIN))
 			master_chan_events();
+		/* A worker may have asked for a takeover (lock_conflict). */
+		if (r > 0 && (pfd[0].revents & POLLIN))
+			control_takeovers(s);
+		if (r > 0 && (pfd[1].revents & POLLIN))
+			control_accept(s);
 		if (r > 0)
-			for (i = 1; i < nfd; i++)
+			for (i = 2; i < nfd; i++)
 				if (pfd[i].revents & POLLIN)
 					supervise_refuse(
-					    &s->listeners[i - 1],
+					    &s->listeners[i - 2],
 					    pool_full_limit, master_ready, s);
 		if (sig_chld) {
 			sig_chld = 0;

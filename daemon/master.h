@@ -58,6 +58,7 @@ struct satcheld {
 
 	int			 chan;		/* worker: its own channel to
 						   the master (master.c); -1 */
+	int			 control_fd;	/* satchelctl (control.c) */
 	pid_t			 master_pid;	/* children die with it */
 	void			*tls;		/* TLS context, when built */
 };
@@ -70,6 +71,7 @@ struct satcheld {
  */
 #define MASTER_CHAN_IDLE	'i'
 #define MASTER_CHAN_BUSY	'b'
+#define MASTER_CHAN_TAKEOVER	't'	/* lock_conflict: control.c scans */
 
 /* Load config and modules into a fresh state; NULL on error (logged). */
 struct satcheld	*master_configure(const char *path, int foreground);
@@ -78,6 +80,14 @@ int		 master_run(struct satcheld *s);
 /* master_conf.c: bind every listener; the auth pool's socket.  0/-1. */
 int		 master_listen(struct satcheld *s);
 int		 master_auth_socket(struct satcheld *s);
+/*
+ * For control.c, the master's own tables (never a slot's pid field):
+ * the pid of the worker in scoreboard slot i (-1 if none), and how
+ * many workers and auth processes of the current generation run.
+ */
+pid_t		 master_worker_pid(uint32_t slot);
+void		 master_counts(const struct satcheld *s, unsigned int *workers,
+		    unsigned int *auth, unsigned int *old);
 /* Release modules and config of a state (not listeners). */
 void		 master_free_config(struct satcheld *s);
 

@@ -60,6 +60,8 @@ master_chan_read(struct master_chan *ch, pid_t pid)
 				ch->state = W_IDLE;
 			else if (buf[k] == MASTER_CHAN_BUSY)
 				ch->state = W_BUSY;
+			else if (buf[k] == MASTER_CHAN_TAKEOVER)
+				;	/* control_takeovers() scans */
 			else {
 				if (!ch->lied)
 					log_warnx("worker %ld wrote 0x%02x on "

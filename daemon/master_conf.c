@@ -231,6 +231,7 @@ master_configure(const char *path, int foreground)
 	s->privileged = geteuid() == 0;
 	s->auth_fd = -1;
 	s->chan = -1;
+	s->control_fd = -1;
 	if ((s->cf = conf_load(path)) == NULL)
 		goto fail;
 	if (master_load_modules(s) == -1)

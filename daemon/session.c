@@ -224,6 +224,11 @@ cmd_quit(struct session *s, const struct proto_cmd *cmd)
 
 /* Parse a message number: 0 and *idx_r (0-based) set, or reply -ERR. */
 
+#define KICK_TAKEOVER_REPLY \
+	"-ERR [IN-USE] Session ended: a new login took the mailbox over"
+#define KICK_ADMIN_REPLY \
+	"-ERR [SYS/TEMP] Session ended by the administrator"
+
 static void
 session_log_end(struct session *s)
 {
@@ -320,6 +325,10 @@ session_run(struct satcheld *d, int fd, const struct session_origin *o,
 		addr_text((struct sockaddr *)&ls, lslen, s->local,
 		    sizeof(s->local), 0);
 	strlcpy(slot->peer, s->peer, sizeof(slot->peer));
+	strlcpy(slot->session, s->id, sizeof(slot->session));
+	slot->bytes = 0;
+	slot->kick = SB_KICK_NONE;
+	worker_kick = 0;
 	s->trusted = conf_trusted(s->d->cf, sa);
 	via[0] = '\0';
 	if (o->proxied) {
@@ -390,6 +399,23 @@ session_run(struct satcheld *d, int fd, const struct session_origin *o,
 				s->reason = "shutdown";
 				break;
 			}
+			s->slot->bytes = s->c.bytes_out;
+			if (worker_kick && s->slot->kick != SB_KICK_NONE &&
+			    s->state == S_TRANS) {
+				/*
+				 * satchelctl kick, or a newer login with
+				 * lock_conflict = takeover: end without
+				 * UPDATE, so nothing is deleted; closing the
+				 * agent's socket releases the lock.
+				 */
+				s->reason = s->slot->kick ==
+				    SB_KICK_TAKEOVER ? "takeover" : "kicked";
+				session_reply(s, s->slot->kick ==
+				    SB_KICK_TAKEOVER ? KICK_TAKEOVER_REPLY :
+				    KICK_ADMIN_REPLY);
+				break;
+			}
+			worker_kick = 0;
 			if (!waiting) {
 				/* The idle clock starts once, not on every
 				 * signal that interrupts the wait. */

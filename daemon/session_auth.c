@@ -233,3 +233,33 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 	    s->peer);
 	return session_open_mailbox(s, res->agent_fd);
 }
+
+/*
+ * lock_conflict = takeover.  The agent met the session lock and retries
+ * it; the master, poked through the wake pipe, finds the older session
+ * of the same user in the scoreboard and ends it without UPDATE
+ * (control.c).  Asked again every TAKEOVER_POKE_MS, since a signal that
+ * came just before the old worker went to sleep in poll() is not seen
+ * until the next one.
+ */
+int
+session_takeover_wait(struct session *s, int fd, struct privsep_msg *mp)
+{
+	int r, waited;
+
+	if (mp->len != 0 || mp->fd != -1 ||
+	    s->d->cf->lock_conflict != LOCK_CONFLICT_TAKEOVER)
+		return -1;
+	for (waited = 0; waited < TAKEOVER_WAIT_MS;
+	    waited += TAKEOVER_POKE_MS) {
+		s->slot->takeover = 1;
+		(void)!write(s->d->wake[1], "", 1);
+		r = privsep_recv(fd, mp, TAKEOVER_POKE_MS);
+		if (r == -1 && errno == ETIMEDOUT)
+			continue;
+		s->slot->takeover = 0;
+		return r;
+	}
+	s->slot->takeover = 0;
+	return -1;
+}

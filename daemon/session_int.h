@@ -120,6 +120,18 @@ void	 session_free_mailbox(struct session *s);
 int	 session_send_message(struct session *s, size_t idx, int top,
 	    uint64_t top_lines);
 int	 session_commit(struct session *s);
+/*
+ * session_auth.c: the agent said MSG_MBOX_WAIT (it met the session lock,
+ * lock_conflict = takeover): ask the master to end the older session of
+ * this user, again every TAKEOVER_POKE_MS, and wait for the agent's
+ * HELLO into *mp.  Returns privsep_recv()'s result; -1 for a WAIT that
+ * this config does not allow.
+ */
+int	 session_takeover_wait(struct session *s, int fd,
+	    struct privsep_msg *mp);
+#define TAKEOVER_POKE_MS	200
+#define TAKEOVER_WAIT_MS	3000
+
 /* Clear the buffers that held a session's list and message bytes. */
 void	 session_mbox_wipe(void);
 

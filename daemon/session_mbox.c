@@ -122,6 +122,9 @@ session_open_mailbox(struct session *s, int fd)
 	s->agent = fd;
 	/* The agent locks and scans: allow for a big mailbox. */
 	r = privsep_recv(fd, mp, MAILBOX_OPEN_TIMEOUT_MS);
+	/* lock_conflict = takeover: the agent met the lock (session_auth.c) */
+	if (r == 0 && mp->type == MSG_MBOX_WAIT)
+		r = session_takeover_wait(s, fd, mp);
 	if (r != 0 || mp->fd != -1 || msg_get_mbox_hello(mp, &hello) == -1)
 		goto broken;
 	status = hello.status;

@@ -48,6 +48,7 @@
 
 volatile sig_atomic_t worker_quit;
 volatile sig_atomic_t worker_retire;
+volatile sig_atomic_t worker_kick;
 
 static void	worker_busy(struct satcheld *, struct sb_slot *, const char *);
 static int	worker_limits(struct satcheld *, int, const struct sockaddr *,
@@ -63,6 +64,8 @@ worker_signal(int sig)
 {
 	if (sig == SIGUSR1)
 		worker_retire = 1;
+	else if (sig == SIGUSR2)
+		worker_kick = 1;	/* the master: end the session */
 	else
 		worker_quit = 1;
 }
@@ -140,6 +143,7 @@ worker_main(struct satcheld *s, struct sb_slot *slot)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
@@ -192,6 +196,10 @@ worker_main(struct satcheld *s, struct sb_slot *slot)
 			slot->sessions = served;
 			memset(slot->user, 0, sizeof(slot->user));
 			memset(slot->peer, 0, sizeof(slot->peer));
+			memset(slot->session, 0, sizeof(slot->session));
+			slot->kick = SB_KICK_NONE;
+			slot->takeover = 0;
+			worker_kick = 0;
 			break;
 		}
 		if (served >= cf->worker_max_sessions)

@@ -13,6 +13,7 @@ struct sb_slot;
 
 extern volatile sig_atomic_t worker_quit;	/* SIGTERM: stop now */
 extern volatile sig_atomic_t worker_retire;	/* SIGUSR1: after session */
+extern volatile sig_atomic_t worker_kick;	/* SIGUSR2: see slot->kick */
 
 /* In the child right after fork (still root).  Never returns. */
 void	 worker_main(struct satcheld *s, struct sb_slot *slot)

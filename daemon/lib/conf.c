@@ -41,6 +41,10 @@ static const struct satchel_conf_name log_levels[] = {
 	{ "info", SATCHEL_LOG_INFO }, { "debug", SATCHEL_LOG_DEBUG },
 	{ NULL, 0 }
 };
+static const struct satchel_conf_name lock_conflicts[] = {
+	{ "refuse", LOCK_CONFLICT_REFUSE },
+	{ "takeover", LOCK_CONFLICT_TAKEOVER }, { NULL, 0 }
+};
 static const struct satchel_conf_name tls_versions[] = {
 	{ "TLSv1.2", 12 }, { "TLSv1.3", 13 }, { NULL, 0 }
 };
@@ -186,6 +190,10 @@ static const struct satchel_conf_key conf_keys[] = {
 	BOOL(sandbox, "yes", 0),
 	/* PROXY protocol on "haproxy" listeners (Dovecot's name) */
 	KEY("haproxy_trusted_networks", K_NETS, haproxy_trusted, "none", 0),
+	/* satchelctl, failure reasons, stale sessions (issue 13) */
+	PATH(control_socket, "", RESTART | EMPTY),
+	BOOL(auth_verbose, "no", 0),
+	ENUM(lock_conflict, lock_conflicts, "refuse", 0),
 	SATCHEL_CONF_KEYS_END
 };
 
@@ -745,4 +753,88 @@ conf_parse_bool(const char *s, int *val_r)
 	else
 		return -1;
 	return 0;
+}
+
+/* ---- satchelctl: the control socket's path, the config dump ------ */
+
+int
+conf_control_path(const struct config *cf, char *buf, size_t bufsz)
+{
+	const char *pid = cf->pidfile != NULL && cf->pidfile[0] == '/' ?
+	    cf->pidfile : "/run/x", *slash;
+	int n;
+
+	if (cf->control_socket != NULL && cf->control_socket[0] != '\0')
+		n = snprintf(buf, bufsz, "%s", cf->control_socket);
+	else {
+		slash = strrchr(pid, '/');
+		n = snprintf(buf, bufsz, "%.*s/%s", (int)(slash - pid), pid,
+		    CONTROL_SOCKET_NAME);
+	}
+	return n < 0 || (size_t)n >= bufsz ? -1 : 0;
+}
+
+static int
+conf_secret_key(const char *key)
+{
+	size_t len = strlen(key);
+
+	if (len > 5 && strcmp(key + len - 5, "_file") == 0)
+		return 0;
+	return strstr(key, "password") != NULL || strstr(key, "secret") !=
+	    NULL;
+}
+
+static void
+conf_dump_line(const char *key, const char *value,
+    void (*out)(void *, const char *), void *arg)
+{
+	char line[CONF_LINE_MAX + 16];
+
+	(void)snprintf(line, sizeof(line), "%s = %s", key,
+	    conf_secret_key(key) && value[0] != '\0' ? "********" : value);
+	out(arg, line);
+}
+
+void
+conf_dump(const struct config *cf, int nondefault,
+    void (*out)(void *, const char *), void *arg)
+{
+	const struct satchel_conf_key *k;
+	const struct conf_entry *e, *f;
+	char line[96];
+	int set;
+
+	for (k = conf_keys; k->key != NULL; k++) {
+		set = 0;
+		for (e = cf->entries; e != NULL; e = e->next) {
+			if (e->section[0] != '\0' || strcmp(e->key, k->key) !=
+			    0)
+				continue;
+			set = 1;
+			if (nondefault && k->def != NULL &&
+			    strcmp(e->value, k->def) == 0)
+				continue;
+			conf_dump_line(e->key, e->value, out, arg);
+		}
+		if (!set && !nondefault)
+			conf_dump_line(k->key, k->def != NULL ? k->def : "",
+			    out, arg);
+	}
+	/* Module sections: as written (their defaults are the modules'). */
+	for (e = cf->entries; e != NULL; e = e->next) {
+		if (e->section[0] == '\0')
+			continue;
+		for (f = cf->entries; f != e; f = f->next)
+			if (strcmp(f->section, e->section) == 0)
+				break;
+		if (f == e) {
+			(void)snprintf(line, sizeof(line), "[%s]", e->section);
+			out(arg, line);
+			for (f = e; f != NULL; f = f->next)
+				if (strcmp(f->section, e->section) == 0)
+					conf_dump_line(f->key, f->value, out,
+					    arg);
+		}
+	}
 }

@@ -131,7 +131,15 @@ struct config {
 	/* PROXY protocol senders allowed on "haproxy" listeners. */
 	struct conf_net		 haproxy_trusted[CONF_NETS_MAX];
 	size_t			 nhaproxy_trusted;	/* after its array */
+	/* satchelctl and the admin's view (issue 13: control.c) */
+	char			*control_socket;	/* "": beside pidfile */
+	int			 auth_verbose;	/* log why a login failed */
+	int			 lock_conflict;	/* LOCK_CONFLICT_* */
 };
+
+#define LOCK_CONFLICT_REFUSE	0	/* RFC 1939: [IN-USE] */
+#define LOCK_CONFLICT_TAKEOVER	1	/* end the older session */
+#define CONTROL_SOCKET_NAME	"satcheld.ctl"
 
 /*
  * Read and check path.  Returns a config, or NULL after logging every
@@ -177,6 +185,23 @@ int		 conf_table(struct config *cf, const char *section,
 int		 conf_restart_changed(const struct config *old,
 		    const struct config *new, void (*report)(const char *key));
 void		 conf_restart_log(const char *key);
+/*
+ * The control socket's path: control_socket, or CONTROL_SOCKET_NAME in
+ * the directory of pidfile (of /run when there is none).  0, or -1 when
+ * it does not fit bufsz.
+ */
+int		 conf_control_path(const struct config *cf, char *buf,
+		    size_t bufsz);
+/*
+ * The effective configuration, one "key = value" line at a time to
+ * out(arg, line): every top-level key (its value in the file, else its
+ * default), then each module section's lines as written.  nondefault:
+ * only what the file sets to something else than the default.  Values
+ * of secret keys (a name holding "password" or "secret", but not a
+ * *_file path) are written as "********".  Master and satchelctl.
+ */
+void		 conf_dump(const struct config *cf, int nondefault,
+		    void (*out)(void *arg, const char *line), void *arg);
 /* Strict parsers shared with modules; numbers go through proto_number. */
 int		 conf_parse_uint(const char *s, uint64_t min, uint64_t max,
 		    uint64_t *val_r);

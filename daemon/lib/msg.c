@@ -107,6 +107,13 @@ lay_auth_result(struct codec *c, struct msg_auth_result *v)
 }
 
 static void
+lay_ctl_handoff(struct codec *c, struct msg_ctl_handoff *v)
+{
+	c_u32(c, &v->op);
+	C_STR(c, v->user);
+}
+
+static void
 lay_aw_call(struct codec *c, struct msg_aw_call *v)
 {
 	c_u32(c, &v->op);
@@ -132,6 +139,7 @@ lay_aw_reply(struct codec *c, struct msg_aw_reply *v)
 	c_u32(c, &delay);
 	c_int(c, &v->user.uid_set);
 	c_int(c, &v->user.gid_set);
+	c_u32(c, &v->user.reason);	/* ABI 1.3 */
 	C_STR(c, v->cred);
 	if (!c->packing) {
 		v->user.uid = (uid_t)uid;
@@ -279,6 +287,7 @@ MSG_DEFINE(auth_request, MSG_AUTH_REQUEST)
 MSG_DEFINE(auth_result, MSG_AUTH_RESULT)
 MSG_DEFINE(aw_call, MSG_AW_CALL)
 MSG_DEFINE(aw_reply, MSG_AW_REPLY)
+MSG_DEFINE(ctl_handoff, MSG_CTL_HANDOFF)
 MSG_DEFINE(spawn_more, MSG_SPAWN_MORE)
 MSG_DEFINE(agent_start, MSG_AGENT_START)
 MSG_DEFINE(agent_idle, MSG_AGENT_IDLE)
@@ -349,6 +358,8 @@ msg_type_name(uint32_t type)
 		{ MSG_MBOX_MARKS, "MBOX_MARKS" },
 		{ MSG_MBOX_COMMIT, "MBOX_COMMIT" },
 		{ MSG_MBOX_COMMIT_RESULT, "MBOX_COMMIT_RESULT" },
+		{ MSG_MBOX_WAIT, "MBOX_WAIT" },
+		{ MSG_CTL_HANDOFF, "CTL_HANDOFF" },
 	};
 	size_t i;
 

@@ -19,6 +19,8 @@
  *   auth process -> agent   AGENT_START (fd: the worker's socket)
  *   agent -> auth process   AGENT_IDLE
  *   worker <-> agent        MBOX_* (see below)
+ *   master -> auth pool     CTL_HANDOFF (fd: a satchelctl connection,
+ *                           answered by the pool itself: auth_ctl.c)
  */
 #ifndef SATCHEL_MSG_H
 #define SATCHEL_MSG_H
@@ -55,6 +57,11 @@ enum msg_type {
 	MSG_MBOX_MARKS,
 	MSG_MBOX_COMMIT,
 	MSG_MBOX_COMMIT_RESULT,
+	MSG_MBOX_WAIT,			/* agent: lock held, taking it over */
+
+	/* The control socket (control.c, auth_ctl.c). */
+	MSG_CTL_HANDOFF = 70,		/* master -> auth pool, fd: the
+					   admin's connection */
 };
 
 /* Login mechanisms, as the worker names them to the pool. */
@@ -64,6 +71,8 @@ enum auth_mech {
 	MECH_CRAM,
 	MECH_SCRAM,
 	MECH_MAX = MECH_SCRAM,
+	/* Never from a worker (above MECH_MAX): auth_ctl.c's "user". */
+	MECH_CTL_USER = 100,
 };
 
 /* What an auth worker is asked to do. */
@@ -71,6 +80,13 @@ enum aw_op {
 	AW_VERIFY = 1,		/* check a plaintext password */
 	AW_LOOKUP,		/* give the stored credential */
 	AW_SCRAM,		/* give SCRAM-SHA-256 keys (derived if need be) */
+	AW_USER,		/* resolve the user, no secret (satchelctl) */
+};
+
+/* What the admin asked for, MSG_CTL_HANDOFF (auth_ctl.c). */
+enum ctl_op {
+	CTL_OP_AUTH_TEST = 1,	/* verify a password module by module */
+	CTL_OP_USER,		/* resolve uid, gid, home, mailbox */
 };
 
 /* Per-message result of the agent's OPEN and COMMIT. */
@@ -132,6 +148,11 @@ struct msg_aw_reply {
 	uint32_t		 result;	/* SATCHEL_AUTH_* */
 	struct satchel_user	 user;
 	char			 cred[MSG_CRED_MAX];	/* AW_LOOKUP, on OK */
+};
+
+struct msg_ctl_handoff {
+	uint32_t	 op;			/* CTL_OP_* */
+	char		 user[SATCHEL_USER_MAX + 1];
 };
 
 struct msg_spawn_more {
@@ -196,6 +217,7 @@ MSG_DECLARE(mbox_hello);
 MSG_DECLARE(mbox_open);
 MSG_DECLARE(mbox_msg);
 MSG_DECLARE(mbox_commit_result);
+MSG_DECLARE(ctl_handoff);
 
 /* CONTINUE and SCRAM_FINAL share a layout; the type tells them apart. */
 int	 msg_send_auth_data(int sock, uint32_t type,

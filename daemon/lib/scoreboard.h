@@ -13,6 +13,10 @@
  * each worker's idle/busy state from that worker's own channel
  * (master.c).  It writes slots for the workers' shared limits and for
  * display.  Workers still read other slots for the limits (limit.c).
+ *
+ * A compromised worker can also ask for a takeover in the name of any
+ * user whose name it writes into its slot, ending that user's session
+ * (without UPDATE: nothing is lost); only with lock_conflict = takeover.
  */
 #ifndef SATCHEL_SCOREBOARD_H
 #define SATCHEL_SCOREBOARD_H
@@ -40,7 +44,22 @@ struct sb_slot {
 	volatile uint64_t	 sessions;
 	char			 user[64];
 	char			 peer[64];
+	/*
+	 * issue 13 (control.c): the session id and bytes sent, for
+	 * "satchelctl who"; takeover is set by a worker whose agent met
+	 * the session lock with lock_conflict = takeover (then it pokes
+	 * the master); kick is set by the master before it sends SIGUSR2
+	 * to the worker whose session must end without UPDATE.
+	 */
+	char			 session[20];
+	volatile uint64_t	 bytes;
+	volatile uint32_t	 takeover;
+	volatile uint32_t	 kick;		/* SB_KICK_* */
 };
+
+#define SB_KICK_NONE		0
+#define SB_KICK_ADMIN		1	/* satchelctl kick */
+#define SB_KICK_TAKEOVER	2	/* a newer login of the same user */
 
 struct scoreboard {
 	uint32_t	 nslots;

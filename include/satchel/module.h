@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #define SATCHEL_ABI_MAJOR	1	/* bump on any incompatible change */
-#define SATCHEL_ABI_MINOR	2	/* bump when appending members */
+#define SATCHEL_ABI_MINOR	3	/* bump when appending members */
 #define SATCHEL_MODULE_SYMBOL	"satchel_module"
 
 #define SATCHEL_MODULE_AUTH	1
@@ -276,7 +276,26 @@ struct satchel_user {
 							   for the default */
 	unsigned int	 login_delay;	/* seconds, 0 for none */
 	int		 uid_set, gid_set;	/* the backend gave them */
+	/* ABI 1.3 */
+	/*
+	 * Why verify() or lookup() did not return OK: SATCHEL_REASON_*,
+	 * for auth_verbose and "satchelctl auth test".  The core zeroes
+	 * the record before the call, so a 1.2 module says nothing (0).
+	 */
+	uint32_t	 reason;
 };
+
+/* satchel_user.reason (ABI 1.3) */
+#define SATCHEL_REASON_NONE		0	/* not said */
+#define SATCHEL_REASON_UNKNOWN_USER	1
+#define SATCHEL_REASON_MISMATCH		2	/* wrong password */
+#define SATCHEL_REASON_DISABLED		3	/* nologin, enabled = 0,
+						   expired, locked */
+#define SATCHEL_REASON_SCHEME		4	/* stored value unusable or
+						   scheme not supported */
+#define SATCHEL_REASON_BACKEND		5	/* backend down (TEMPFAIL) */
+#define SATCHEL_REASON_ONEWAY		6	/* lookup(): only a one-way
+						   hash is stored */
 
 struct satchel_auth_ops {
 	/* Called in the master (root) at start and on reload. */

@@ -370,19 +370,24 @@ file_verify(void *arg, const struct satchel_auth_request *req,
 			    req->password);
 		else
 			core->password_dummy(req->password);
+		user->reason = SATCHEL_REASON_UNKNOWN_USER;
 		return SATCHEL_AUTH_NOUSER;
 	}
 	r = core->password_verify(e->password, req->password);
 	if (r == -1) {
 		core->log(SATCHEL_LOG_WARNING, "%s:%u: unusable password "
 		    "field", ctx->path, e->line);
+		user->reason = SATCHEL_REASON_SCHEME;
 		return SATCHEL_AUTH_ERROR;
 	}
-	if (r == 0)
+	if (r == 0) {
+		user->reason = SATCHEL_REASON_MISMATCH;
 		return SATCHEL_AUTH_FAIL;
+	}
 	if (e->nologin) {
 		core->log(SATCHEL_LOG_INFO, "%s:%u: nologin set, login "
 		    "refused", ctx->path, e->line);
+		user->reason = SATCHEL_REASON_DISABLED;
 		return SATCHEL_AUTH_FAIL;
 	}
 	if (file_fill(e, user) == -1)
@@ -402,13 +407,24 @@ file_lookup(void *arg, const struct satchel_auth_request *req,
 	    secret == NULL || secretsz == 0)
 		return SATCHEL_AUTH_ERROR;
 	file_refresh(ctx);
-	if ((e = file_find(ctx->tab, req->user)) == NULL)
+	if ((e = file_find(ctx->tab, req->user)) == NULL) {
+		user->reason = SATCHEL_REASON_UNKNOWN_USER;
 		return SATCHEL_AUTH_NOUSER;
-	if (e->nologin)
+	}
+	if (e->nologin) {
+		user->reason = SATCHEL_REASON_DISABLED;
 		return SATCHEL_AUTH_FAIL;
+	}
 	r = ctx->core->password_credential(e->password, secret, secretsz);
-	if (r == 0)
-		return SATCHEL_AUTH_FAIL;	/* a one-way hash: no APOP */
+	if (r == 0) {
+		/*
+		 * A one-way hash: no APOP.  The record is filled all the
+		 * same, for "satchelctl user" (the core drops it).
+		 */
+		(void)file_fill(e, user);
+		user->reason = SATCHEL_REASON_ONEWAY;
+		return SATCHEL_AUTH_FAIL;
+	}
 	if (r == -1 || file_fill(e, user) == -1) {
 		file_wipe(secret, secretsz);
 		ctx->core->log(SATCHEL_LOG_WARNING, "%s:%u: secret does not "

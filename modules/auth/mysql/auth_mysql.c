@@ -198,11 +198,14 @@ my_verify(void *arg, const struct satchel_auth_request *req,
 		core->password_dummy(req->password);
 		ret = r == 0 ? SATCHEL_AUTH_NOUSER : r == -2 ?
 		    SATCHEL_AUTH_ERROR : SATCHEL_AUTH_TEMPFAIL;
+		user->reason = r == 0 ? SATCHEL_REASON_UNKNOWN_USER :
+		    r == -2 ? SATCHEL_REASON_NONE : SATCHEL_REASON_BACKEND;
 		goto out;
 	}
 	if (row.val[COL_PASSWORD][0] == '\0') {
 		core->password_dummy(req->password);
 		ret = SATCHEL_AUTH_FAIL;	/* no password: no login */
+		user->reason = SATCHEL_REASON_DISABLED;
 		goto out;
 	}
 	r = core->password_verify(row.val[COL_PASSWORD], req->password);
@@ -210,12 +213,15 @@ my_verify(void *arg, const struct satchel_auth_request *req,
 		core->log(SATCHEL_LOG_WARNING, "session=%s unusable password "
 		    "value in the database", req->session);
 		ret = SATCHEL_AUTH_ERROR;
-	} else if (r == 0)
+		user->reason = SATCHEL_REASON_SCHEME;
+	} else if (r == 0) {
 		ret = SATCHEL_AUTH_FAIL;
-	else if (!my_enabled(ctx, &row)) {
+		user->reason = SATCHEL_REASON_MISMATCH;
+	} else if (!my_enabled(ctx, &row)) {
 		core->log(SATCHEL_LOG_INFO, "session=%s account disabled in "
 		    "the database; login refused", req->session);
 		ret = SATCHEL_AUTH_FAIL;
+		user->reason = SATCHEL_REASON_DISABLED;
 	} else
 		ret = my_fill(ctx, req, &row, user) == 0 ? SATCHEL_AUTH_OK :
 		    SATCHEL_AUTH_ERROR;
@@ -239,17 +245,24 @@ my_lookup(void *arg, const struct satchel_auth_request *req,
 	if (r != 1) {
 		ret = r == 0 ? SATCHEL_AUTH_NOUSER : r == -2 ?
 		    SATCHEL_AUTH_ERROR : SATCHEL_AUTH_TEMPFAIL;
+		user->reason = r == 0 ? SATCHEL_REASON_UNKNOWN_USER :
+		    r == -2 ? SATCHEL_REASON_NONE : SATCHEL_REASON_BACKEND;
 		goto out;
 	}
 	if (!my_enabled(ctx, &row)) {
 		ret = SATCHEL_AUTH_FAIL;
+		user->reason = SATCHEL_REASON_DISABLED;
 		goto out;
 	}
 	r = ctx->core->password_credential(row.val[COL_PASSWORD], secret,
 	    secretsz);
-	if (r == 0)
-		ret = SATCHEL_AUTH_FAIL;	/* a one-way hash: no APOP */
-	else if (r == -1 || my_fill(ctx, req, &row, user) == -1) {
+	if (r == 0) {
+		/* A one-way hash: no APOP; the record for "satchelctl
+		 * user" all the same (the core drops it otherwise). */
+		ret = SATCHEL_AUTH_FAIL;
+		(void)my_fill(ctx, req, &row, user);
+		user->reason = SATCHEL_REASON_ONEWAY;
+	} else if (r == -1 || my_fill(ctx, req, &row, user) == -1) {
 		my_wipe(secret, secretsz);
 		ret = SATCHEL_AUTH_ERROR;
 	} else

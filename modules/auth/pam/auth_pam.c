@@ -336,6 +336,7 @@ pam_mod_verify(void *arg, const struct satchel_auth_request *req,
 	if (st != PAM_SUCCESS) {
 		core->log(SATCHEL_LOG_ERR, "session=%s pam_start(%s): %s",
 		    sess, ctx->service, pam_strerror(NULL, st));
+		user->reason = SATCHEL_REASON_BACKEND;
 		return SATCHEL_AUTH_TEMPFAIL;
 	}
 	if (req->remote_addr != NULL && req->remote_addr[0] != '\0' &&
@@ -368,17 +369,20 @@ pam_mod_verify(void *arg, const struct satchel_auth_request *req,
 		break;
 	case PAM_USER_UNKNOWN:
 		ret = SATCHEL_AUTH_NOUSER;
+		user->reason = SATCHEL_REASON_UNKNOWN_USER;
 		break;
 	case PAM_NEW_AUTHTOK_REQD:
 		core->log(SATCHEL_LOG_INFO, "session=%s password expired: "
 		    "it must be changed (e.g. with passwd) before POP3 "
 		    "logins work again", sess);
 		ret = SATCHEL_AUTH_FAIL;
+		user->reason = SATCHEL_REASON_DISABLED;
 		break;
 	case PAM_ACCT_EXPIRED:
 		core->log(SATCHEL_LOG_INFO, "session=%s account expired",
 		    sess);
 		ret = SATCHEL_AUTH_FAIL;
+		user->reason = SATCHEL_REASON_DISABLED;
 		break;
 	case PAM_AUTHINFO_UNAVAIL:
 	case PAM_SYSTEM_ERR:
@@ -388,12 +392,15 @@ pam_mod_verify(void *arg, const struct satchel_auth_request *req,
 		core->log(SATCHEL_LOG_WARNING, "session=%s PAM service %s: "
 		    "%s", sess, ctx->service, pam_strerror(pamh, st));
 		ret = SATCHEL_AUTH_TEMPFAIL;
+		user->reason = SATCHEL_REASON_BACKEND;
 		break;
 	default:
 		/* PAM_AUTH_ERR, PAM_PERM_DENIED, PAM_MAXTRIES, ... */
 		core->log(SATCHEL_LOG_DEBUG, "session=%s PAM: %s", sess,
 		    pam_strerror(pamh, st));
 		ret = SATCHEL_AUTH_FAIL;
+		user->reason = st == PAM_AUTH_ERR ? SATCHEL_REASON_MISMATCH :
+		    SATCHEL_REASON_DISABLED;
 		break;
 	}
 	if ((st2 = pam_end(pamh, st)) != PAM_SUCCESS)
@@ -405,10 +412,15 @@ pam_mod_verify(void *arg, const struct satchel_auth_request *req,
 		return ret;
 
 	found = pam_passwd(core, name, &pw, &pwbuf);
-	if (found == -1)
+	if (found == -1) {
+		user->reason = SATCHEL_REASON_BACKEND;
 		return SATCHEL_AUTH_TEMPFAIL;
-	if (ret != SATCHEL_AUTH_OK)
+	}
+	if (ret != SATCHEL_AUTH_OK) {
+		if (found == 0)
+			user->reason = SATCHEL_REASON_UNKNOWN_USER;
 		return found == 0 ? SATCHEL_AUTH_NOUSER : SATCHEL_AUTH_FAIL;
+	}
 	if (found == 0) {
 		core->log(SATCHEL_LOG_WARNING, "session=%s PAM accepted a "
 		    "user who is not in the passwd database; refused", sess);
@@ -439,6 +451,7 @@ pam_mod_verify(void *arg, const struct satchel_auth_request *req,
 	core->log(SATCHEL_LOG_ERR, "session=%s pam_set_item: %s", sess,
 	    pam_strerror(pamh, st));
 	(void)pam_end(pamh, st);
+	user->reason = SATCHEL_REASON_BACKEND;
 	/* The same work as a real attempt would have been fairer, but
 	 * PAM is broken here: say so at once. */
 	return SATCHEL_AUTH_TEMPFAIL;
