@@ -64,6 +64,11 @@ struct session {
 	struct timespec		 start;
 	struct timespec		 login_deadline;	/* timeout_login */
 	const char		*reason;
+
+	/* Proxy mode: the password being tried, while session_login()
+	 * runs (USER/PASS, AUTH PLAIN/LOGIN), for the backend's login. */
+	const char		*proxy_secret;
+	uint64_t		 proxy_in, proxy_out;	/* relayed bytes */
 };
 
 

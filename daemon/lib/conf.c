@@ -171,6 +171,10 @@ static const struct satchel_conf_key conf_keys[] = {
 	KEY("tarpit_allow", K_NETS, tarpit_allow, "none", 0),
 	KEY("sasl", K_SASL, sasl, SASL_DEFAULT, 0),
 	BOOL(sandbox, "yes", 0),
+	/* proxy mode: users whose auth backend says proxy=y */
+	BOOL(proxy_send_haproxy, "yes", 0),
+	PATH(proxy_ssl_ca_file, "", RFILE),
+	UINT(proxy_connect_timeout, 1, 300, "10", 0),
 	SATCHEL_CONF_KEYS_END
 };
 

@@ -123,6 +123,11 @@ struct config {
 	struct conf_net		 tarpit_allow[CONF_NETS_MAX];
 	size_t			 ntarpit_allow;	/* right after its array */
 	int			 sandbox;	/* seccomp in worker, agent */
+
+	/* Proxy mode (doc/SCALING "Proxy tier"): users with proxy=y. */
+	int			 proxy_send_haproxy;	/* PROXY v2 header */
+	char			*proxy_ssl_ca_file;	/* "": system bundle */
+	unsigned int		 proxy_connect_timeout;	/* seconds */
 };
 
 /*
