@@ -51,5 +51,13 @@ int	 authc_scram_final(int fd, const char *msg);
 int	 authc_result(int fd, struct auth_result *res);
 /* Clear the reply buffers (between sessions of a reused worker). */
 void	 authc_wipe(void);
+/*
+ * On a haproxy listener: the client's real address and the address it
+ * reached, from the PROXY header, sent with every request of this
+ * session (the pool believes them only for a connection it can tell is
+ * on a haproxy listener from a trusted proxy).  NULL or "" for none;
+ * authc_wipe() forgets them.
+ */
+void	 authc_set_origin(const char *client, const char *local);
 
 #endif /* SATCHEL_AUTH_H */

@@ -36,12 +36,24 @@ static int authc_take_result(const struct privsep_msg *, struct auth_result *);
 /* The reply buffer: it held a user name and a SCRAM signature. */
 static struct privsep_msg authc_m;
 
+/* The PROXY header's addresses, "" for a direct connection. */
+static char authc_client[MSG_ADDR_MAX], authc_local[MSG_ADDR_MAX];
+
 void
 authc_wipe(void)
 {
 	explicit_bzero(&authc_m, sizeof(authc_m));
 	explicit_bzero(&early, sizeof(early));
 	have_early = 0;
+	authc_client[0] = authc_local[0] = '\0';
+}
+
+void
+authc_set_origin(const char *client, const char *local)
+{
+	strlcpy(authc_client, client != NULL ? client : "",
+	    sizeof(authc_client));
+	strlcpy(authc_local, local != NULL ? local : "", sizeof(authc_local));
 }
 
 int
@@ -103,6 +115,8 @@ authc_request(int fd, uint32_t mech, const char *user, const char *secret,
 		return -1;
 	}
 	strlcpy(rq.session, session, sizeof(rq.session));
+	strlcpy(rq.client, authc_client, sizeof(rq.client));
+	strlcpy(rq.local, authc_local, sizeof(rq.local));
 	r = msg_send_auth_request(fd, &rq, client_fd);
 	explicit_bzero(&rq, sizeof(rq));
 	if (r == -1)

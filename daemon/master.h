@@ -21,7 +21,12 @@
 struct listener {
 	int		 fd;
 	int		 tls;
+	int		 haproxy;	/* a PROXY header comes first */
 	char		 name[80];	/* "127.0.0.1:110" for logs */
+	/* The bound address: the auth pool tells a haproxy listener's
+	 * connections by their local address (auth_conn.c). */
+	struct sockaddr_storage	 addr;
+	socklen_t	 addrlen;
 };
 
 struct satcheld {

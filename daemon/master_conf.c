@@ -60,6 +60,7 @@
 #define LISTEN_BACKLOG	4096
 
 static int master_load_modules(struct satcheld *);
+static int master_no_proxies(const struct config *);
 static int master_check_auth_modules(struct satcheld *);
 
 /*
@@ -303,6 +304,14 @@ fail:
 	return NULL;
 }
 
+/* haproxy_trusted_networks is "none" (or empty). */
+static int
+master_no_proxies(const struct config *cf)
+{
+	return cf->nhaproxy_trusted == 0 || (cf->nhaproxy_trusted == 1 &&
+	    cf->haproxy_trusted[0].family == -1);
+}
+
 int
 master_listen(struct satcheld *s)
 {
@@ -355,13 +364,24 @@ master_listen(struct satcheld *s)
 			}
 			s->listeners[s->nlisteners].fd = fd;
 			s->listeners[s->nlisteners].tls = l->tls;
+			s->listeners[s->nlisteners].haproxy = l->haproxy;
+			memcpy(&s->listeners[s->nlisteners].addr, ai->ai_addr,
+			    ai->ai_addrlen);
+			s->listeners[s->nlisteners].addrlen = ai->ai_addrlen;
 			(void)snprintf(s->listeners[s->nlisteners].name,
 			    sizeof(s->listeners[0].name),
 			    ai->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
 			    host, serv);
-			log_info("listening on %s%s",
+			log_info("listening on %s%s%s",
 			    s->listeners[s->nlisteners].name,
-			    l->tls ? " (tls)" : "");
+			    l->tls ? " (tls)" : "",
+			    l->haproxy ? " (haproxy)" : "");
+			if (l->haproxy && master_no_proxies(s->cf))
+				log_warnx("%s: listener %s is marked haproxy "
+				    "but haproxy_trusted_networks is empty: "
+				    "every connection to it is refused",
+				    s->cf->path,
+				    s->listeners[s->nlisteners].name);
 			s->nlisteners++;
 		}
 		freeaddrinfo(res);

@@ -56,6 +56,7 @@
 #include "proxy.h"
 #include "proxyhdr.h"
 #include "scoreboard.h"
+#include "session.h"
 #include "session_int.h"
 #ifdef HAVE_OPENSSL
 #include "tls.h"
@@ -355,25 +356,32 @@ proxy_clean(char *line)
 }
 
 /*
- * The client's addresses for the PROXY header: its socket's peer and
- * local ends.
+ * The client's addresses for the PROXY header: what a PROXY header in
+ * front of us said (a front tier behind HAProxy passes the real client
+ * on), else the client socket's peer and local ends.
  */
 static int
 proxy_send_header(struct session *s, struct conn *b, int timeout_ms)
 {
+	const struct session_origin *o = s->origin;
 	struct sockaddr_storage src, dst;
 	socklen_t sl = sizeof(src), dl = sizeof(dst);
 	unsigned char hdr[PROXYHDR_V2_MAX];
 	const char *ver = NULL;
 	ssize_t n;
 
-	if (getpeername(s->c.fd, (struct sockaddr *)&src, &sl) == -1 ||
+	if (o != NULL && o->proxied && !o->proxy_local && o->locallen > 0) {
+		memcpy(&src, &o->client, sizeof(src));
+		memcpy(&dst, &o->local, sizeof(dst));
+	} else if (getpeername(s->c.fd, (struct sockaddr *)&src, &sl) == -1 ||
 	    getsockname(s->c.fd, (struct sockaddr *)&dst, &dl) == -1)
 		return -1;
 #ifdef HAVE_OPENSSL
 	if (s->tls && s->c.tls != NULL)
 		ver = SSL_get_version(s->c.tls);
 #endif
+	if (ver == NULL && o != NULL && o->proxy_ssl)
+		ver = o->proxy_tls[0] != '\0' ? o->proxy_tls : "TLS";
 	if ((n = proxyhdr_v2((struct sockaddr *)&src, (struct sockaddr *)&dst,
 	    ver, hdr, sizeof(hdr))) == -1)
 		return -1;

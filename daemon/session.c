@@ -270,15 +270,16 @@ addr_text(const struct sockaddr *sa, socklen_t len, char *buf, size_t bufsz,
 }
 
 void
-session_run(struct satcheld *d, int fd, const struct sockaddr *sa,
-    socklen_t salen, const struct listener *l, struct sb_slot *slot)
+session_run(struct satcheld *d, int fd, const struct session_origin *o,
+    const struct listener *l, struct sb_slot *slot)
 {
+	const struct sockaddr *sa = (const struct sockaddr *)&o->client;
 	struct session *s;
 	struct sockaddr_storage ls;
 	socklen_t lslen = sizeof(ls);
 	struct proto_cmd cmd;
 	const char *line;
-	char where[128];
+	char where[128], via[160];
 	unsigned char rnd[8];
 	struct timespec deadline, now;
 	size_t len, i;
@@ -298,23 +299,47 @@ session_run(struct satcheld *d, int fd, const struct sockaddr *sa,
 	s->agent = -1;
 	s->apop_fd = -1;
 	s->chal_fd = -1;
+	s->origin = o;
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
-	/* From accept to login, whatever the client does in between. */
-	s->login_deadline = s->start;
+	/* From accept to login, whatever the client does in between (a
+	 * PROXY header included). */
+	s->login_deadline = o->accepted;
 	s->login_deadline.tv_sec += (time_t)s->d->cf->timeout_login;
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		memset(rnd, 0, sizeof(rnd));
 	for (i = 0; i < sizeof(rnd); i++)
 		(void)snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
-	addr_text(sa, salen, s->peer, sizeof(s->peer), 0);
-	addr_text(sa, salen, where, sizeof(where), 1);
-	if (getsockname(fd, (struct sockaddr *)&ls, &lslen) == 0)
+	/* On a haproxy listener, o holds the PROXY header's addresses. */
+	addr_text(sa, o->clientlen, s->peer, sizeof(s->peer), 0);
+	addr_text(sa, o->clientlen, where, sizeof(where), 1);
+	if (o->locallen > 0)
+		addr_text((const struct sockaddr *)&o->local, o->locallen,
+		    s->local, sizeof(s->local), 0);
+	else if (getsockname(fd, (struct sockaddr *)&ls, &lslen) == 0)
 		addr_text((struct sockaddr *)&ls, lslen, s->local,
 		    sizeof(s->local), 0);
 	strlcpy(slot->peer, s->peer, sizeof(slot->peer));
 	s->trusted = conf_trusted(s->d->cf, sa);
-	log_info("session=%s event=connect addr=%s listener=%s tls=%s",
-	    s->id, where, l->name, l->tls ? "yes" : "no");
+	via[0] = '\0';
+	if (o->proxied) {
+		(void)snprintf(via, sizeof(via), " proxy=%s proxy_version=%d%s",
+		    o->proxy, o->proxy_version, o->proxy_local ?
+		    " proxy_local=yes" : "");
+		/* The pool takes these only from a haproxy listener. */
+		if (!o->proxy_local)
+			authc_set_origin(s->peer, s->local);
+	}
+	/*
+	 * HAProxy did TLS with the client (v2 PP2_TYPE_SSL with
+	 * PP2_CLIENT_SSL): the session is as secure as after STLS, so
+	 * plaintext logins are allowed and STLS is not offered.
+	 */
+	if (o->proxy_ssl)
+		s->tls = 1;
+	log_info("session=%s event=connect addr=%s listener=%s tls=%s%s%s%s",
+	    s->id, where, l->name, l->tls ? "yes" : o->proxy_ssl ? "proxy" :
+	    "no", via, o->proxy_ssl ? " proxy_tls=" : "", o->proxy_ssl ?
+	    o->proxy_tls : "");
 	setproctitle_fmt("satcheld: worker [%s]", s->peer);
 #ifdef HAVE_OPENSSL
 	if (l->tls) {

@@ -85,6 +85,11 @@ _Static_assert(offsetof(struct config, ntarpit_allow) ==
     sizeof(((struct config *)0)->tarpit_allow),
     "the count of tarpit_allow follows its array");
 
+_Static_assert(offsetof(struct config, nhaproxy_trusted) ==
+    offsetof(struct config, haproxy_trusted) +
+    sizeof(((struct config *)0)->haproxy_trusted),
+    "the count of haproxy_trusted_networks follows its array");
+
 /*
  * OFFT(f, T) is offsetof, and does not compile (distinct pointer types,
  * an error with -Werror) unless member f has type T: a UINT() on a long
@@ -171,6 +176,8 @@ static const struct satchel_conf_key conf_keys[] = {
 	KEY("tarpit_allow", K_NETS, tarpit_allow, "none", 0),
 	KEY("sasl", K_SASL, sasl, SASL_DEFAULT, 0),
 	BOOL(sandbox, "yes", 0),
+	/* PROXY protocol on "haproxy" listeners (Dovecot's name) */
+	KEY("haproxy_trusted_networks", K_NETS, haproxy_trusted, "none", 0),
 	/* proxy mode: users whose auth backend says proxy=y */
 	BOOL(proxy_send_haproxy, "yes", 0),
 	PATH(proxy_ssl_ca_file, "", RFILE),

@@ -44,6 +44,7 @@ struct conf_listen {
 	char		 host[256];	/* "" for any */
 	char		 port[16];
 	int		 tls;		/* implicit TLS */
+	int		 haproxy;	/* a PROXY header comes first */
 };
 
 struct config {
@@ -52,7 +53,7 @@ struct config {
 	int			 errors;
 	int			 load_flags;	/* CONF_LOAD_* */
 
-	/* listen = ADDR:PORT [tls], repeatable; [v6]:port; *:port */
+	/* listen = ADDR:PORT [tls] [haproxy], repeatable; [v6]:port; *:port */
 	struct conf_listen	 listen[CONF_LISTEN_MAX];
 	size_t			 nlisten;
 
@@ -124,6 +125,9 @@ struct config {
 	size_t			 ntarpit_allow;	/* right after its array */
 	int			 sandbox;	/* seccomp in worker, agent */
 
+	/* PROXY protocol senders allowed on "haproxy" listeners. */
+	struct conf_net		 haproxy_trusted[CONF_NETS_MAX];
+	size_t			 nhaproxy_trusted;	/* after its array */
 	/* Proxy mode (doc/SCALING "Proxy tier"): users with proxy=y. */
 	int			 proxy_send_haproxy;	/* PROXY v2 header */
 	char			*proxy_ssl_ca_file;	/* "": system bundle */

@@ -262,7 +262,8 @@ set_id(struct conf_ctx *x, void *field, const char *v)
 
 /*
  * listen = 127.0.0.1:110 | [::1]:110 | *:110 | :110, then optional
- * words: "tls" for implicit TLS.
+ * words: "tls" for implicit TLS, "haproxy" for a PROXY protocol header
+ * before anything else (from haproxy_trusted_networks only).
  */
 static int
 set_listen(struct conf_ctx *x, void *field, const char *v)
@@ -291,6 +292,8 @@ set_listen(struct conf_ctx *x, void *field, const char *v)
 	while ((opt = strtok_r(NULL, " \t", &save)) != NULL) {
 		if (strcmp(opt, "tls") == 0)
 			l->tls = 1;
+		else if (strcmp(opt, "haproxy") == 0)
+			l->haproxy = 1;
 		else {
 			conf_kerr(x, "unknown option '%s'", opt);
 			return -1;

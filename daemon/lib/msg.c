@@ -87,6 +87,8 @@ lay_auth_request(struct codec *c, struct msg_auth_request *v)
 	C_STR(c, v->user);
 	C_STR(c, v->secret);
 	C_STR(c, v->session);
+	C_STR(c, v->client);
+	C_STR(c, v->local);
 }
 
 static void

@@ -105,6 +105,10 @@ struct msg_auth_request {
 	char		 user[SATCHEL_USER_MAX + 1];	/* empty for SCRAM */
 	char		 secret[MSG_SECRET_MAX];
 	char		 session[MSG_SESSION_LEN + 1];
+	/* A haproxy listener's PROXY header: the client's real address
+	 * and the one it reached; "" for a direct connection. */
+	char		 client[MSG_ADDR_MAX];
+	char		 local[MSG_ADDR_MAX];
 };
 
 struct msg_auth_data {				/* CONTINUE, SCRAM_FINAL */
