@@ -68,8 +68,9 @@ def frame(mtype, payload):
 
 
 def auth_request(mech, user, secret, session="00112233deadbeef", tls=0):
+    # client, local: "" (a direct connection; s2-proxyproto's fields)
     return frame(AUTH_REQUEST, struct.pack("=II", mech, tls) + pstr(user) +
-                 pstr(secret) + pstr(session))
+                 pstr(secret) + pstr(session) + pstr("") + pstr(""))
 
 
 def pool_address(env):
