@@ -16,7 +16,7 @@
  * then gives the client the backend's +OK line and relays bytes in both
  * directions until either side closes or nothing moves for
  * timeout_session seconds.  Each direction goes through one bounded
- * buffer (RELAY_MAX): a 10 MiB RETR streams through 64 KiB at a time,
+ * buffer (RELAY_MAX): a 10 MiB RETR streams through 256 KiB at most,
  * and a slow reader stops us reading from the other side.
  *
  * Runs in the worker: unprivileged, chrooted, under the worker's seccomp
@@ -64,8 +64,8 @@
 #include "worker.h"
 #include "compat/poison.h"
 
-#define RELAY_MAX		(64 * 1024)	/* per direction */
-#define RELAY_CHUNK		(16 * 1024)	/* one read */
+#define RELAY_MAX		(256 * 1024)	/* per direction */
+#define RELAY_CHUNK		(64 * 1024)	/* one read */
 #define BACKEND_LINE_MAX	512
 
 #ifdef HAVE_OPENSSL
@@ -546,6 +546,8 @@ proxy_relay(struct session *s, struct conn *b, int idle_ms)
 	h[1].to = &s->c;
 	h[1].q = &b->in;
 	h[1].count = &s->proxy_out;
+	/* Room for big reads and writes; still a fixed bound. */
+	s->c.in.max = b->in.max = RELAY_MAX;
 	clock_gettime(CLOCK_MONOTONIC, &last);
 	for (;;) {
 		if ((r0 = relay_step(&h[0])) == -1 ||
