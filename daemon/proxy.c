@@ -400,7 +400,7 @@ static int
 proxy_login(struct session *s, struct conn *b, const struct auth_result *res,
     const char *password, char *reply, size_t replysz, const char **err_r)
 {
-	int tmo = (int)s->d->cf->proxy_connect_timeout * 1000;
+	int tmo = (int)s->d->cf->proxy_connect_timeout * 1000, r;
 
 	if (res->proxy_haproxy && proxy_send_header(s, b, tmo) == -1) {
 		*err_r = "cannot send the PROXY header";
@@ -447,12 +447,15 @@ proxy_login(struct session *s, struct conn *b, const struct auth_result *res,
 		*err_r = "USER refused";
 		return -1;
 	}
-	if (proxy_command(b, "PASS", password, 1, tmo) == -1 ||
-	    proxy_getline(b, reply, replysz, tmo, err_r) == -1) {
-		if (b->out.data != NULL)
-			explicit_bzero(b->out.data, b->out.cap);
+	r = proxy_command(b, "PASS", password, 1, tmo);
+	/*
+	 * Sent (or failed): the worker holds the client's password no
+	 * longer, though the relay may last an hour.  The callers' own
+	 * copies (cmd_pass, AUTH PLAIN) are wiped when they return.
+	 */
+	explicit_bzero((void *)(uintptr_t)password, strlen(password));
+	if (r == -1 || proxy_getline(b, reply, replysz, tmo, err_r) == -1)
 		return -1;
-	}
 	proxy_clean(reply);
 	if (strncmp(reply, "+OK", 3) == 0)
 		return 1;

@@ -404,3 +404,65 @@ def test_proxy_tls_and_starttls_verified(env):
     finally:
         b1.cleanup()
         b2.cleanup()
+
+
+def _memory(pid):
+    out = []
+    with open("/proc/%d/maps" % pid) as f:
+        regions = [tuple(int(x, 16) for x in ln.split()[0].split("-"))
+                   for ln in f if "r" in ln.split()[1] and
+                   not ln.rstrip().endswith(("[vvar]", "[vsyscall]"))]
+    with open("/proc/%d/mem" % pid, "rb", 0) as f:
+        for lo, hi in regions:
+            try:
+                f.seek(lo)
+                out.append(f.read(hi - lo))
+            except (OSError, ValueError, OverflowError):
+                pass
+    return b"".join(out)
+
+
+def test_proxy_worker_forgets_password_and_stays_sandboxed(env):
+    """While it relays, the front worker holds the client's password no
+    more (it was sent to the backend, then wiped), and it still runs
+    under its seccomp list (Seccomp: 2) with no capabilities: the relay
+    needs nothing new."""
+    canary = "Canary-%d-proxy-pw" % os.getpid()
+    b1 = S.Env()
+    try:
+        b1.add_user("alice", password=canary, plain=True,
+                    messages=[S.simple_message(1)])
+        b1.start()
+        _front_users(env, [_line("alice", "proxy=y host=127.0.0.1 "
+                                 "port=%d" % b1.port, password=canary)])
+        env.start(proxy_send_haproxy="no")
+        for how in ("USER/PASS", "AUTH PLAIN"):
+            with S.Pop(env.port, source=CLIENT) as p:
+                if how == "USER/PASS":
+                    r = p.login(_user("alice"), canary)
+                else:
+                    import base64
+                    ir = base64.b64encode(("\0%s\0%s" % (
+                        _user("alice"), canary)).encode()).decode()
+                    r = p.cmd("AUTH PLAIN " + ir)
+                check(r.startswith("+OK"), "%s via the front: %r"
+                      % (how, r))
+                eq(p.cmd("NOOP")[:3], "+OK", "relayed NOOP")
+                workers = [pid for pid, c in env.children().items()
+                           if c.startswith("satcheld: worker") and
+                           "proxy" in c]
+                eq(len(workers), 1, "one proxying worker")
+                with open("/proc/%d/status" % workers[0]) as f:
+                    st = f.read()
+                check(re.search(r"^Seccomp:\s+2$", st, re.M),
+                      "the relaying worker runs under seccomp")
+                check(re.search(r"^CapEff:\s+0+$", st, re.M),
+                      "and with no capabilities")
+                mem = _memory(workers[0])
+                check(len(mem) > 100000, "read the worker's memory")
+                check(canary.encode() not in mem,
+                      "%s: the password is gone from the relaying worker"
+                      % how)
+                eq(p.cmd("QUIT")[:3], "+OK", "QUIT")
+    finally:
+        b1.cleanup()
