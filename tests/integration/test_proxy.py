@@ -466,3 +466,41 @@ def test_proxy_worker_forgets_password_and_stays_sandboxed(env):
                 eq(p.cmd("QUIT")[:3], "+OK", "QUIT")
     finally:
         b1.cleanup()
+
+
+def test_proxy_bad_fields_and_mechanisms(env):
+    """A passwd-file line with a bad proxy field stops the start with a
+    message naming the line and the field; a proxied user who tries
+    APOP (no plaintext password for the backend) gets [SYS/PERM] and a
+    log line, while USER/PASS works."""
+    b1 = _backend({"alice": [S.simple_message(1)]})
+    try:
+        _front_users(env, [_line("alice", "proxy=y host=127.0.0.1 "
+                                 "port=99999")])
+        env.port = S.free_port()
+        env.write_config()
+        r = subprocess.run([env.satcheld, "-F", "-c", env.conf_path],
+                           capture_output=True, timeout=30)
+        out = (r.stdout + r.stderr).decode(errors="replace")
+        check(r.returncode != 0, "satcheld must refuse the file: %r"
+              % out[-500:])
+        check(re.search(r"users:1: .*port: not a number from 1 to 65535",
+                        out), "the message names line and field: %r"
+              % out[-500:])
+
+        _front_users(env, [_line("alice", "proxy=y host=127.0.0.1 "
+                                 "port=%d" % b1.port)])
+        env.start(proxy_send_haproxy="no", apop="yes")
+        import hashlib
+        with S.Pop(env.port, source=CLIENT) as p:
+            ts = re.search(r"<[^>]+>", p.greeting).group(0)
+            d = hashlib.md5((ts + PW).encode()).hexdigest()
+            r = p.cmd("APOP %s %s" % (_user("alice"), d))
+            check(r.startswith("-ERR [SYS/PERM]"), "APOP, proxied: %r" % r)
+            check(p.login(_user("alice")).startswith("+OK"),
+                  "USER/PASS on the same connection")
+            p.cmd("QUIT")
+        env.wait_log(r"event=proxy user=alice@\S+ result=error "
+                     r"reason=mech-apop")
+    finally:
+        b1.cleanup()
