@@ -45,6 +45,7 @@
 #include <grp.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,6 +316,15 @@ auth_main(struct satcheld *s)
 			case EV_SPAWNER:
 				if (e->fd != -1)
 					spawner_readable(a);
+				break;
+			case EV_PROXY:
+				/* The pev member of a connection. */
+				if (e->fd != -1 && !((struct aconn *)(void *)
+				    ((char *)e - offsetof(struct aconn,
+				    pev)))->dead)
+					conn_proxy_ready(a, (struct aconn *)
+					    (void *)((char *)e -
+					    offsetof(struct aconn, pev)));
 				break;
 			case EV_AGENT:
 				if (!((struct agentref *)e)->dead)

@@ -23,6 +23,13 @@ struct auth_result {
 	char		 user[SATCHEL_USER_MAX + 1];	/* canonical */
 	char		 data[MSG_DATA_MAX];	/* SCRAM server-final */
 	int		 agent_fd;		/* on OK */
+	/* Proxy mode (AUTH_PROXY): agent_fd is the backend's socket. */
+	int		 proxy;
+	uint32_t	 proxy_ssl;		/* SATCHEL_PROXY_SSL_* */
+	int		 proxy_haproxy;		/* send a PROXY v2 header */
+	char		 proxy_host[SATCHEL_HOST_MAX + 1];
+	char		 proxy_destuser[SATCHEL_USER_MAX + 1];
+	char		 proxy_addr[MSG_ADDR_MAX];
 };
 
 /*

@@ -56,7 +56,7 @@ static void conn_scram_first(struct auth_ctx *, struct aconn *, int);
 #endif
 static const char *conn_state_names[CS_NSTATES] = {
 	"new", "challenged", "hold", "call", "scram-wait", "wait-agent",
-	"reply"
+	"reply", "proxy"
 };
 
 static void conn_failure(struct auth_ctx *, struct aconn *);
@@ -124,6 +124,8 @@ conn_accept(struct auth_ctx *a)
 		c->ev.fd = fd;
 		c->peer_pid = cred.pid;
 		c->agent_fd = -1;
+		c->pev.kind = EV_PROXY;
+		c->pev.fd = -1;
 		c->state = CS_NEW;
 		c->wake_at = auth_fail_now_ms() + REQUEST_TTL_MS;
 		c->next = a->conns;
@@ -178,6 +180,7 @@ conn_free(struct auth_ctx *a, struct aconn *c)
 	conn_close_fd(a, c);
 	if (c->agent_fd != -1)
 		close(c->agent_fd);
+	conn_proxy_free(c);
 #ifdef HAVE_OPENSSL
 	if (c->scram != NULL) {
 		explicit_bzero(c->scram, sizeof(*c->scram));
@@ -787,6 +790,11 @@ conn_conclude(struct auth_ctx *a, struct aconn *c, uint32_t r)
 	}
 	(void)tarpit_login(a->s->cf, c->user, c->remote, SATCHEL_AUTH_OK,
 	    c->start);
+	/* Proxy mode: no mailbox here; the backend's socket instead. */
+	if (c->urec.proxy) {
+		conn_proxy_start(a, c);
+		return;
+	}
 	memset(&st, 0, sizeof(st));
 	if (conn_agent_id(a, c, &st) == -1) {
 		c->status = SATCHEL_AUTH_ERROR;
@@ -847,6 +855,9 @@ conn_timer(struct auth_ctx *a, struct aconn *c)
 	case CS_SCRAM_WAIT:
 		/* The client never answered: a failure like any other. */
 		conn_conclude(a, c, SATCHEL_AUTH_FAIL);
+		break;
+	case CS_PROXY:
+		conn_proxy_timeout(a, c);
 		break;
 	case CS_WAIT_AGENT:
 		log_warnx("session=%s auth: no mailbox agent within 30 s",

@@ -30,7 +30,7 @@
 #define AW_RESTART_MAX_MS	(60 * 1000)
 
 enum ev_kind { EV_LISTEN = 1, EV_CONN, EV_AW, EV_SPAWNER, EV_AGENT,
-	EV_CTL };
+	EV_CTL, EV_PROXY };
 
 struct ev {
 	int		 kind;
@@ -45,6 +45,7 @@ enum conn_state {
 	CS_SCRAM_WAIT,		/* server-first sent, client-final due */
 	CS_WAIT_AGENT,		/* logged in, no agent free yet */
 	CS_REPLY,		/* a failure, answered at wake_at */
+	CS_PROXY,		/* logged in, connecting to the backend */
 	CS_NSTATES
 };
 #define ST(x)	(1u << (x))
@@ -76,6 +77,8 @@ struct aconn {
 	struct scram_server	*scram;
 #endif
 	int			 agent_fd;	/* the worker's end, on OK */
+	struct ev		 pev;		/* CS_PROXY: the backend */
+	char			 paddr[MSG_ADDR_MAX];	/* "ip:port" */
 	int			 dead;		/* freed at the end of the round */
 	struct aconn		*next, *prev;	/* all connections */
 	struct aconn		*qnext;		/* a group's or agent queue */
@@ -178,6 +181,12 @@ void	 agents_ask(struct auth_ctx *a, size_t waiting);
 void	 spawner_readable(struct auth_ctx *a);
 void	 agent_readable(struct auth_ctx *a, struct agentref *r);
 void	 agents_expire(struct auth_ctx *a, uint64_t now);
+
+/* auth_proxy.c: proxy mode, connecting to the user's backend */
+void	 conn_proxy_start(struct auth_ctx *a, struct aconn *c);
+void	 conn_proxy_ready(struct auth_ctx *a, struct aconn *c);
+void	 conn_proxy_timeout(struct auth_ctx *a, struct aconn *c);
+void	 conn_proxy_free(struct aconn *c);
 
 /* auth_modules.c: module workers */
 void	 group_dispatch(struct auth_ctx *a, struct agroup *g);

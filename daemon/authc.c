@@ -174,7 +174,29 @@ static int
 authc_take_result(const struct privsep_msg *m, struct auth_result *res)
 {
 	struct msg_auth_result rp;
+	struct msg_auth_proxy pp;
 
+	if (m->type == MSG_AUTH_PROXY) {
+		if (msg_get_auth_proxy(m, &pp) == -1 ||
+		    (pp.status != SATCHEL_AUTH_OK &&
+		    pp.status != SATCHEL_AUTH_TEMPFAIL) ||
+		    (pp.status == SATCHEL_AUTH_OK) != (m->fd != -1)) {
+			log_warnx("malformed proxy reply from the auth pool");
+			return -1;
+		}
+		res->result = pp.status;
+		res->login_delay = pp.login_delay;
+		strlcpy(res->user, pp.user, sizeof(res->user));
+		res->agent_fd = m->fd;
+		res->proxy = 1;
+		res->proxy_ssl = pp.ssl;
+		res->proxy_haproxy = pp.haproxy != 0;
+		strlcpy(res->proxy_host, pp.host, sizeof(res->proxy_host));
+		strlcpy(res->proxy_destuser, pp.destuser,
+		    sizeof(res->proxy_destuser));
+		strlcpy(res->proxy_addr, pp.addr, sizeof(res->proxy_addr));
+		return 0;
+	}
 	if (msg_get_auth_result(m, &rp) == -1 ||
 	    rp.status > SATCHEL_AUTH_NOUSER ||
 	    (rp.status == SATCHEL_AUTH_OK) != (m->fd != -1)) {

@@ -40,6 +40,7 @@
 #include "conf.h"
 #include "log.h"
 #include "master.h"
+#include "proxy.h"
 #include "module.h"
 #include "sandbox.h"
 #include "scoreboard.h"
@@ -278,7 +279,11 @@ master_configure(const char *path, int foreground)
 	if (tls_configure(s) == -1)
 		goto fail;
 	scram_init();
-#else
+#endif
+	/* Proxy mode's TLS client context (CA file read here, as root). */
+	if (proxy_configure(s->cf) == -1)
+		goto fail;
+#ifndef HAVE_OPENSSL
 	for (i = 0; i < s->cf->nlisten; i++)
 		if (s->cf->listen[i].tls)
 			break;

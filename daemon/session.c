@@ -306,6 +306,7 @@ session_run(struct satcheld *d, int fd, const struct session_origin *o,
 	s->agent = -1;
 	s->apop_fd = -1;
 	s->chal_fd = -1;
+	s->origin = o;
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	/* From accept to login, whatever the client does in between (a
 	 * PROXY header included). */

@@ -33,6 +33,7 @@
 #include "msg.h"
 #include "privsep.h"
 #include "protocol.h"
+#include "proxy.h"
 #include "scoreboard.h"
 #include "session.h"
 #include "session_int.h"
@@ -154,7 +155,11 @@ session_login(struct session *s, uint32_t mech, const char *secret,
 		else
 			close(fd);
 	}
-	return session_auth_result(s, r, &res, method);
+	/* A proxied user logs in at the backend with this password. */
+	s->proxy_secret = mech == MECH_PASS ? secret : NULL;
+	r = session_auth_result(s, r, &res, method);
+	s->proxy_secret = NULL;
+	return r;
 }
 
 int
@@ -176,6 +181,15 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 	case SATCHEL_AUTH_OK:
 		break;
 	case SATCHEL_AUTH_TEMPFAIL:
+		if (res->proxy) {
+			/* The password was right; its server is down. */
+			log_info("session=%s event=auth user=%s method=%s "
+			    "addr=%s result=tempfail reason=proxy-backend "
+			    "backend=%s", s->id, vis, method, s->peer,
+			    res->proxy_addr);
+			return session_reply(s, "-ERR [SYS/TEMP] Mail server "
+			    "unavailable, try again later");
+		}
 		log_info("session=%s event=auth user=%s method=%s addr=%s "
 		    "result=tempfail reason=backend", s->id, vis, method,
 		    s->peer);
@@ -229,8 +243,11 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 		return CMD_CLOSE;
 	}
 	log_info("session=%s event=auth user=%s method=%s result=ok "
-	    "tls=%s addr=%s", s->id, vis, method, s->tls ? "yes" : "no",
-	    s->peer);
+	    "tls=%s addr=%s%s%s", s->id, vis, method, s->tls ? "yes" : "no",
+	    s->peer, res->proxy ? " proxy=" : "", res->proxy ?
+	    res->proxy_addr : "");
+	if (res->proxy)
+		return proxy_session(s, res, s->proxy_secret);
 	return session_open_mailbox(s, res->agent_fd);
 }
 

@@ -18,6 +18,7 @@
 
 struct listener;
 struct sb_slot;
+struct session_origin;
 
 #define S_AUTH		0x01	/* AUTHORIZATION */
 #define S_TRANS		0x02	/* TRANSACTION */
@@ -64,6 +65,12 @@ struct session {
 	struct timespec		 start;
 	struct timespec		 login_deadline;	/* timeout_login */
 	const char		*reason;
+
+	/* Proxy mode: the password being tried, while session_login()
+	 * runs (USER/PASS, AUTH PLAIN/LOGIN), for the backend's login. */
+	const char		*proxy_secret;
+	const struct session_origin *origin;	/* session_run()'s */
+	uint64_t		 proxy_in, proxy_out;	/* relayed bytes */
 };
 
 

@@ -53,7 +53,9 @@ build() {
 		cp "$top/modules/$f" "$dir/"
 	done
 	# Headers next to the sources (module-private), never daemon/'s.
-	cp "$top/modules/$(dirname "${srcs%% *}")"/*.h "$dir/" 2>/dev/null
+	for f in $srcs; do
+		cp "$top/modules/$(dirname "$f")"/*.h "$dir/" 2>/dev/null
+	done
 	out=$tmp/$name.so
 	# shellcheck disable=SC2086
 	if ! (cd "$dir" && $cc -std=gnu11 -Wall -Wextra -Werror \
@@ -73,14 +75,16 @@ build() {
 	fi
 }
 
-build auth_file "auth/file/auth_file.c auth/file/file_parse.c" "" ""
+build auth_file "auth/file/auth_file.c auth/file/file_parse.c \
+auth/common/proxyfield.c" "" ""
 build auth_pam "auth/pam/auth_pam.c" "" "-lpam"
 mysql_cflags=$(pkg-config --cflags mysqlclient 2>/dev/null ||
 	pkg-config --cflags libmariadb 2>/dev/null)
 mysql_libs=$(pkg-config --libs mysqlclient 2>/dev/null ||
 	pkg-config --libs libmariadb 2>/dev/null)
 build auth_mysql "auth/mysql/auth_mysql.c auth/mysql/mysql_conn.c \
-auth/mysql/mysql_query.c" "$mysql_cflags" "$mysql_libs"
+auth/mysql/mysql_query.c auth/common/proxyfield.c" "$mysql_cflags" \
+"$mysql_libs"
 maildir_srcs=$(cd "$top/modules" && ls storage/maildir/*.c | tr '\n' ' ')
 mbox_srcs=$(cd "$top/modules" && ls storage/mbox/*.c | tr '\n' ' ')
 build storage_maildir "$maildir_srcs" "" ""

@@ -194,6 +194,10 @@ static const struct satchel_conf_key conf_keys[] = {
 	PATH(control_socket, "", RESTART | EMPTY),
 	BOOL(auth_verbose, "no", 0),
 	ENUM(lock_conflict, lock_conflicts, "refuse", 0),
+	/* proxy mode: users whose auth backend says proxy=y */
+	BOOL(proxy_send_haproxy, "yes", 0),
+	PATH(proxy_ssl_ca_file, "", RFILE),
+	UINT(proxy_connect_timeout, 1, 300, "10", 0),
 	SATCHEL_CONF_KEYS_END
 };
 

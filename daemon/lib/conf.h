@@ -135,6 +135,10 @@ struct config {
 	char			*control_socket;	/* "": beside pidfile */
 	int			 auth_verbose;	/* log why a login failed */
 	int			 lock_conflict;	/* LOCK_CONFLICT_* */
+	/* Proxy mode (doc/SCALING "Proxy tier"): users with proxy=y. */
+	int			 proxy_send_haproxy;	/* PROXY v2 header */
+	char			*proxy_ssl_ca_file;	/* "": system bundle */
+	unsigned int		 proxy_connect_timeout;	/* seconds */
 };
 
 #define LOCK_CONFLICT_REFUSE	0	/* RFC 1939: [IN-USE] */

@@ -114,6 +114,23 @@ lay_ctl_handoff(struct codec *c, struct msg_ctl_handoff *v)
 }
 
 static void
+lay_auth_proxy(struct codec *c, struct msg_auth_proxy *v)
+{
+	c_u32(c, &v->status);
+	c_u32(c, &v->login_delay);
+	c_u32(c, &v->ssl);
+	c_u32(c, &v->haproxy);
+	c_u32(c, &v->port);
+	C_STR(c, v->user);
+	C_STR(c, v->host);
+	C_STR(c, v->destuser);
+	C_STR(c, v->addr);
+	if (!c->packing && (v->ssl > SATCHEL_PROXY_SSL_STARTTLS ||
+	    v->haproxy > 1 || v->port > 65535))
+		c->u.err = 1;
+}
+
+static void
 lay_aw_call(struct codec *c, struct msg_aw_call *v)
 {
 	c_u32(c, &v->op);
@@ -141,6 +158,27 @@ lay_aw_reply(struct codec *c, struct msg_aw_reply *v)
 	c_int(c, &v->user.gid_set);
 	c_u32(c, &v->user.reason);	/* ABI 1.3 */
 	C_STR(c, v->cred);
+	/* ABI 1.3: proxy mode (checked again by the auth process). */
+	{
+		uint32_t ssl = (uint32_t)v->user.proxy_ssl;
+		uint32_t hap = (uint32_t)v->user.proxy_haproxy;
+
+		c_int(c, &v->user.proxy);
+		c_u32(c, &ssl);
+		c_u32(c, &hap);
+		c_u32(c, &v->user.proxy_port);
+		C_STR(c, v->user.proxy_host);
+		C_STR(c, v->user.proxy_hostip);
+		C_STR(c, v->user.proxy_destuser);
+		if (!c->packing) {
+			if (ssl > SATCHEL_PROXY_SSL_STARTTLS ||
+			    hap > SATCHEL_PROXY_HAPROXY_NO ||
+			    v->user.proxy_port > 65535)
+				c->u.err = 1;
+			v->user.proxy_ssl = (int)ssl;
+			v->user.proxy_haproxy = (int)hap;
+		}
+	}
 	if (!c->packing) {
 		v->user.uid = (uid_t)uid;
 		v->user.gid = (gid_t)gid;
@@ -285,6 +323,7 @@ MSG_DEFINE(auth_challenge_req, MSG_AUTH_CHALLENGE_REQ)
 MSG_DEFINE(auth_challenge, MSG_AUTH_CHALLENGE)
 MSG_DEFINE(auth_request, MSG_AUTH_REQUEST)
 MSG_DEFINE(auth_result, MSG_AUTH_RESULT)
+MSG_DEFINE(auth_proxy, MSG_AUTH_PROXY)
 MSG_DEFINE(aw_call, MSG_AW_CALL)
 MSG_DEFINE(aw_reply, MSG_AW_REPLY)
 MSG_DEFINE(ctl_handoff, MSG_CTL_HANDOFF)
@@ -343,6 +382,7 @@ msg_type_name(uint32_t type)
 		{ MSG_AUTH_CONTINUE, "AUTH_CONTINUE" },
 		{ MSG_AUTH_SCRAM_FINAL, "AUTH_SCRAM_FINAL" },
 		{ MSG_AUTH_RESULT, "AUTH_RESULT" },
+		{ MSG_AUTH_PROXY, "AUTH_PROXY" },
 		{ MSG_AW_CALL, "AW_CALL" },
 		{ MSG_AW_REPLY, "AW_REPLY" },
 		{ MSG_SPAWN_MORE, "SPAWN_MORE" },

@@ -12,7 +12,9 @@
  *   worker -> auth pool     AUTH_CHALLENGE_REQ, AUTH_REQUEST (fd: the
  *                           client's socket), AUTH_SCRAM_FINAL
  *   auth pool -> worker     AUTH_CHALLENGE, AUTH_CONTINUE, AUTH_RESULT
- *                           (fd: the agent's socket on OK)
+ *                           (fd: the agent's socket on OK), or for a
+ *                           proxied user AUTH_PROXY (fd: the socket
+ *                           connected to the backend, on OK)
  *   auth process -> auth worker   AW_CALL;  auth worker -> AW_REPLY
  *   auth process -> spawner       SPAWN_MORE; spawner -> SPAWN_AGENT
  *                                 (fd: the new agent's control socket)
@@ -39,6 +41,7 @@ enum msg_type {
 	MSG_AUTH_CONTINUE,
 	MSG_AUTH_SCRAM_FINAL,
 	MSG_AUTH_RESULT,
+	MSG_AUTH_PROXY,
 
 	MSG_AW_CALL = 30,
 	MSG_AW_REPLY,
@@ -135,6 +138,22 @@ struct msg_auth_result {
 	char		 data[MSG_DATA_MAX];	/* SCRAM server-final */
 };
 
+/*
+ * Proxy mode: the user's password was right and the pool connected to
+ * the backend; the worker logs in there as destuser and relays.
+ */
+struct msg_auth_proxy {
+	uint32_t	 status;		/* OK (fd) or TEMPFAIL */
+	uint32_t	 login_delay;
+	uint32_t	 ssl;			/* SATCHEL_PROXY_SSL_* */
+	uint32_t	 haproxy;		/* 1: send a PROXY v2 header */
+	uint32_t	 port;
+	char		 user[SATCHEL_USER_MAX + 1];	/* canonical */
+	char		 host[SATCHEL_HOST_MAX + 1];	/* for the TLS check */
+	char		 destuser[SATCHEL_USER_MAX + 1];
+	char		 addr[MSG_ADDR_MAX];	/* the backend, for logs */
+};
+
 struct msg_aw_call {
 	uint32_t	 op;			/* AW_VERIFY, AW_LOOKUP */
 	char		 user[SATCHEL_USER_MAX + 1];
@@ -208,6 +227,7 @@ MSG_DECLARE(auth_challenge_req);
 MSG_DECLARE(auth_challenge);
 MSG_DECLARE(auth_request);
 MSG_DECLARE(auth_result);
+MSG_DECLARE(auth_proxy);
 MSG_DECLARE(aw_call);
 MSG_DECLARE(aw_reply);
 MSG_DECLARE(spawn_more);

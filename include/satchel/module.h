@@ -37,6 +37,7 @@
 #define SATCHEL_PATH_MAX	1024	/* mail location, home */
 #define SATCHEL_UID_MAX		70	/* RFC 1939 unique-id, octets */
 #define SATCHEL_HASH_HEX	32	/* core->hash128_hex() digits */
+#define SATCHEL_HOST_MAX	255	/* ABI 1.3: proxy host name, octets */
 
 /* Start value of core->fnv64() (the FNV-1a-64 offset basis). */
 #define SATCHEL_FNV64_INIT	0xcbf29ce484222325ULL
@@ -283,7 +284,29 @@ struct satchel_user {
 	 * the record before the call, so a 1.2 module says nothing (0).
 	 */
 	uint32_t	 reason;
+	/*
+	 * Proxy mode, from Dovecot's passdb extra fields (proxy=y host=
+	 * hostip= port= ssl=yes|starttls destuser=, and Satchel's own
+	 * proxy_haproxy=y|n): with proxy set, the session is relayed to
+	 * the POP3 server at proxy_host instead of a local mailbox.  A
+	 * module built for 1.2 leaves all of it zero (no proxy).
+	 */
+	int		 proxy;			/* proxy=y */
+	int		 proxy_ssl;		/* SATCHEL_PROXY_SSL_* */
+	int		 proxy_haproxy;		/* SATCHEL_PROXY_HAPROXY_* */
+	unsigned int	 proxy_port;		/* 0: 110, or 995 with ssl=yes */
+	char		 proxy_host[SATCHEL_HOST_MAX + 1];	/* name or IP */
+	char		 proxy_hostip[64];	/* connect here, check host */
+	char		 proxy_destuser[SATCHEL_USER_MAX + 1];	/* "": name */
 };
+
+/* ABI 1.3: satchel_user.proxy_ssl and proxy_haproxy. */
+#define SATCHEL_PROXY_SSL_NO		0
+#define SATCHEL_PROXY_SSL_YES		1	/* TLS from the first byte */
+#define SATCHEL_PROXY_SSL_STARTTLS	2	/* STLS after the greeting */
+#define SATCHEL_PROXY_HAPROXY_DEFAULT	0	/* proxy_send_haproxy */
+#define SATCHEL_PROXY_HAPROXY_YES	1
+#define SATCHEL_PROXY_HAPROXY_NO	2
 
 /* satchel_user.reason (ABI 1.3) */
 #define SATCHEL_REASON_NONE		0	/* not said */

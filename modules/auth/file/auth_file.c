@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "file_int.h"
+#include "proxyfield.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION		"unknown"
@@ -293,6 +294,30 @@ file_find(const struct file_table *t, const char *user)
 	return NULL;
 }
 
+/* The proxy fields (ABI 1.3), checked at load time: set them again. */
+static int
+file_fill_proxy(const struct file_entry *e, struct satchel_user *u)
+{
+	const struct {
+		const char	*key;
+		const char	*val;
+	} f[] = {
+		{ "proxy", e->pf_proxy }, { "host", e->pf_host },
+		{ "hostip", e->pf_hostip }, { "port", e->pf_port },
+		{ "ssl", e->pf_ssl }, { "destuser", e->pf_destuser },
+		{ "proxy_haproxy", e->pf_haproxy },
+	};
+	const char *err;
+	size_t i;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (f[i].val != NULL && proxyfield_set(u, f[i].key,
+		    f[i].val[0] == '\0' && strcmp(f[i].key, "proxy") == 0 ?
+		    NULL : f[i].val, &err) != 1)
+			return -1;
+	return 0;
+}
+
 /* Lengths were checked at load time; check again, cheaply. */
 static int
 file_fill(const struct file_entry *e, struct satchel_user *u)
@@ -311,7 +336,7 @@ file_fill(const struct file_entry *e, struct satchel_user *u)
 	u->uid_set = e->uid_set;
 	u->gid_set = e->gid_set;
 	u->login_delay = e->login_delay;
-	return 0;
+	return file_fill_proxy(e, u);
 }
 
 static int

@@ -42,6 +42,10 @@ struct file_entry {
 	gid_t		 gid;
 	unsigned int	 login_delay;
 	uint8_t		 uid_set, gid_set, nologin;
+	/* Proxy mode (ABI 1.3), checked by proxyfield_set() at load:
+	 * the values as written, NULL when absent. */
+	const char	*pf_proxy, *pf_host, *pf_hostip, *pf_port, *pf_ssl,
+			*pf_destuser, *pf_haproxy;
 };
 
 struct file_table {

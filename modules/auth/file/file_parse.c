@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "file_int.h"
+#include "proxyfield.h"
 
 /* A memset the compiler may not drop: the buffer held passwords. */
 void
@@ -130,6 +131,39 @@ file_table_free(struct file_table *t)
 }
 
 /*
+ * A proxy extra field (proxyfield.h): checked now, kept as written and
+ * given to the user record at login.  1 kept, 0 not one, -1 bad.
+ */
+static int
+file_proxy_field(struct file_entry *e, const char *key, const char *val,
+    const char **err_r)
+{
+	static struct satchel_user scratch;
+	static const char *const empty = "";
+	int r;
+
+	if ((r = proxyfield_set(&scratch, key, val, err_r)) != 1)
+		return r;
+	if (val == NULL)
+		val = empty;
+	if (strcmp(key, "proxy") == 0)
+		e->pf_proxy = val;
+	else if (strcmp(key, "host") == 0)
+		e->pf_host = val;
+	else if (strcmp(key, "hostip") == 0)
+		e->pf_hostip = val;
+	else if (strcmp(key, "port") == 0)
+		e->pf_port = val;
+	else if (strcmp(key, "ssl") == 0)
+		e->pf_ssl = val;
+	else if (strcmp(key, "destuser") == 0)
+		e->pf_destuser = val;
+	else if (strcmp(key, "proxy_haproxy") == 0)
+		e->pf_haproxy = val;
+	return 1;
+}
+
+/*
  * Parse one line (NUL-terminated, no line end) in place and add it to
  * the table.  Returns 0, or -1 after reporting a malformed line.
  */
@@ -141,8 +175,10 @@ file_parse_line(struct file_load *ld, struct file_table *t, char *line,
 	struct file_entry *e = &t->entries[t->nentries];
 	const struct file_entry *o;
 	char *f[8], *s, *c, *tok, *val;
+	const char *err;
 	size_t nf = 0, i, slot;
 	uint64_t v;
+	int r;
 
 	memset(e, 0, sizeof(*e));
 	memset(f, 0, sizeof(f));
@@ -234,6 +270,11 @@ file_parse_line(struct file_load *ld, struct file_table *t, char *line,
 		    strcmp(tok, "userdb_nologin") == 0) {
 			/* Any value: fail closed. */
 			e->nologin = 1;
+		} else if ((r = file_proxy_field(e, tok, val, &err)) != 0) {
+			if (r == -1) {
+				file_report(ld, lineno, "%s", err);
+				return -1;
+			}
 		}
 		/* Other Dovecot fields (quota_rule, allow_nets, ...) are
 		 * not ours to enforce; ignore them. */

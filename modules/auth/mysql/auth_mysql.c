@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "mysql_int.h"
+#include "proxyfield.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION		"unknown"
@@ -136,8 +137,9 @@ my_fill(struct my_ctx *ctx, const struct satchel_auth_request *req,
     const struct my_row *row, struct satchel_user *u)
 {
 	const struct satchel_core *core = ctx->core;
-	const char *name;
+	const char *name, *err;
 	uint64_t v;
+	int c;
 
 	memset(u, 0, sizeof(*u));
 	name = row->present[COL_USER] && row->val[COL_USER][0] != '\0' ?
@@ -169,6 +171,17 @@ my_fill(struct my_ctx *ctx, const struct satchel_auth_request *req,
 		if (core->parse_uint(row->val[COL_DELAY], 0, MY_DELAY_MAX, &v))
 			goto bad;
 		u->login_delay = (unsigned int)v;
+	}
+	/* Proxy mode: a NULL column is a field not given (Dovecot). */
+	for (c = COL_PROXY_FIRST; c < COL_COUNT; c++) {
+		if (!row->present[c] || row->is_null[c])
+			continue;
+		if (proxyfield_set(u, myq_column_name(c), row->val[c],
+		    &err) == -1) {
+			core->log(SATCHEL_LOG_ERR, "session=%s column %s",
+			    req->session, err);
+			return -1;
+		}
 	}
 	return 0;
  bad:

@@ -20,7 +20,8 @@
 
 static const char *const myq_col_names[COL_COUNT] = {
 	"", "password", "user", "uid", "gid", "home", "mail", "enabled",
-	"login_delay",
+	"login_delay", "proxy", "host", "hostip", "port", "ssl", "destuser",
+	"proxy_haproxy",
 };
 
 static int	myq_err(char *, size_t, const char *, ...)
