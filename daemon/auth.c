@@ -66,6 +66,7 @@
 #include "module.h"
 #include "msg.h"
 #include "privsep.h"
+#include "stats_shm.h"
 #ifdef HAVE_OPENSSL
 #include "scram.h"
 #endif
@@ -328,6 +329,7 @@ auth_main(struct satcheld *s)
 		groups_maintain(a, now);
 		agents_expire(a, now);
 		auth_bury(a);
+		stats_auth_spare((uint32_t)a->nspare);	/* metrics */
 	}
 	/*
 	 * Our module workers and the spawner (and with it the spares) go

@@ -171,6 +171,8 @@ static const struct satchel_conf_key conf_keys[] = {
 	KEY("tarpit_allow", K_NETS, tarpit_allow, "none", 0),
 	KEY("sasl", K_SASL, sasl, SASL_DEFAULT, 0),
 	BOOL(sandbox, "yes", 0),
+	/* metrics (issue 14): the stats process's socket, "" off */
+	STR(metrics_listen, 0, "", RESTART),
 	SATCHEL_CONF_KEYS_END
 };
 

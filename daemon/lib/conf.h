@@ -123,6 +123,9 @@ struct config {
 	struct conf_net		 tarpit_allow[CONF_NETS_MAX];
 	size_t			 ntarpit_allow;	/* right after its array */
 	int			 sandbox;	/* seccomp in worker, agent */
+
+	/* Metrics (issue 14): "" off, else ADDR:PORT (stats.c). */
+	char			*metrics_listen;
 };
 
 /*
