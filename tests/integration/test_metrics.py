@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -246,6 +247,54 @@ def test_metrics_limit_counted(env):
         wait_metric(env, key, 1)
     finally:
         held.close()
+
+
+def test_metrics_tls_versions(env):
+    openssl = satchel.ensure_tool("openssl", "openssl")
+    cert = os.path.join(env.dir, "m.crt")
+    key = os.path.join(env.dir, "m.key")
+    r = subprocess.run([openssl, "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-days", "2", "-keyout", key, "-out", cert, "-subj",
+                        "/CN=pop.test.example"], capture_output=True,
+                       timeout=30)
+    eq(r.returncode, 0, "openssl req: %r" % r.stderr[-300:])
+    os.chmod(key, 0o600)
+    env.port = satchel.free_port()
+    tlsport = satchel.free_port()
+    while tlsport == env.port:
+        tlsport = satchel.free_port()
+    start(env, listen="127.0.0.1:%d\nlisten = 127.0.0.1:%d tls"
+          % (env.port, tlsport), tls_cert=cert, tls_key=key)
+
+    def handshake(maxv):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.maximum_version = maxv
+        raw = socket.create_connection(("127.0.0.1", tlsport), 10)
+        with ctx.wrap_socket(raw) as t:
+            t.settimeout(10)
+            check(t.recv(512).startswith(b"+OK"), "greeting over TLS")
+            t.sendall(b"QUIT\r\n")
+            t.recv(512)
+            return t.version()
+
+    eq(handshake(ssl.TLSVersion.TLSv1_3), "TLSv1.3", "a TLS 1.3 session")
+    eq(handshake(ssl.TLSVersion.TLSv1_2), "TLSv1.2", "a TLS 1.2 session")
+    eq(handshake(ssl.TLSVersion.TLSv1_3), "TLSv1.3", "a TLS 1.3 session")
+    # STLS on the plain port counts too.
+    p = satchel.Pop(env.port)
+    check(p.cmd("STLS").startswith("+OK"), "STLS")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    p.sock = ctx.wrap_socket(p.sock)
+    check(p.cmd("CAPA").startswith("+OK"), "CAPA after STLS")
+    p.close()
+    wait_metric(env, 'satchel_tls_sessions_total{version="TLSv1.3"}', 3)
+    eq(metric(env, 'satchel_tls_sessions_total{version="TLSv1.2"}'), 1,
+       "one TLS 1.2 session")
 
 
 def test_metrics_prometheus_scrapes(env):
