@@ -95,7 +95,12 @@ stats_enabled(void)
 void
 stats_keep(int role)
 {
-	if (!stats_enabled() || srole != STATS_ROLE_MASTER)
+	/*
+	 * Only the master's full view narrows to a role; any role may
+	 * still give up everything (an agent forked by the auth pool).
+	 */
+	if (!stats_enabled() || (srole != STATS_ROLE_MASTER &&
+	    role != STATS_ROLE_NONE))
 		return;
 	srole = role;
 	slimits = NULL;

@@ -317,6 +317,19 @@ test_hooks(void)
 	ASSERT_INT_EQ(snap.a.procs[0].pid, 0);
 	TEST_DONE();
 
+	TEST_START("hooks: an agent, forked by the auth pool, drops it all");
+	if ((pid = fork()) == 0) {
+		stats_keep(STATS_ROLE_AUTH);
+		stats_keep(STATS_ROLE_NONE);
+		stats_login("file", STATS_RES_OK, 1);	/* goes nowhere */
+		stats_snapshot(&snap);
+		_exit(!stats_enabled() && snap.a.logins[1][0] == 0 ? 0 : 1);
+	}
+	ASSERT_TRUE(waitpid(pid, &status, 0) == pid && status == 0);
+	stats_snapshot(&snap);
+	ASSERT_U64_EQ(snap.a.logins[1][STATS_RES_OK], 1);
+	TEST_DONE();
+
 	TEST_START("hooks: a worker has no other section mapped");
 	if ((pid = fork()) == 0) {
 		stats_keep(STATS_ROLE_WORKER);
