@@ -48,6 +48,7 @@
 #include "msg.h"
 #include "priv.h"
 #include "privsep.h"
+#include "stats_shm.h"
 #include "auth_fail.h"
 #include "sandbox.h"
 #include "compat/poison.h"
@@ -448,6 +449,7 @@ agent_main(int ctl, struct satcheld *s)
 	if (getppid() == 1)
 		_exit(0);
 	auth_fail_forget();
+	stats_keep(STATS_ROLE_NONE);	/* no counter of the auth pool's */
 	/*
 	 * syslog's socket first: it may be descriptor 3, which the dup2()
 	 * below replaces, and log_init() would then close our socket.

@@ -67,6 +67,7 @@
 #include "module.h"
 #include "msg.h"
 #include "privsep.h"
+#include "stats_shm.h"
 #ifdef HAVE_OPENSSL
 #include "scram.h"
 #endif
@@ -342,6 +343,7 @@ auth_main(struct satcheld *s)
 		agents_expire(a, now);
 		auth_ctl_tick(a, now);
 		auth_bury(a);
+		stats_auth_spare((uint32_t)a->nspare);	/* metrics */
 	}
 	/*
 	 * Our module workers and the spawner (and with it the spares) go

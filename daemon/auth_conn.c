@@ -45,6 +45,7 @@
 #include "password.h"
 #include "privsep.h"
 #include "userfmt.h"
+#include "stats_shm.h"
 #ifdef HAVE_OPENSSL
 #include "scram.h"
 #endif
@@ -769,6 +770,8 @@ conn_conclude(struct auth_ctx *a, struct aconn *c, uint32_t r)
 			c->status = SATCHEL_AUTH_ERROR;
 		}
 	}
+	stats_login(c->chain < a->ngroups ? a->groups[c->chain].name : NULL,
+	    (int)c->status, auth_fail_now_ms() - c->start);	/* metrics */
 	if (c->status == SATCHEL_AUTH_FAIL || c->status ==
 	    SATCHEL_AUTH_ERROR) {
 		conn_failure(a, c);

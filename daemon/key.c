@@ -56,6 +56,7 @@
 #include "privsep.h"
 #include "scoreboard.h"
 #include "tls_error.h"
+#include "stats_shm.h"
 #include "worker.h"
 #include "compat/poison.h"
 
@@ -224,6 +225,7 @@ key_child(struct satcheld *s, struct key_proc *kp, int ctl)
 		log_init(0, s->cf->syslog_facility, 0);
 	/* The failed-login table is the auth pool's, never ours. */
 	auth_fail_forget();
+	stats_keep(STATS_ROLE_NONE);	/* nor the metrics counters */
 
 	for (i = 0; i < kp->nkeys; i++)
 		if (key_load(cf, i, &keys[i], ctl) == -1)

@@ -78,6 +78,7 @@
 #include "priv.h"
 #include "sandbox.h"
 #include "scoreboard.h"
+#include "stats.h"
 #include "supervise.h"
 #ifdef HAVE_OPENSSL
 #include "key.h"
@@ -95,6 +96,7 @@ static volatile sig_atomic_t sig_chld, sig_hup, sig_term;
 /* Children the master knows of, by pid. */
 #define CHILD_WORKER	1
 #define CHILD_AUTH	2
+#define CHILD_STATS	3	/* stats.c: the metrics endpoint */
 struct child {
 	pid_t		 pid;
 	int		 kind;
@@ -121,6 +123,8 @@ static int chan_ep = -1;
 #define AUTH_EARLY_S	5	/* an auth process dying sooner failed */
 static struct backoff worker_bo = { "workers", 0, 0, 0, 0 };
 static struct backoff auth_bo = { "auth processes", 0, 0, 0, 0 };
+static struct backoff stats_bo = { "stats processes", 0, 0, 0, 0 };
+static unsigned int stats_started;
 
 /* The pool is full: the master answers new connections itself. */
 static int pool_full;
@@ -176,7 +180,8 @@ child_add(pid_t pid, int kind, uint32_t slot, uint32_t gen)
 	c->kind = kind;
 	c->slot = slot;
 	c->generation = gen;
-	c->seq = kind == CHILD_WORKER ? worker_bo.seq : auth_bo.seq;
+	c->seq = kind == CHILD_WORKER ? worker_bo.seq : kind == CHILD_STATS ?
+	    stats_bo.seq : auth_bo.seq;
 	c->started = time(NULL);
 	master_chan_init(&c->ch);
 	return c;
@@ -213,6 +218,8 @@ master_close_inherited(struct satcheld *s, int kind)
 #ifdef HAVE_OPENSSL
 	key_close_inherited();	/* issue 11: only the master holds them */
 #endif
+	stats_close_inherited();	/* stats.c: counters of its own role */
+	stats_keep(kind == CHILD_WORKER ? STATS_ROLE_WORKER : STATS_ROLE_AUTH);
 }
 
 static void
@@ -355,7 +362,15 @@ master_reap(struct satcheld *s)
 		c = &children[i];
 		kind = c->kind;
 		gen = c->generation;
-		if (kind == CHILD_WORKER) {
+		stats_reaped(pid);
+		if (kind == CHILD_STATS) {
+			/* Restarted by master_maintain(), throttled. */
+			if (!sig_term && time(NULL) - c->started < AUTH_EARLY_S)
+				supervise_fail(&stats_bo, c->seq, pid, status);
+			else if (!sig_term)
+				log_warnx("stats process %ld ended (status "
+				    "0x%x); restarting it", (long)pid, status);
+		} else if (kind == CHILD_WORKER) {
 			struct sb_slot *slot = &s->sb->slots[c->slot];
 			int starting;
 
@@ -475,13 +490,20 @@ master_maintain(struct satcheld *s, int tick)
 {
 	struct config *cf = s->cf;
 	unsigned int idle = 0, total = 0, starting = 0, spawn, i;
-	unsigned int auth = 0, auth_young = 0;
+	unsigned int auth = 0, auth_young = 0, stats = 0;
+	pid_t pid;
 	struct child *w;
 	size_t c;
 	time_t now = time(NULL);
 	int may;
 
 	for (c = 0; c < nchildren; c++) {
+		if (children[c].kind == CHILD_STATS) {
+			stats++;
+			if (now - children[c].started >= AUTH_EARLY_S)
+				supervise_ok(&stats_bo, children[c].seq);
+			continue;
+		}
 		if (children[c].kind == CHILD_AUTH) {
 			if (children[c].generation != s->generation)
 				continue;
@@ -514,6 +536,15 @@ master_maintain(struct satcheld *s, int tick)
 	for (; auth < cf->auth_processes && may > 0; auth++, may--)
 		if (master_spawn_auth(s) == -1)
 			break;
+
+	/* The stats process (metrics_listen), one, throttled likewise. */
+	if (stats_wanted() && stats == 0 && supervise_may_start(&stats_bo) &&
+	    (pid = stats_spawn(s)) != -1) {
+		if (child_add(pid, CHILD_STATS, 0, s->generation) == NULL)
+			kill(pid, SIGKILL);
+		if (stats_started++ > 0)
+			stats_restarted();
+	}
 
 	may = supervise_may_start(&worker_bo);
 	if (worker_bo.delay > 0 && starting > 0)
@@ -558,6 +589,7 @@ master_maintain(struct satcheld *s, int tick)
 			    cf->workers_max, cf->path);
 		}
 	}
+	stats_pool(s->sb, total - idle, idle, cf->workers_max, auth);
 	if (idle >= cf->workers_min_spare)
 		spawn_rate = 1;
 	if (idle > cf->workers_max_spare && tick) {
@@ -603,6 +635,7 @@ master_reload(struct satcheld *s)
 	free(n);
 	log_setlevel(s->debug ? SATCHEL_LOG_DEBUG : s->cf->log_level);
 	s->generation++;
+	stats_reload(s);
 
 	/* New auth processes; the old ones finish their request. */
 	for (i = 0; i < nchildren; i++)
@@ -708,6 +741,8 @@ master_run(struct satcheld *s)
 		return 1;
 	}
 	if (auth_fail_create() == -1)
+		return 1;
+	if (stats_setup(s) == -1)	/* metrics_listen: map and bind */
 		return 1;
 
 	if ((pidfd = master_open_pidfile(s->cf->pidfile)) == -1)

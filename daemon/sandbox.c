@@ -86,7 +86,7 @@
 #define ARG_LO(i)	(offsetof(struct seccomp_data, args) + 8 * (i) + 4)
 #endif
 
-enum sandbox_role { ROLE_WORKER, ROLE_AGENT };
+enum sandbox_role { ROLE_WORKER, ROLE_AGENT, ROLE_STATS };
 
 struct filter {
 	struct sock_filter	 ins[SANDBOX_INSNS];
@@ -333,6 +333,12 @@ sandbox_agent(int flags)
 	return sandbox_install(ROLE_AGENT, flags);
 }
 
+int
+sandbox_stats(int flags)
+{
+	return sandbox_install(ROLE_STATS, flags);
+}
+
 static int
 sandbox_install(enum sandbox_role role, int flags)
 {
@@ -384,6 +390,14 @@ sandbox_install(enum sandbox_role role, int flags)
 		 */
 		allow_masked(&f, SYS_newfstatat, 3, AT_EMPTY_PATH,
 		    AT_EMPTY_PATH);
+	} else if (role == ROLE_STATS) {
+		/* The metrics socket: accept, read, write, close. */
+		allow(&f, SYS_accept4);
+#ifdef SYS_fstat
+		allow(&f, SYS_fstat);
+#endif
+		allow_masked(&f, SYS_newfstatat, 3, AT_EMPTY_PATH,
+		    AT_EMPTY_PATH);
 	} else {
 		for (i = 0; i < sizeof(sandbox_agent_only) /
 		    sizeof(sandbox_agent_only[0]); i++)
@@ -425,7 +439,8 @@ sandbox_install(enum sandbox_role role, int flags)
 	prog.filter = f.ins;
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == -1) {
 		log_warn("sandbox: prctl SET_SECCOMP (%s)",
-		    role == ROLE_WORKER ? "worker" : "agent");
+		    role == ROLE_WORKER ? "worker" : role == ROLE_STATS ?
+		    "stats" : "agent");
 		return -1;
 	}
 	return 0;

@@ -40,4 +40,10 @@ int	 sandbox_worker(int flags);
  */
 int	 sandbox_agent(int flags);
 
+/*
+ * The stats process's allow-list (stats.c): the worker's, less sendfile
+ * and the auth pool's socket.  Same contract.
+ */
+int	 sandbox_stats(int flags);
+
 #endif /* SATCHEL_SANDBOX_H */

@@ -40,6 +40,7 @@
 #include "scoreboard.h"
 #include "session.h"
 #include "session_int.h"
+#include "stats_shm.h"
 #ifdef HAVE_OPENSSL
 #include "tls.h"
 #endif
@@ -256,6 +257,8 @@ session_log_end(struct session *s)
 	    (unsigned long long)s->c.bytes_in,
 	    (unsigned long long)s->c.bytes_out, secs,
 	    s->reason != NULL ? s->reason : "disconnect");
+	stats_session(s->nretr, s->bretr, s->ndele, s->bdele, s->c.bytes_in,
+	    s->c.bytes_out);	/* metrics */
 }
 
 static void
@@ -368,6 +371,7 @@ session_run(struct satcheld *d, int fd, const struct session_origin *o,
 		s->tls = 1;
 		log_info("session=%s event=tls result=ok tls=%s", s->id,
 		    tls_describe(&s->c));
+		stats_tls(tls_describe(&s->c));	/* metrics */
 	}
 #endif
 
@@ -512,6 +516,7 @@ end:
 		log_info("session=%s event=limit addr=%s user=%s "
 		    "limit=timeout_login result=refused", s->id, s->peer,
 		    s->have_user ? vis : "-");
+		stats_limit("timeout_login");	/* metrics */
 		s->reason = "login-timeout";
 	}
 	session_log_end(s);

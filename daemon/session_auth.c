@@ -37,6 +37,7 @@
 #include "scoreboard.h"
 #include "session.h"
 #include "session_int.h"
+#include "stats_shm.h"
 #ifdef HAVE_OPENSSL
 #include "tls.h"
 #endif
@@ -205,6 +206,7 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 			return -1;
 		if (s->failures >= s->d->cf->login_fail_max) {
 			s->reason = "auth-failures";
+			stats_limit("login_fail_max");	/* metrics */
 			session_reply(s, "-ERR Too many failed logins, disconnecting");
 			return CMD_CLOSE;
 		}
@@ -220,6 +222,7 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 			return -1;
 		if (s->failures >= s->d->cf->login_fail_max) {
 			s->reason = "auth-failures";
+			stats_limit("login_fail_max");	/* metrics */
 			session_reply(s, "-ERR Too many failed logins, disconnecting");
 			return CMD_CLOSE;
 		}
@@ -238,6 +241,7 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 		    "limit=max_sessions_per_user result=refused", s->id,
 		    s->peer, vis);
 		s->reason = "max-sessions-per-user";
+		stats_limit("max_sessions_per_user");	/* metrics */
 		session_reply(s, "-ERR [SYS/TEMP] Too many sessions for this "
 		    "user, try again later");
 		return CMD_CLOSE;

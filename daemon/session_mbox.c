@@ -36,6 +36,7 @@
 #include "scoreboard.h"
 #include "session.h"
 #include "session_int.h"
+#include "stats_shm.h"
 #ifdef HAVE_OPENSSL
 #include "tls.h"
 #endif
@@ -134,6 +135,7 @@ session_open_mailbox(struct session *s, int fd)
 		session_free_mailbox(s);
 		log_info("session=%s event=mailbox user=%s result=in-use",
 		    s->id, s->slot->user);
+		stats_in_use();	/* metrics */
 		return session_reply(s, "-ERR [IN-USE] Mailbox is locked by another "
 		    "POP3 session");
 	}

@@ -27,6 +27,7 @@
 #include "sasl.h"
 #include "scoreboard.h"
 #include "session_int.h"
+#include "stats_shm.h"
 #ifdef HAVE_OPENSSL
 #include "tls.h"
 #endif
@@ -67,6 +68,7 @@ cmd_stls(struct session *s, const struct proto_cmd *cmd)
 	memset(s->user, 0, sizeof(s->user));
 	log_info("session=%s event=tls result=ok tls=%s", s->id,
 	    tls_describe(&s->c));
+	stats_tls(tls_describe(&s->c));	/* metrics */
 	return CMD_OK;
 #else
 	return session_reply(s, "-ERR STLS is not available");

@@ -24,6 +24,7 @@
 #include "compat/compat.h"
 #include "log.h"
 #include "master.h"
+#include "stats_shm.h"
 #include "supervise.h"
 #include "compat/poison.h"
 
@@ -105,6 +106,7 @@ supervise_refuse(const struct listener *l, const char *limit,
 		if (!l->tls)
 			(void)!write(fd, line, sizeof(line) - 1);
 		close(fd);
+		stats_limit(limit);	/* metrics */
 		now = time(NULL);
 		if (now != refuse_second) {
 			if (refuse_quiet > 0)

@@ -42,6 +42,7 @@
 #include "sandbox.h"
 #include "scoreboard.h"
 #include "session.h"
+#include "stats_shm.h"
 #include "supervise.h"
 #include "worker.h"
 #include "compat/poison.h"
@@ -242,6 +243,7 @@ worker_limits(struct satcheld *s, int fd, const struct sockaddr *sa,
 		return 0;
 	log_info("event=limit addr=%s user=- limit=%s result=refused",
 	    host, limit);
+	stats_limit(limit);	/* metrics */
 	/*
 	 * No TLS handshake for a refused client (that is work for an
 	 * abuser's connection): on a TLS port it is only closed.

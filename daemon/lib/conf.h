@@ -139,6 +139,8 @@ struct config {
 	int			 proxy_send_haproxy;	/* PROXY v2 header */
 	char			*proxy_ssl_ca_file;	/* "": system bundle */
 	unsigned int		 proxy_connect_timeout;	/* seconds */
+	/* Metrics (issue 14): "" off, else ADDR:PORT (stats.c). */
+	char			*metrics_listen;
 };
 
 #define LOCK_CONFLICT_REFUSE	0	/* RFC 1939: [IN-USE] */
