@@ -176,3 +176,72 @@ def test_dovecot_maildir_same_uidls(env):
            "Dovecot after Satchel, new mail included")
     finally:
         dc2.stop()
+
+
+def mbox_from(i):
+    return b"From sender%d@test.example Mon Jan  1 00:00:%02d 2024\n" % (
+        i, i % 60)
+
+
+class MboxBox:
+    """An mbox at DIR/mbox/DOMAIN/<local>, as tests/test_mbox.py keeps
+    them, for Satchel (mail_location mbox:) and for Dovecot."""
+
+    def __init__(self, env, local, msgs):
+        self.env = env
+        self.user = env.add_user(local)
+        pw = env.mail_pw
+        self.dir = os.path.join(env.dir, "mbox", DOMAIN)
+        os.makedirs(self.dir, exist_ok=True)
+        for d in (os.path.dirname(self.dir), self.dir):
+            os.chown(d, pw.pw_uid, pw.pw_gid)
+            os.chmod(d, 0o755)
+        self.path = os.path.join(self.dir, local)
+        self.root = os.path.join(env.dir, "mbox-root")
+        os.makedirs(self.root, exist_ok=True)
+        os.chown(self.root, pw.pw_uid, pw.pw_gid)
+        with open(self.path, "wb") as f:
+            f.write(b"".join(mbox_from(i) + m + b"\n" for i, m in msgs))
+        os.chown(self.path, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.path, 0o600)
+        env.conf["mail_location"] = "mbox:%s/mbox/%%d/%%n" % env.dir
+
+    def dovecot_mail(self):
+        return "mbox:%s:INBOX=%s" % (self.root, self.path)
+
+    def append(self, i, m):
+        with open(self.path, "ab") as f:
+            f.write(mbox_from(i) + m + b"\n")
+
+    def read(self):
+        with open(self.path, "rb") as f:
+            return f.read()
+
+
+def test_dovecot_mbox_same_uidls(env):
+    box = MboxBox(env, "alice", [(i, new_message(i)) for i in range(4)])
+    dc = Dovecot(env, box.user, box.dovecot_mail())
+    try:
+        dc.start()
+        dlist = uidl_list(dc.port, box.user)
+        eq(len(dlist), 4, "Dovecot's message count")
+    finally:
+        dc.stop()
+    data = box.read()
+    check(b"\nX-IMAPbase: " in data and b"\nX-UID: " in data,
+          "Dovecot wrote X-IMAPbase/X-UID: %r" % data[:400])
+    for i in range(4, 7):
+        box.append(i, new_message(i))   # mail Dovecot never saw
+    env.start(uidl_format=FMT)
+    slist = uidl_list(env.port, box.user)
+    eq(slist[:4], dlist, "Satchel's UIDLs of the messages Dovecot listed")
+    eq(len(slist), 7, "Satchel's count")
+    eq(uidl_list(env.port, box.user), slist, "the next Satchel session")
+    env.stop()
+    dc2 = Dovecot(env, box.user, box.dovecot_mail())
+    try:
+        dc2.start()
+        eq(uidl_list(dc2.port, box.user), slist,
+           "Dovecot after Satchel, new mail included")
+    finally:
+        dc2.stop()
