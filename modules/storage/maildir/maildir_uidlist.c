@@ -221,17 +221,18 @@ bad:
  * compared as Dovecot's (signed) chars.  The seconds' difference is
  * truncated to an int as Dovecot does.
  */
+/* Dovecot's int arithmetic wraps on the machines it runs on: so here. */
 static int
-md_usecs(const char *s, const char *end, int *usecs_r)
+md_usecs(const char *s, const char *end, unsigned int *usecs_r)
 {
-	int u = 0;
+	unsigned int u = 0;
 
 	if (s >= end || *s != '.')
 		return 0;
 	for (s++; s < end && *s != '.' && *s != ':';) {
 		if (*s++ == 'M') {
 			while (s < end && *s >= '0' && *s <= '9')
-				u = u * 10 + (*s++ - '0');
+				u = u * 10 + (unsigned int)(*s++ - '0');
 			*usecs_r = u;
 			return 1;
 		}
@@ -244,7 +245,8 @@ md_fname_sort_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
 	const char *s1 = a, *s2 = b, *e1 = a + alen, *e2 = b + blen;
 	uint64_t t1 = 0, t2 = 0;
-	int ret, u1, u2;
+	unsigned int u1, u2;
+	int ret;
 
 	for (; s1 < e1 && *s1 >= '0' && *s1 <= '9'; s1++)
 		t1 = t1 * 10 + (uint64_t)(*s1 - '0');
@@ -254,7 +256,7 @@ md_fname_sort_cmp(const char *a, size_t alen, const char *b, size_t blen)
 	if (ret != 0)
 		return ret;
 	if (md_usecs(s1, e1, &u1) && md_usecs(s2, e2, &u2) &&
-	    (ret = u1 - u2) != 0)
+	    (ret = (int)(u1 - u2)) != 0)
 		return ret;
 	while (s1 < e1 && s2 < e2 && *s1 == *s2) {
 		s1++;
