@@ -372,3 +372,34 @@ def test_uidl_tool_import_verify_dovecot(env):
         check("refused" in bad.stderr, "says why: %r" % bad.stderr)
     finally:
         dc.stop()
+
+
+def test_uidl_format_config_checked(env):
+    """-t refuses a bad uidl_format, globally and in a section, and one
+    the module cannot give (%m for Maildir, %f for mbox)."""
+    env.add_user("alice")
+    env.port = free_port()
+    for over, extra, want in (
+            ({"uidl_format": "%q"}, "", "unknown variable"),
+            ({"uidl_format": "%Hu"}, "", "modifier not supported"),
+            ({"uidl_format": "%m"}, "", "not available for Maildir"),
+            ({}, "\n[maildir]\nuidl_format = %08Xu%",
+             "ends inside a %-variable"),
+            ({}, "\n[mbox]\nuidl_format = %f", "only %u and %v work")):
+        text = env.config_text(**over) + extra + "\n"
+        path = os.path.join(env.dir, "check.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([env.satcheld, "-t", "-c", path],
+                           capture_output=True, timeout=30)
+        out = (r.stdout + r.stderr).decode("latin-1")
+        check(r.returncode != 0, "-t accepted %r %r: %s" % (over, extra,
+                                                           out))
+        check("uidl_format" in out and want in out,
+              "-t names the key and says %r: %s" % (want, out))
+    text = env.config_text(uidl_format=FMT) + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+    r = subprocess.run([env.satcheld, "-t", "-c", path],
+                       capture_output=True, timeout=30)
+    eq(r.returncode, 0, "-t accepts %s: %s" % (FMT, r.stderr))
