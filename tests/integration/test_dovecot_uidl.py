@@ -303,6 +303,17 @@ def test_fetchmail_dovecot_then_satchel(env):
        "(fetchmail said:\n%s)" % log[-1500:])
     fetchmail(env, env.port, user, idfile, out)
     eq(delivered(out), 7, "a third run fetches nothing")
+    # Satchel moved the fetched mail from new/ to cur/ keeping the base
+    # names: back on Dovecot, nothing is fetched again either.
+    check(not os.listdir(os.path.join(md, "new")), "new/ emptied")
+    env.stop()
+    dc2 = Dovecot(env, user, "maildir:%s" % md)
+    try:
+        dc2.start()
+        fetchmail(env, dc2.port, user, idfile, out)
+    finally:
+        dc2.stop()
+    eq(delivered(out), 7, "back on Dovecot: nothing twice")
     # Without uidl_format the same switch fetches all 7 again (checked
     # by hand: the count above is then 12).
     eq(len(env.files(user)), 7, "keep: every message still there")
