@@ -414,3 +414,45 @@ def test_uidl_format_config_checked(env):
     r = subprocess.run([env.satcheld, "-t", "-c", path],
                        capture_output=True, timeout=30)
     eq(r.returncode, 0, "-t accepts %s: %s" % (FMT, r.stderr))
+
+
+def test_satchel_uidlist_state(env):
+    """dovecot-uidlist read, never written; mail it does not list keeps
+    its UIDs in .satchel.uidlist, a deleted message's UIDL never comes
+    back; a broken dovecot-uidlist gives native UIDs and a log line."""
+    names = []
+    user = env.add_user("alice")
+    for i in range(3):
+        names.append("%d.M%dP1.h" % (1700003000 + i, i))
+        env.put_message(user, "cur", names[-1] + ":2,S", new_message(i))
+    md = env.maildir(user)
+    ul = os.path.join(md, "dovecot-uidlist")
+    text = ("3 V1000 N3 G0123456789abcdef0123456789abcdef\n"
+            "1 :%s\n2 :%s\n" % (names[0], names[1])).encode()
+    with open(ul, "wb") as f:
+        f.write(text)
+    os.chown(ul, env.mail_pw.pw_uid, env.mail_pw.pw_gid)
+    env.start(uidl_format=FMT)
+    u = lambda n: "%08x%08x" % (n, 1000)
+    eq([x for _, x in uidl_list(env.port, user)], [u(1), u(2), u(3)],
+       "listed UIDs 1, 2 and the next one for the unlisted message")
+    deliver_maildir(env, user, 4)
+    with env.session(user) as p:
+        st, lines = p.cmd_multi("UIDL")
+        eq(lines[3], "4 " + u(4), "new mail gets UID 4")
+        check(p.cmd("DELE 3").startswith("+OK"), "DELE 3")
+        check(p.cmd("QUIT").startswith("+OK"), "QUIT")
+    deliver_maildir(env, user, 5)
+    eq([x for _, x in uidl_list(env.port, user)],
+       [u(1), u(2), u(4), u(5)], "UID 3 is never given again")
+    with open(ul, "rb") as f:
+        eq(f.read(), text, "dovecot-uidlist untouched")
+    st = os.stat(os.path.join(md, ".satchel.uidlist"))
+    eq(st.st_uid, env.mail_pw.pw_uid, "state file belongs to the user")
+    with open(ul, "wb") as f:
+        f.write(b"3 V0 garbage\n")
+    lst = uidl_list(env.port, user)
+    eq(len(lst), 4, "a broken dovecot-uidlist: the mailbox still opens")
+    check(all(not re.fullmatch(r"[0-9a-f]{16}", x) for _, x in lst),
+          "native UIDs: %r" % lst)
+    env.wait_log(r"dovecot-uidlist unusable: native UIDs", timeout=5)

@@ -401,7 +401,8 @@ md_pend_cmp(const void *va, const void *vb)
 /*
  * Give every message its IMAP UID (see the top of this file), sort the
  * messages by it and expand uidl_format into m->uid with the core's
- * duplicate rule.  Returns 0, or -1 (out of memory).
+ * duplicate rule.  Returns 0, 1 when dovecot-uidlist is unusable (the
+ * caller gives native UIDs), or -1 (out of memory).
  */
 int
 md_uidl_assign(struct maildir *mb, const struct maildir_ctx *ctx)
@@ -419,7 +420,19 @@ md_uidl_assign(struct maildir *mb, const struct maildir_ctx *ctx)
 	size_t i, np = 0, warned = 0;
 	int dr, sr, changed = 0, ret = -1;
 
+	for (i = 0; i < mb->n; i++)
+		mb->msgs[i].keep_base = 1;	/* Dovecot's key, in any case */
 	dr = md_uidlist_read(mb, MD_DOVECOT_UIDLIST, &dbuf, &dl);
+	if (dr == -1) {
+		/*
+		 * Numbering mail Dovecot knows anew would be for good (the
+		 * state file keeps it): serve the native UIDs this time and
+		 * keep no state until Dovecot has repaired its list.
+		 */
+		core->log(SATCHEL_LOG_ERR, "%s: %s unusable: native UIDs this "
+		    "session", mb->path, MD_DOVECOT_UIDLIST);
+		return 1;
+	}
 	sr = md_uidlist_read(mb, MD_STATE_FILE, &sbuf, &sl);
 	if (dr == 1 && sr == 1 && sl.validity != dl.validity) {
 		core->log(SATCHEL_LOG_WARNING, "%s: %s has UIDVALIDITY %lu, "
@@ -450,7 +463,6 @@ md_uidl_assign(struct maildir *mb, const struct maildir_ctx *ctx)
 		goto out;
 	for (i = 0; i < mb->n; i++) {
 		m = &mb->msgs[i];
-		m->keep_base = 1;
 		m->blen = strcspn(m->name, ":");
 		m->dove = NULL;
 		if (dr == 1 && (r = md_uidlist_find(&dl, m->name, m->blen)) !=

@@ -580,8 +580,9 @@ maildir_open(void *vctx, const struct satchel_mailbox_ref *ref,
 		mb->msgs[j++] = mb->msgs[i];
 	}
 	mb->n = j;
-	if ((ctx->uidl_format != NULL ? md_uidl_assign(mb, ctx) :
-	    md_assign_uids(mb)) == -1 || md_apply_pins(mb) == -1)
+	r = ctx->uidl_format != NULL ? md_uidl_assign(mb, ctx) : 1;
+	if (r == -1 || (r == 1 && md_assign_uids(mb) == -1) ||
+	    md_apply_pins(mb) == -1)
 		goto fail;
 	mb->uids_done = 1;
 	*mbox_r = mb;

@@ -614,7 +614,7 @@ mbox_open(void *vctx, const struct satchel_mailbox_ref *ref, void **mbox_r,
 		*errstr_r = "out of memory";
 		goto fail;
 	}
-	if (reused != mb->l.n || resume > 0)
+	if (ctx->uidl_format == NULL && (reused != mb->l.n || resume > 0))
 		mb_index_write(mb, mb->l.v, mb->l.n, &st, mb->scan_end);
 done:
 	free(mb->scn);
