@@ -153,6 +153,8 @@ static const struct satchel_conf_key conf_keys[] = {
 	BOOL(mail_home_create, "no", 0),
 	ULONG(first_valid_uid, 0, 4294967295ULL, "100", 0),
 	ULONG(first_valid_gid, 0, 4294967295ULL, "1", 0),
+	/* UIDL compatibility (issue 13): read by the storage modules */
+	STR(uidl_format, 200, "", 0),
 	/* logging */
 	PATH(pidfile, SATCHEL_PIDFILE, RESTART | EMPTY),
 	KEY("syslog_facility", K_FACILITY, syslog_facility, "mail", RESTART),

@@ -78,6 +78,7 @@ struct config {
 	long			 mail_uid, mail_gid;	/* -1 unset; a name
 						 * is resolved at load */
 	char			*mail_extra_groups;	/* e.g. "mail" */
+	char			*uidl_format;	/* "" = native UIDs */
 	unsigned long		 first_valid_uid;	/* default 100 */
 	unsigned long		 first_valid_gid;	/* default 1: never 0 */
 

@@ -32,6 +32,8 @@ static int core_parse_bool(const char *, int *);
 static int core_conf_table(const struct satchel_conf *,
     const struct satchel_conf_key *, void *);
 static int core_timingsafe_bcmp(const void *, const void *, size_t);
+static const char *core_conf_global(const struct satchel_conf *,
+    const char *);
 
 static const struct satchel_core core = {
 	.abi_major = SATCHEL_ABI_MAJOR,
@@ -68,6 +70,11 @@ static const struct satchel_core core = {
 	.wipe = core_wipe,
 	.array_grow = core_array_grow,
 	.parse_digits = core_parse_digits,
+	/* ABI 1.3 */
+	.conf_global = core_conf_global,
+	.uidl_parse = core_uidl_parse,
+	.uidl_expand = core_uidl_expand,
+	.uidl_pins = core_uidl_pins,
 };
 
 const struct satchel_core *
@@ -100,6 +107,12 @@ static const char *
 core_conf_get(const struct satchel_conf *conf, const char *key)
 {
 	return conf_get(conf->cf, conf->section, key);
+}
+
+static const char *
+core_conf_global(const struct satchel_conf *conf, const char *key)
+{
+	return conf_get(conf->cf, "", key);
 }
 
 static void

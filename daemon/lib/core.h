@@ -39,6 +39,17 @@ int	 core_open_beneath(int dirfd, const char *path, int flags,
 size_t	 core_parse_digits(const char *p, size_t len, int base,
 	    uint64_t *val_r);
 void	 core_wipe(void *p, size_t len);
+/* ABI 1.3: uidl_format (Dovecot's pop3_uidl_format syntax); pure. */
+struct satchel_uidl_vars;
+int	 core_uidl_parse(const char *fmt, unsigned int *vars_r,
+	    const char **errstr_r);
+int	 core_uidl_expand(const char *fmt, const struct satchel_uidl_vars *v,
+	    char out[71]);
+struct core_pin;
+/* Pure: parse a pins file in buf[len] (modified); for the unit tests. */
+int	 core_pins_parse(char *buf, size_t len, struct core_pin **pins_r,
+	    size_t *n_r);
+int	 core_uidl_pins(int dirfd, const char *path, char **uids, size_t n);
 int	 core_array_grow(void *arrp, size_t *cap, size_t n, size_t size,
 	    size_t first);
 

@@ -46,6 +46,7 @@ struct satchel_core;
 struct satchel_conf;
 struct satchel_conf_key;	/* satchel/conftab.h */
 struct satchel_uidset;
+struct satchel_uidl_vars;	/* ABI 1.3, below */
 
 /* Opaque state of the core's message sizer (core->msg_size_*). */
 struct satchel_msgsize {
@@ -245,6 +246,59 @@ struct satchel_core {
 	 */
 	size_t		(*parse_digits)(const char *p, size_t len, int base,
 			    uint64_t *val_r);
+
+	/* ABI 1.3: uidl_format, Dovecot's pop3_uidl_format syntax */
+
+	/*
+	 * conf_global: the value of a top-level key of the file conf was
+	 * read from (NULL when unset), for a module whose section may
+	 * override a global key (uidl_format).
+	 * uidl_parse: check fmt, a Dovecot pop3_uidl_format template:
+	 * %u IMAP UID, %v UIDVALIDITY, %f file name, %m header MD5, %g GUID
+	 * (or %{uid} %{uidvalidity} %{filename} %{md5} %{guid}), %% a '%',
+	 * with Dovecot's [-][0][width][.[-][0]width] and the modifiers L
+	 * (lower case), U (upper case), X (decimal to lowercase hex), R
+	 * (reverse), T (trim).  Returns 0 with *vars_r the SATCHEL_UIDL_*
+	 * variables it uses, or -1 with *errstr_r (static).
+	 * uidl_expand: fmt (checked) with the values in v into out; returns
+	 * the length, or -1 when the result is empty, longer than
+	 * SATCHEL_UID_MAX or holds a byte outside 0x21..0x7e.
+	 * Pure; any process.
+	 */
+	const char	*(*conf_global)(const struct satchel_conf *conf,
+			    const char *key);
+	int		(*uidl_parse)(const char *fmt, unsigned int *vars_r,
+			    const char **errstr_r);
+	int		(*uidl_expand)(const char *fmt,
+			    const struct satchel_uidl_vars *v,
+			    char out[SATCHEL_UID_MAX + 1]);
+	/*
+	 * Pinned UIDLs (satchel-uidl import): the file path (relative to
+	 * dirfd, or absolute with AT_FDCWD; a regular file of the
+	 * effective uid, never through a symlink) holds
+	 * "satchel-uidl-pins 1" and lines "<uidl served so far> <old
+	 * server's uidl>".  Each uids[i] (malloc'ed, in message order)
+	 * named there is replaced by its pin; a pin that would repeat a
+	 * UIDL of an earlier message is refused (logged).  Returns how
+	 * many were pinned, 0 when there is no file, -1 when it is unusable
+	 * (logged; uids unchanged) or out of memory.
+	 */
+	int		(*uidl_pins)(int dirfd, const char *path, char **uids,
+			    size_t n);
+};
+
+/* ABI 1.3: the variables of uidl_format (core->uidl_parse/_expand). */
+#define SATCHEL_UIDL_UID	0x01	/* %u */
+#define SATCHEL_UIDL_VALIDITY	0x02	/* %v */
+#define SATCHEL_UIDL_FILENAME	0x04	/* %f */
+#define SATCHEL_UIDL_MD5	0x08	/* %m */
+#define SATCHEL_UIDL_GUID	0x10	/* %g */
+
+struct satchel_uidl_vars {
+	uint32_t	 uid, uidvalidity;
+	const char	*filename;	/* NULL: empty */
+	const char	*md5;		/* 32 lowercase hex digits, or NULL */
+	const char	*guid;
 };
 
 /* True when the running core has member m (it may be older than us). */

@@ -24,10 +24,33 @@
 #define MD_CACHE_TMP	".satchel.sizes.tmp"
 #define MD_CACHE_MAGIC	"satchel-sizes 1\n"
 #define MD_LOCK_FILE	".satchel.lock"
+#define MD_DOVECOT_UIDLIST "dovecot-uidlist"
+#define MD_STATE_FILE	".satchel.uidlist"
+#define MD_STATE_TMP	".satchel.uidlist.tmp"
+#define MD_PINS_FILE	".satchel.uidl-pins"
 
 struct maildir_ctx {
 	const struct satchel_core *core;
 	int		 lock_timeout_ms;
+	char		*uidl_format;	/* NULL: native UIDs */
+	unsigned int	 uidl_vars;	/* SATCHEL_UIDL_* it uses */
+};
+
+/* A dovecot-uidlist record (maildir_uidlist.c), pointing into its file. */
+struct md_urec {
+	uint32_t	 uid;
+	const char	*base;		/* file name up to ':' */
+	size_t		 blen;
+	const char	*guid, *pop3;	/* 'G' and 'P' extensions */
+	size_t		 glen, plen;
+	int		 has_pop3;
+};
+
+struct md_uidlist {
+	int		 version;	/* 1 or 3 */
+	uint32_t	 validity, next;
+	struct md_urec	*recs;		/* sorted by base name */
+	size_t		 n;
 };
 
 struct md_msg {
@@ -40,6 +63,11 @@ struct md_msg {
 	uint8_t		 sized;		/* size known */
 	uint8_t		 cached;	/* size from the cache */
 	uint8_t		 gone;		/* vanished or deleted */
+	/* uidl_format (maildir_uidlist.c) */
+	uint8_t		 keep_base;	/* never rename before ':' */
+	size_t		 blen;		/* base name: up to ':' */
+	uint32_t	 imap_uid;
+	const struct md_urec *dove;	/* during md_uidl_assign only */
 };
 
 struct md_cent {
@@ -112,6 +140,20 @@ void	 md_index_free(struct maildir *);
  */
 int	 md_relocate(struct maildir *, size_t);
 int	 maildir_commit(void *, const uint8_t *, size_t, const char **);
+
+/* maildir_uidlist.c */
+/*
+ * Pure: parse a dovecot-uidlist (version 1 or 3) in buf[len] into *ul
+ * (records point into buf; free with md_uidlist_free).  An unfinished
+ * last line is ignored, as Dovecot does.  Returns 0, or -1 with
+ * *badline_r the line at fault (nothing allocated).
+ */
+int	 md_uidlist_parse(const char *, size_t, struct md_uidlist *,
+	    size_t *);
+void	 md_uidlist_free(struct md_uidlist *);
+/* Pure: Dovecot's maildir_filename_sort_cmp() on two base names. */
+int	 md_fname_sort_cmp(const char *, size_t, const char *, size_t);
+int	 md_uidl_assign(struct maildir *, const struct maildir_ctx *);
 
 /* storage_maildir.c */
 int	 md_scan_dir(struct maildir *, int);

@@ -145,7 +145,8 @@ md_target(const struct satchel_core *core, const struct md_msg *m,
 	}
 	if (info != NULL)
 		flags = info + 3;
-	if (m->sub == MD_NEW) {
+	/* With uidl_format, the base name is Dovecot's key: kept. */
+	if (m->sub == MD_NEW && !m->keep_base) {
 		n = 0;
 		if (!md_hint(core, m->name, m->ulen, 'S', &v))
 			n = snprintf(hints, sizeof(hints), ",S=%llu",

@@ -76,6 +76,9 @@ static int	md_add(struct maildir *, const char *, int);
 static int	md_size_file(struct maildir *, struct md_msg *);
 static int	md_mine(struct maildir *, struct md_msg *, int);
 static int	md_assign_uids(struct maildir *);
+static int	md_uidl_conf(const struct satchel_core *,
+		    const struct satchel_conf *, struct maildir_ctx *);
+static int	md_apply_pins(struct maildir *);
 
 /* ---- small helpers ------------------------------------------------ */
 
@@ -134,14 +137,63 @@ maildir_init(const struct satchel_core *core,
 	}
 	ctx->core = core;
 	ctx->lock_timeout_ms = (int)v;
+	if (md_uidl_conf(core, conf, ctx) == -1) {
+		free(ctx);
+		return -1;
+	}
 	*ctx_r = ctx;
+	return 0;
+}
+
+/*
+ * uidl_format: the [maildir] key, else the top-level one.  %m is
+ * refused: Dovecot has no header MD5 for Maildir either.
+ */
+static int
+md_uidl_conf(const struct satchel_core *core,
+    const struct satchel_conf *conf, struct maildir_ctx *ctx)
+{
+	const char *s = NULL, *err;
+	int local = 0;
+
+	if (conf != NULL && (s = core->conf_get(conf, "uidl_format")) != NULL)
+		local = 1;
+	else if (conf != NULL && SATCHEL_CORE_HAS(core, conf_global))
+		s = core->conf_global(conf, "uidl_format");
+	if (s == NULL || *s == '\0')
+		return 0;
+	if (!SATCHEL_CORE_HAS(core, uidl_pins)) {
+		core->log(SATCHEL_LOG_ERR, "uidl_format needs a core of module "
+		    "ABI 1.3");
+		return -1;
+	}
+	err = NULL;
+	if (core->uidl_parse(s, &ctx->uidl_vars, &err) == -1)
+		;
+	else if (ctx->uidl_vars & SATCHEL_UIDL_MD5)
+		err = "%m (header MD5) is not available for Maildir, as in "
+		    "Dovecot";
+	if (err != NULL) {
+		if (local)
+			core->conf_error(conf, "uidl_format", "%s", err);
+		else
+			core->log(SATCHEL_LOG_ERR, "uidl_format = %s: %s", s,
+			    err);
+		return -1;
+	}
+	if ((ctx->uidl_format = strdup(s)) == NULL)
+		return -1;
 	return 0;
 }
 
 static void
 maildir_fini(void *vctx)
 {
-	free(vctx);
+	struct maildir_ctx *ctx = vctx;
+
+	if (ctx != NULL)
+		free(ctx->uidl_format);
+	free(ctx);
 }
 
 /* ---- scanning ----------------------------------------------------- */
@@ -309,6 +361,31 @@ md_assign_uids(struct maildir *mb)
 	}
 	mb->core->uidset_free(set);
 	return 0;
+}
+
+/*
+ * UIDLs pinned by satchel-uidl import (MD_PINS_FILE in the maildir):
+ * the UIDL the old server gave a message replaces the one Satchel
+ * would serve.  A broken file is logged and ignored.
+ */
+static int
+md_apply_pins(struct maildir *mb)
+{
+	char **uids;
+	size_t i;
+	int r;
+
+	if (!SATCHEL_CORE_HAS(mb->core, uidl_pins) || mb->n == 0)
+		return 0;
+	if ((uids = calloc(mb->n, sizeof(*uids))) == NULL)
+		return -1;
+	for (i = 0; i < mb->n; i++)
+		uids[i] = mb->msgs[i].uid;
+	r = mb->core->uidl_pins(mb->dirfd, MD_PINS_FILE, uids, mb->n);
+	for (i = 0; i < mb->n; i++)
+		mb->msgs[i].uid = uids[i];
+	free(uids);
+	return r == -1 && errno == ENOMEM ? -1 : 0;
 }
 
 /* ---- open / count / info ------------------------------------------ */
@@ -503,7 +580,9 @@ maildir_open(void *vctx, const struct satchel_mailbox_ref *ref,
 		mb->msgs[j++] = mb->msgs[i];
 	}
 	mb->n = j;
-	if (md_assign_uids(mb) == -1)
+	r = ctx->uidl_format != NULL ? md_uidl_assign(mb, ctx) : 1;
+	if (r == -1 || (r == 1 && md_assign_uids(mb) == -1) ||
+	    md_apply_pins(mb) == -1)
 		goto fail;
 	mb->uids_done = 1;
 	*mbox_r = mb;

@@ -35,6 +35,8 @@ struct mbox_ctx {
 	int		 content_length, dotlock, x_uidl, index;
 	int		 lock_timeout_ms;
 	char		 state_dir[SATCHEL_PATH_MAX];
+	char		*uidl_format;	/* NULL: native UIDs (mbox_uid.c) */
+	unsigned int	 uidl_vars;
 };
 
 struct mb_msg {
@@ -46,6 +48,10 @@ struct mb_msg {
 	uint64_t	 key[2];	/* the UID hash */
 	char		*uid;		/* NULL: hex of key */
 	char		*cand;		/* scan only: X-UIDL or index UID */
+	/* Dovecot's headers (scan only; see mbox_uid.c) */
+	uint32_t	 xuid;		/* X-UID: value, 0 none or broken */
+	uint32_t	 ibase_validity, ibase_last;	/* X-IMAPbase: */
+	uint32_t	 imap_uid;	/* mb_uidl_assign() */
 };
 
 /* The messages, in file order. */
@@ -70,12 +76,13 @@ struct mb_scan {
 	struct satchel_msgsize st;
 	uint64_t	 size;
 	struct mb_msg	 cur;
-	int		 seen[5];
+	int		 seen[7];
 	uint64_t	 cl;
 	char		 msgid[MB_HVAL], date[MB_HVAL];
 	size_t		 msgid_len, date_len;
 	char		 xuidl[SATCHEL_UID_MAX + 2];
 	size_t		 xuidl_len;
+	uint32_t	 xuid, ibase_validity, ibase_last;
 	char		 from[MB_LCAP];
 	size_t		 from_len;
 	char		 lbuf[MB_LCAP];
@@ -112,6 +119,8 @@ struct mbox {
 	char		 lockpath[SATCHEL_PATH_MAX + 64];
 	char		 idxpath[SATCHEL_PATH_MAX + 64];
 	char		 tmppath[SATCHEL_PATH_MAX + 64];
+	char		 uidspath[SATCHEL_PATH_MAX + 64];	/* uidl_format */
+	char		 pinspath[SATCHEL_PATH_MAX + 64];	/* imported */
 	int		 lockfd, rdfd, rwfd;
 	int		 scan_fd;	/* what mb_read() reads */
 	int		 dotlocked, missing;
@@ -146,6 +155,13 @@ void	 mb_list_clear(struct mb_list *l);
 const char *mb_uid(const struct satchel_core *, const struct mb_msg *,
 	    char *);
 int	 mb_assign_uids(const struct satchel_core *, struct mb_list *);
+/* Pure: X-UID: and X-IMAPbase: values as Dovecot reads them. */
+uint32_t mb_parse_xuid(const char *, size_t);
+int	 mb_parse_imapbase(const char *, size_t, uint32_t *, uint32_t *);
+int	 mb_uidl_conf(const struct satchel_core *,
+	    const struct satchel_conf *, struct mbox_ctx *);
+int	 mb_uidl_assign(struct mbox *);
+int	 mb_apply_pins(struct mbox *);
 
 /* mbox_index.c */
 void	 mb_opts(const struct mbox_ctx *, char *, size_t);

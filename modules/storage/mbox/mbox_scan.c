@@ -22,6 +22,8 @@
 #define H_DATE		2
 #define H_XUIDL		3
 #define H_CL		4
+#define H_XUID		5	/* Dovecot's X-UID: and X-IMAPbase: (uidl) */
+#define H_IBASE		6
 
 static void	mb_feed(struct mb_scanner *, uint64_t);
 static void	mb_close_msg(struct mb_scanner *, uint64_t);
@@ -87,6 +89,9 @@ mb_close_msg(struct mb_scanner *s, uint64_t end)
 	memcpy(key + k, sc->date, sc->date_len);
 	k += sc->date_len;
 	s->core->hash128(key, k, m->key);
+	m->xuid = sc->xuid;
+	m->ibase_validity = sc->ibase_validity;
+	m->ibase_last = sc->ibase_last;
 	if (s->x_uidl && sc->xuidl_len > 0 &&
 	    sc->xuidl_len <= SATCHEL_UID_MAX && m->cand == NULL) {
 		size_t i;
@@ -142,6 +147,8 @@ mb_header(struct mb_scanner *s, const char *p, size_t len)
 		{ "date:", 5, H_DATE },
 		{ "x-uidl:", 7, H_XUIDL },
 		{ "content-length:", 15, H_CL },
+		{ "x-uid:", 6, H_XUID },
+		{ "x-imapbase:", 11, H_IBASE },
 	};
 	struct mb_scan *sc = &s->sc;
 	size_t i, j, digits;
@@ -186,6 +193,13 @@ mb_header(struct mb_scanner *s, const char *p, size_t len)
 	case H_XUIDL:
 		sc->xuidl_len = mb_hval(sc->xuidl, 0, sizeof(sc->xuidl), p,
 		    len);
+		break;
+	case H_XUID:
+		sc->xuid = mb_parse_xuid(p, len);
+		break;
+	case H_IBASE:
+		(void)mb_parse_imapbase(p, len, &sc->ibase_validity,
+		    &sc->ibase_last);
 		break;
 	case H_CL:
 		for (; len > 0 && (*p == ' ' || *p == '\t'); p++, len--)
@@ -276,6 +290,7 @@ mb_line_end(struct mb_scanner *s)
 		sc->hdr_cur = H_NONE;
 		memset(sc->seen, 0, sizeof(sc->seen));
 		sc->msgid_len = sc->date_len = sc->xuidl_len = 0;
+		sc->xuid = sc->ibase_validity = sc->ibase_last = 0;
 		sc->cur.data_off = sc->off;
 		sc->cur.from_hash = s->core->fnv64(SATCHEL_FNV64_INIT, p,
 		    llen > MB_FROMCHK ? MB_FROMCHK : (size_t)llen);

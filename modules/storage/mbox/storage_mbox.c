@@ -215,6 +215,8 @@ mbox_init(const struct satchel_core *core, const struct satchel_conf *conf,
 		memcpy(ctx->state_dir, s, strlen(s) + 1);
 	}
 done:
+	if (mb_uidl_conf(core, conf, ctx) == -1)
+		goto fail;
 	*ctx_r = ctx;
 	return 0;
 fail:
@@ -225,7 +227,11 @@ fail:
 static void
 mbox_fini(void *vctx)
 {
-	free(vctx);
+	struct mbox_ctx *ctx = vctx;
+
+	if (ctx != NULL)
+		free(ctx->uidl_format);
+	free(ctx);
 }
 
 /* ---- locks -------------------------------------------------------- */
@@ -453,7 +459,15 @@ mb_paths(struct mbox *mb, const char *ref_path, const char **errstr_r)
 		    ctx->state_dir, hx);
 		(void)snprintf(mb->idxpath, sizeof(mb->idxpath),
 		    "%s/%s.index", ctx->state_dir, hx);
+		(void)snprintf(mb->uidspath, sizeof(mb->uidspath),
+		    "%s/%s.uids", ctx->state_dir, hx);
+		(void)snprintf(mb->pinspath, sizeof(mb->pinspath),
+		    "%s/%s.pins", ctx->state_dir, hx);
 	} else {
+		(void)snprintf(mb->uidspath, sizeof(mb->uidspath),
+		    "%s/.%s.satchel-uids", mb->dir, slash + 1);
+		(void)snprintf(mb->pinspath, sizeof(mb->pinspath),
+		    "%s/.%s.satchel-pins", mb->dir, slash + 1);
 		n = snprintf(mb->lockpath, sizeof(mb->lockpath),
 		    "%s/.%s.satchel-lock", mb->dir, slash + 1);
 		(void)snprintf(mb->idxpath, sizeof(mb->idxpath),
@@ -563,7 +577,10 @@ mbox_open(void *vctx, const struct satchel_mailbox_ref *ref, void **mbox_r,
 	mb->scan_end = (uint64_t)st.st_size;
 	mb->mtime = st.st_mtim;
 
-	reused = (size_t)mb_index_load(mb, &resume);
+	/* uidl_format needs every message's headers (mbox_uid.c). */
+	resume = 0;
+	reused = ctx->uidl_format != NULL ? 0 :
+	    (size_t)mb_index_load(mb, &resume);
 	if (reused > 0 && resume > 0)
 		mb->l.n--;	/* the last one is scanned again */
 	if (reused == 0 || resume > 0) {
@@ -592,11 +609,12 @@ mbox_open(void *vctx, const struct satchel_mailbox_ref *ref, void **mbox_r,
 		}
 	}
 	mb_unlock(mb);
-	if (mb_assign_uids(core, &mb->l) == -1) {
+	if ((ctx->uidl_format != NULL ? mb_uidl_assign(mb) :
+	    mb_assign_uids(core, &mb->l)) == -1 || mb_apply_pins(mb) == -1) {
 		*errstr_r = "out of memory";
 		goto fail;
 	}
-	if (reused != mb->l.n || resume > 0)
+	if (ctx->uidl_format == NULL && (reused != mb->l.n || resume > 0))
 		mb_index_write(mb, mb->l.v, mb->l.n, &st, mb->scan_end);
 done:
 	free(mb->scn);

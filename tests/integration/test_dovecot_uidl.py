@@ -1,0 +1,458 @@
+"""UIDL compatibility with real Dovecot (issue 13): Debian's dovecot-pop3d
+runs with a private config on loopback (its own base_dir and state_dir in
+the test's directory, a passwd-file user with the mail user's uid) on a
+Maildir and on an mbox, with its default pop3_uidl_format = %08Xu%08Xv;
+Satchel then serves the same mailbox with uidl_format = %08Xu%08Xv and
+must give the same UIDL list, also for mail delivered after Dovecot ran.
+Real fetchmail (keep, UIDL tracking) pointed first at Dovecot and then at
+Satchel downloads no message twice.  satchel-uidl capture/import/verify
+round trip against Dovecot with pop3_uidl_format = %f."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+from satchel import (DOMAIN, DEFAULT_PASSWORD, Failure, Pop, Skip, check,
+                     ensure_tool, eq, free_port, wait_for)
+
+FMT = "%08Xu%08Xv"
+
+
+class Dovecot:
+    """A private Dovecot POP3 server on 127.0.0.1:port for one user."""
+
+    def __init__(self, env, user, mail, uidl_format=None, mbox=False):
+        ensure_tool("dovecot", "dovecot-pop3d")
+        if not os.path.exists("/usr/lib/dovecot/pop3"):
+            ensure_tool("/usr/lib/dovecot/pop3", "dovecot-pop3d")
+        self.env = env
+        self.dir = os.path.join(env.dir, "dovecot")
+        os.makedirs(self.dir, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        pw = env.mail_pw
+        self.passwd = os.path.join(self.dir, "passwd")
+        home = os.path.join(self.dir, "home")
+        os.makedirs(home, exist_ok=True)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
+        with open(self.passwd, "w") as f:
+            f.write("%s:{PLAIN}%s:%d:%d::%s::userdb_mail=%s\n" % (
+                user, DEFAULT_PASSWORD, pw.pw_uid, pw.pw_gid, home, mail))
+        self.conf = os.path.join(self.dir, "dovecot.conf")
+        lines = [
+            "base_dir = %s/run" % self.dir,
+            "state_dir = %s/state" % self.dir,
+            "log_path = %s/dovecot.log" % self.dir,
+            "protocols = pop3",
+            "listen = 127.0.0.1",
+            "ssl = no",
+            "disable_plaintext_auth = no",
+            "auth_mechanisms = plain",
+            "first_valid_uid = 1",
+            "mail_fsync = always",
+            "passdb {\n driver = passwd-file\n args = %s\n}" % self.passwd,
+            "userdb {\n driver = passwd-file\n args = %s\n}" % self.passwd,
+            "service pop3-login {\n inet_listener pop3 {\n"
+            "  address = 127.0.0.1\n  port = %d\n }\n"
+            " inet_listener pop3s {\n  port = 0\n }\n}" % self.port,
+            "service imap-login {\n inet_listener imap {\n  port = 0\n }\n"
+            " inet_listener imaps {\n  port = 0\n }\n}",
+            "service stats {\n unix_listener stats-reader {\n"
+            "  mode = 0600\n }\n}",
+        ]
+        if uidl_format is not None:
+            lines.append("pop3_uidl_format = %s" % uidl_format)
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.started = False
+
+    def start(self):
+        errf = os.path.join(self.dir, "start.err")
+        with open(errf, "w") as err:
+            # It forks into the background, keeping no pipe of ours.
+            r = subprocess.run(["dovecot", "-c", self.conf],
+                               stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=err,
+                               timeout=30)
+        with open(errf) as f:
+            check(r.returncode == 0, "dovecot: %s" % f.read())
+        self.started = True
+        try:
+            wait_for(self._up, 15, what="dovecot listening")
+        except Failure:
+            raise Failure("dovecot did not answer; its log:\n%s"
+                          % self.log()[-3000:])
+        return self
+
+    def _up(self):
+        try:
+            with Pop(self.port, timeout=2) as p:
+                return p.greeting.startswith("+OK")
+        except (OSError, EOFError):
+            return False
+
+    def stop(self):
+        if not self.started:
+            return
+        pidf = os.path.join(self.dir, "run", "master.pid")
+        try:
+            with open(pidf) as f:
+                pid = int(f.read().strip())
+            os.kill(pid, signal.SIGTERM)
+            wait_for(lambda: not os.path.exists(pidf), 15,
+                     what="dovecot stopped")
+        except (OSError, ValueError, Failure):
+            pass
+        self.started = False
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "dovecot.log")) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+def uidl_list(port, user):
+    """[(n, uidl)] and {n: size} of one session, which ends with QUIT."""
+    with Pop(port) as p:
+        check(p.greeting.startswith("+OK"), "greeting")
+        st = p.login(user)
+        check(st.startswith("+OK"), "login on %d: %r" % (port, st))
+        st, lines = p.cmd_multi("UIDL")
+        check(st.startswith("+OK"), "UIDL on %d: %r" % (port, st))
+        u = [tuple(x.split(" ", 1)) for x in lines]
+        p.cmd("QUIT")
+    return [(int(n), v) for n, v in u]
+
+
+def new_message(i, body=b"hello"):
+    return (b"From: sender%d@test.example\nTo: alice@test.example\n"
+            b"Subject: message %d\nMessage-ID: <m%d@test.example>\n"
+            b"Date: Mon, 1 Jan 2024 00:00:%02d +0000\n\n%s %d\n" % (
+                i, i, i, i % 60, body, i))
+
+
+def deliver_maildir(env, user, i):
+    name = "%d.M%dP%d.deliver" % (1700001000 + i, i, 4000 + i)
+    env.put_message(user, "new", name, new_message(i))
+    return name
+
+
+def test_dovecot_maildir_same_uidls(env):
+    user = env.add_user("alice", messages=[new_message(i) for i in
+                                           range(4)])
+    for i in range(4, 6):
+        deliver_maildir(env, user, i)   # new/, no :2, yet
+    md = env.maildir(user)
+    dc = Dovecot(env, user, "maildir:%s" % md)
+    try:
+        dc.start()
+        dlist = uidl_list(dc.port, user)
+        eq(len(dlist), 6, "Dovecot's message count")
+        check(all(re.fullmatch(r"[0-9a-f]{16}", u) for _, u in dlist),
+              "Dovecot's UIDLs look like %%08Xu%%08Xv: %r" % dlist)
+    finally:
+        dc.stop()
+    check(os.path.exists(os.path.join(md, "dovecot-uidlist")),
+          "Dovecot wrote dovecot-uidlist")
+    # Mail that Dovecot never saw: Satchel numbers it as Dovecot would.
+    for i in range(6, 9):
+        deliver_maildir(env, user, i)
+    env.start(uidl_format=FMT)
+    slist = uidl_list(env.port, user)
+    eq(slist[:6], dlist, "Satchel's UIDLs of the messages Dovecot listed")
+    eq(len(slist), 9, "Satchel's count")
+    again = uidl_list(env.port, user)
+    eq(again, slist, "the next Satchel session")
+    env.stop()
+    # Dovecot again on the same Maildir: the same list for all nine.
+    dc2 = Dovecot(env, user, "maildir:%s" % md)
+    try:
+        dc2.start()
+        eq(uidl_list(dc2.port, user), slist,
+           "Dovecot after Satchel, new mail included")
+    finally:
+        dc2.stop()
+
+
+def mbox_from(i):
+    return b"From sender%d@test.example Mon Jan  1 00:00:%02d 2024\n" % (
+        i, i % 60)
+
+
+class MboxBox:
+    """An mbox at DIR/mbox/DOMAIN/<local>, as tests/test_mbox.py keeps
+    them, for Satchel (mail_location mbox:) and for Dovecot."""
+
+    def __init__(self, env, local, msgs):
+        self.env = env
+        self.user = env.add_user(local)
+        pw = env.mail_pw
+        self.dir = os.path.join(env.dir, "mbox", DOMAIN)
+        os.makedirs(self.dir, exist_ok=True)
+        for d in (os.path.dirname(self.dir), self.dir):
+            os.chown(d, pw.pw_uid, pw.pw_gid)
+            os.chmod(d, 0o755)
+        self.path = os.path.join(self.dir, local)
+        self.root = os.path.join(env.dir, "mbox-root")
+        os.makedirs(self.root, exist_ok=True)
+        os.chown(self.root, pw.pw_uid, pw.pw_gid)
+        with open(self.path, "wb") as f:
+            f.write(b"".join(mbox_from(i) + m + b"\n" for i, m in msgs))
+        os.chown(self.path, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.path, 0o600)
+        env.conf["mail_location"] = "mbox:%s/mbox/%%d/%%n" % env.dir
+
+    def dovecot_mail(self):
+        return "mbox:%s:INBOX=%s" % (self.root, self.path)
+
+    def append(self, i, m):
+        with open(self.path, "ab") as f:
+            f.write(mbox_from(i) + m + b"\n")
+
+    def read(self):
+        with open(self.path, "rb") as f:
+            return f.read()
+
+
+def test_dovecot_mbox_same_uidls(env):
+    box = MboxBox(env, "alice", [(i, new_message(i)) for i in range(4)])
+    dc = Dovecot(env, box.user, box.dovecot_mail())
+    try:
+        dc.start()
+        dlist = uidl_list(dc.port, box.user)
+        eq(len(dlist), 4, "Dovecot's message count")
+    finally:
+        dc.stop()
+    data = box.read()
+    check(b"\nX-IMAPbase: " in data and b"\nX-UID: " in data,
+          "Dovecot wrote X-IMAPbase/X-UID: %r" % data[:400])
+    for i in range(4, 7):
+        box.append(i, new_message(i))   # mail Dovecot never saw
+    env.start(uidl_format=FMT)
+    slist = uidl_list(env.port, box.user)
+    eq(slist[:4], dlist, "Satchel's UIDLs of the messages Dovecot listed")
+    eq(len(slist), 7, "Satchel's count")
+    eq(uidl_list(env.port, box.user), slist, "the next Satchel session")
+    env.stop()
+    dc2 = Dovecot(env, box.user, box.dovecot_mail())
+    try:
+        dc2.start()
+        eq(uidl_list(dc2.port, box.user), slist,
+           "Dovecot after Satchel, new mail included")
+    finally:
+        dc2.stop()
+
+
+def fetchmail(env, port, user, idfile, out):
+    """One fetchmail run (keep, UIDL tracking) into out; its output."""
+    ensure_tool("fetchmail", "fetchmail")
+    rc = os.path.join(env.dir, "fetchmailrc")
+    mda = os.path.join(env.dir, "mda.sh")
+    with open(mda, "w") as f:
+        f.write("#!/bin/sh\ncat >> '%s'\necho '=====END=====' >> '%s'\n"
+                % (out, out))
+    os.chmod(mda, 0o755)
+    with open(rc, "w") as f:
+        f.write('set no bouncemail\n'
+                'poll 127.0.0.1 service %d protocol pop3 uidl\n'
+                '  auth password timeout 20\n'
+                '  user "%s" there with password "%s" is root here\n'
+                '  keep sslproto "" no sslcertck\n'
+                '  mda "%s"\n' % (port, user, DEFAULT_PASSWORD, mda))
+    os.chmod(rc, 0o600)
+    r = subprocess.run(["fetchmail", "-f", rc, "--idfile", idfile,
+                        "--nosyslog", "-N", "-v"],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, HOME=env.dir))
+    # 0: mail fetched, 1: no mail.
+    check(r.returncode in (0, 1), "fetchmail exited %d:\n%s\n%s" % (
+        r.returncode, r.stdout[-2000:], r.stderr[-2000:]))
+    return r.stdout + r.stderr
+
+
+def delivered(out):
+    try:
+        with open(out, "rb") as f:
+            return f.read().count(b"=====END=====\n")
+    except FileNotFoundError:
+        return 0
+
+
+def test_fetchmail_dovecot_then_satchel(env):
+    user = env.add_user("alice", messages=[new_message(i) for i in
+                                           range(5)])
+    md = env.maildir(user)
+    idfile = os.path.join(env.dir, "fetchids")
+    out = os.path.join(env.dir, "delivered")
+    dc = Dovecot(env, user, "maildir:%s" % md)
+    try:
+        dc.start()
+        fetchmail(env, dc.port, user, idfile, out)
+    finally:
+        dc.stop()
+    eq(delivered(out), 5, "fetchmail's first run, from Dovecot")
+    deliver_maildir(env, user, 5)
+    deliver_maildir(env, user, 6)
+    env.start(uidl_format=FMT)
+    log = fetchmail(env, env.port, user, idfile, out)
+    eq(delivered(out), 7, "after the switch only the 2 new messages "
+       "(fetchmail said:\n%s)" % log[-1500:])
+    fetchmail(env, env.port, user, idfile, out)
+    eq(delivered(out), 7, "a third run fetches nothing")
+    # Satchel moved the fetched mail from new/ to cur/ keeping the base
+    # names: back on Dovecot, nothing is fetched again either.
+    check(not os.listdir(os.path.join(md, "new")), "new/ emptied")
+    env.stop()
+    dc2 = Dovecot(env, user, "maildir:%s" % md)
+    try:
+        dc2.start()
+        fetchmail(env, dc2.port, user, idfile, out)
+    finally:
+        dc2.stop()
+    eq(delivered(out), 7, "back on Dovecot: nothing twice")
+    # Without uidl_format the same switch fetches all 7 again (checked
+    # by hand: the count above is then 12).
+    eq(len(env.files(user)), 7, "keep: every message still there")
+
+
+def uidl_tool(env, *args):
+    tool = os.path.join(env.builddir, "satchel-uidl")
+    pwf = os.path.join(env.dir, "uidl-pass")
+    with open(pwf, "w") as f:
+        f.write(DEFAULT_PASSWORD + "\n")
+    os.chmod(pwf, 0o600)
+    return subprocess.run([tool, args[0], "-w", pwf] + list(args[1:]),
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_uidl_tool_import_verify_dovecot(env):
+    # Dovecot-style names with size hints: Dovecot's %f keeps them,
+    # Satchel's native UID (the unique part) does not, so they differ.
+    msgs = []
+    for i in range(5):
+        data = new_message(i, b"round trip")
+        msgs.append(("cur", "%d.M%dP%d.oldhost,S=%d,W=%d:2,S" % (
+            1700002000 + i, i, 5000 + i, len(data), len(data) + 6), data))
+    user = env.add_user("alice", messages=msgs)
+    md = env.maildir(user)
+    dc = Dovecot(env, user, "maildir:%s" % md, uidl_format="%f")
+    cap = os.path.join(env.dir, "alice.capture")
+    try:
+        dc.start()
+        old = "127.0.0.1:%d" % dc.port
+        r = uidl_tool(env, "capture", "-u", user, "-o", cap, old)
+        check(r.returncode == 0, "capture: %s %s" % (r.stdout, r.stderr))
+        with open(cap) as f:
+            lines = f.read().splitlines()
+        eq(len(lines), 6, "capture: a header and 5 messages")
+        check(all(",S=" in ln.split()[3] for ln in lines[1:]),
+              "Dovecot's %%f UIDLs keep the hints: %r" % lines)
+        env.start()
+        new = "127.0.0.1:%d" % env.port
+        r = uidl_tool(env, "verify", "-u", user, old, new)
+        eq(r.returncode, 1, "verify before import finds differences "
+           "(%s)" % r.stdout)
+        eq(r.stdout.count("differs:"), 5, "five differences: %s" % r.stdout)
+        r = uidl_tool(env, "import", "-u", user, "-i", cap, "-m", md, new)
+        check(r.returncode == 0, "import: %s %s" % (r.stdout, r.stderr))
+        pins = os.path.join(md, ".satchel.uidl-pins")
+        st = os.stat(pins)
+        eq((st.st_uid, st.st_mode & 0o777), (env.mail_pw.pw_uid, 0o600),
+           "pins file owner and mode")
+        check("5 pinned" in r.stdout, "import: %s" % r.stdout)
+        r = uidl_tool(env, "verify", "-u", user, old, new)
+        eq(r.returncode, 0, "verify after import: %s %s" % (r.stdout,
+                                                           r.stderr))
+        eq(uidl_list(env.port, user), uidl_list(dc.port, user),
+           "Satchel's UIDL list after import equals Dovecot's")
+        # A message Dovecot never captured is served with its own UIDL.
+        deliver_maildir(env, user, 9)
+        slist = uidl_list(env.port, user)
+        eq(len(slist), 6, "the new message is listed")
+        # The tool fails closed on a bad password.
+        bad = subprocess.run(
+            [os.path.join(env.builddir, "satchel-uidl"), "verify", "-u",
+             user, old, new], capture_output=True, text=True, timeout=30,
+            env=dict(os.environ, SATCHEL_UIDL_PASSWORD="wrong"))
+        eq(bad.returncode, 2, "verify with a wrong password: %s"
+           % bad.stderr)
+        check("refused" in bad.stderr, "says why: %r" % bad.stderr)
+    finally:
+        dc.stop()
+
+
+def test_uidl_format_config_checked(env):
+    """-t refuses a bad uidl_format, globally and in a section, and one
+    the module cannot give (%m for Maildir, %f for mbox)."""
+    env.add_user("alice")
+    env.port = free_port()
+    for over, extra, want in (
+            ({"uidl_format": "%q"}, "", "unknown variable"),
+            ({"uidl_format": "%Hu"}, "", "modifier not supported"),
+            ({"uidl_format": "%m"}, "", "not available for Maildir"),
+            ({}, "\n[maildir]\nuidl_format = %08Xu%",
+             "ends inside a %-variable"),
+            ({}, "\n[mbox]\nuidl_format = %f", "only %u and %v work")):
+        text = env.config_text(**over) + extra + "\n"
+        path = os.path.join(env.dir, "check.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([env.satcheld, "-t", "-c", path],
+                           capture_output=True, timeout=30)
+        out = (r.stdout + r.stderr).decode("latin-1")
+        check(r.returncode != 0, "-t accepted %r %r: %s" % (over, extra,
+                                                           out))
+        check("uidl_format" in out and want in out,
+              "-t names the key and says %r: %s" % (want, out))
+    text = env.config_text(uidl_format=FMT) + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+    r = subprocess.run([env.satcheld, "-t", "-c", path],
+                       capture_output=True, timeout=30)
+    eq(r.returncode, 0, "-t accepts %s: %s" % (FMT, r.stderr))
+
+
+def test_satchel_uidlist_state(env):
+    """dovecot-uidlist read, never written; mail it does not list keeps
+    its UIDs in .satchel.uidlist, a deleted message's UIDL never comes
+    back; a broken dovecot-uidlist gives native UIDs and a log line."""
+    names = []
+    user = env.add_user("alice")
+    for i in range(3):
+        names.append("%d.M%dP1.h" % (1700003000 + i, i))
+        env.put_message(user, "cur", names[-1] + ":2,S", new_message(i))
+    md = env.maildir(user)
+    ul = os.path.join(md, "dovecot-uidlist")
+    text = ("3 V1000 N3 G0123456789abcdef0123456789abcdef\n"
+            "1 :%s\n2 :%s\n" % (names[0], names[1])).encode()
+    with open(ul, "wb") as f:
+        f.write(text)
+    os.chown(ul, env.mail_pw.pw_uid, env.mail_pw.pw_gid)
+    env.start(uidl_format=FMT)
+    u = lambda n: "%08x%08x" % (n, 1000)
+    eq([x for _, x in uidl_list(env.port, user)], [u(1), u(2), u(3)],
+       "listed UIDs 1, 2 and the next one for the unlisted message")
+    deliver_maildir(env, user, 4)
+    with env.session(user) as p:
+        st, lines = p.cmd_multi("UIDL")
+        eq(lines[3], "4 " + u(4), "new mail gets UID 4")
+        check(p.cmd("DELE 3").startswith("+OK"), "DELE 3")
+        check(p.cmd("QUIT").startswith("+OK"), "QUIT")
+    deliver_maildir(env, user, 5)
+    eq([x for _, x in uidl_list(env.port, user)],
+       [u(1), u(2), u(4), u(5)], "UID 3 is never given again")
+    with open(ul, "rb") as f:
+        eq(f.read(), text, "dovecot-uidlist untouched")
+    st = os.stat(os.path.join(md, ".satchel.uidlist"))
+    eq(st.st_uid, env.mail_pw.pw_uid, "state file belongs to the user")
+    with open(ul, "wb") as f:
+        f.write(b"3 V0 garbage\n")
+    lst = uidl_list(env.port, user)
+    eq(len(lst), 4, "a broken dovecot-uidlist: the mailbox still opens")
+    check(all(not re.fullmatch(r"[0-9a-f]{16}", x) for _, x in lst),
+          "native UIDs: %r" % lst)
+    env.wait_log(r"dovecot-uidlist unusable: native UIDs", timeout=5)
