@@ -6,11 +6,12 @@
  * finds (mbox_uid.c), with the real core.
  *
  * Input: one option byte (bit 0 content_length, bit 1 x_uidl, bit 2
- * mboxo), then the mbox.  The scanner reads it from memory through its
+ * mboxo, bit 3 escape none), then the mbox.  The scanner reads it from memory through its
  * read() callback.  Checked: messages lie inside the file, in order and
  * without overlap; each From_ line starts a line "From "; each size is
  * what the core's sizer says for the message's bytes; every UID is 1..70
- * bytes of 0x21..0x7e and no two are equal.  A second scan from the
+ * bytes of 0x21..0x7e and no two are equal; a message's flags are the
+ * escape or 0 (a body framed by Content-Length:).  A second scan from the
  * last message's From_ line (what the index's resume does) must find the
  * same last message.  Any violation calls abort().  Everything is freed
  * on every path; no disk, no network.
@@ -53,7 +54,8 @@ setup(struct mb_scanner *s, char *buf, struct mem *m, struct mb_list *l,
 	s->core = core_get();
 	s->content_length = opt & 1;
 	s->x_uidl = (opt >> 1) & 1;
-	s->escape = (opt & 4) ? SATCHEL_MSG_MBOXO : SATCHEL_MSG_MBOXRD;
+	s->escape = (opt & 8) ? 0 : (opt & 4) ? SATCHEL_MSG_MBOXO :
+	    SATCHEL_MSG_MBOXRD;
 	s->read = mem_read;
 	s->arg = m;
 	s->buf = buf;
@@ -102,7 +104,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (v->from_off > 0 && m.p[v->from_off - 1] != '\n'))
 			abort();
 		prev_end = v->data_off + v->length;
-		core->msg_size_init(&st, s->escape);
+		if (v->flags != s->escape && (v->flags != 0 ||
+		    !(opt & 1)))
+			abort();
+		core->msg_size_init(&st, v->flags);
 		sz = core->msg_size_feed(&st, (const char *)m.p + v->data_off,
 		    (size_t)v->length);
 		sz += core->msg_size_end(&st);

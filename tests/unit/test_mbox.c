@@ -260,7 +260,14 @@ struct expect {
 #define W(s)	s, sizeof(s) - 1
 
 static const struct expect expects[] = {
+	/* The defaults (escape = none, content_length = yes): as stored. */
 	{ "escaped.mbox", NULL, SATCHEL_MBOX_OK, 3, 0,
+	  W("From: alice@example.org\r\nSubject: escapes\r\n"
+	  "Message-ID: <esc1@example.org>\r\n\r\n"
+	  ">From the start of a line\r\n>>From twice\r\n>>>From thrice\r\n"
+	  "From inside, no blank line before\r\n.\r\n..\r\n.dot\r\n"
+	  ">Fromage is not escaped\r\n"), 0 },
+	{ "escaped.mbox", "escape = mboxrd\n", SATCHEL_MBOX_OK, 3, 0,
 	  W("From: alice@example.org\r\nSubject: escapes\r\n"
 	  "Message-ID: <esc1@example.org>\r\n\r\n"
 	  "From the start of a line\r\n>From twice\r\n>>From thrice\r\n"
@@ -272,35 +279,50 @@ static const struct expect expects[] = {
 	  "From the start of a line\r\n>>From twice\r\n>>>From thrice\r\n"
 	  "From inside, no blank line before\r\n.\r\n..\r\n.dot\r\n"
 	  ">Fromage is not escaped\r\n"), SATCHEL_MSG_MBOXO },
-	{ "escaped.mbox", NULL, SATCHEL_MBOX_OK, 3, 2,
+	{ "escaped.mbox", "escape = none\n", SATCHEL_MBOX_OK, 3, 0,
+	  W("From: alice@example.org\r\nSubject: escapes\r\n"
+	  "Message-ID: <esc1@example.org>\r\n\r\n"
+	  ">From the start of a line\r\n>>From twice\r\n>>>From thrice\r\n"
+	  "From inside, no blank line before\r\n.\r\n..\r\n.dot\r\n"
+	  ">Fromage is not escaped\r\n"), 0 },
+	{ "escaped.mbox", "escape = mboxrd\n", SATCHEL_MBOX_OK, 3, 2,
 	  W("From: carol\r\n\r\nthree\r\n"), SATCHEL_MSG_MBOXRD },
 	{ "crlf.mbox", NULL, SATCHEL_MBOX_OK, 2, 0,
-	  W("Subject: crlf one\r\n\r\nline\r\nFrom x\r\n"), SATCHEL_MSG_MBOXRD },
-	{ "crlf.mbox", NULL, SATCHEL_MBOX_OK, 2, 1,
-	  W("Subject: crlf two\r\n\r\nmixed\r\nends\r\n"), SATCHEL_MSG_MBOXRD },
-	{ "nul.mbox", NULL, SATCHEL_MBOX_OK, 2, 0,
+	  W("Subject: crlf one\r\n\r\nline\r\n>From x\r\n"), 0 },
+	{ "crlf.mbox", "escape = mboxrd\n", SATCHEL_MBOX_OK, 2, 0,
+	  W("Subject: crlf one\r\n\r\nline\r\nFrom x\r\n"),
+	  SATCHEL_MSG_MBOXRD },
+	{ "crlf.mbox", "escape = mboxrd\n", SATCHEL_MBOX_OK, 2, 1,
+	  W("Subject: crlf two\r\n\r\nmixed\r\nends\r\n"),
+	  SATCHEL_MSG_MBOXRD },
+	{ "nul.mbox", "escape = mboxrd\n", SATCHEL_MBOX_OK, 2, 0,
 	  W("Subject: nul\r\n\r\nbefore\0after\r\n\0\r\n\0From not a boundary\r\n"),
 	  SATCHEL_MSG_MBOXRD },
 	{ "nofinalnl.mbox", NULL, SATCHEL_MBOX_OK, 2, 1,
-	  W("Subject: truncated\r\n\r\nno final newline\r\n"),
-	  SATCHEL_MSG_MBOXRD },
+	  W("Subject: truncated\r\n\r\nno final newline\r\n"), 0 },
 	{ "empty.mbox", NULL, SATCHEL_MBOX_OK, 0, -1, NULL, 0, 0 },
 	{ "notmbox.mbox", NULL, SATCHEL_MBOX_ERROR, 0, -1, NULL, 0, 0 },
 	{ "leadingblank.mbox", NULL, SATCHEL_MBOX_OK, 1, 0,
-	  W("Subject: after blanks\r\n\r\nbody\r\n"), SATCHEL_MSG_MBOXRD },
+	  W("Subject: after blanks\r\n\r\nbody\r\n"), 0 },
 	/* Without content_length, the body's "From " after an empty line
 	 * starts a message (empty: its separator follows at once). */
-	{ "contentlength.mbox", NULL, SATCHEL_MBOX_OK, 4, 0,
+	{ "contentlength.mbox", "content_length = no\nescape = mboxrd\n",
+	  SATCHEL_MBOX_OK, 4, 0,
 	  W("Subject: cl\r\nContent-Length: 36\r\n\r\nline one\r\n"),
 	  SATCHEL_MSG_MBOXRD },
-	{ "contentlength.mbox", NULL, SATCHEL_MBOX_OK, 4, 1, W(""),
-	  SATCHEL_MSG_MBOXRD },
-	{ "contentlength.mbox", "content_length = yes\n", SATCHEL_MBOX_OK, 3,
+	{ "contentlength.mbox", "content_length = no\nescape = mboxrd\n",
+	  SATCHEL_MBOX_OK, 4, 1, W(""), SATCHEL_MSG_MBOXRD },
+	/* A valid Content-Length frames the body: served as stored (no
+	 * escape undone), whatever escape says; an invalid one does not. */
+	{ "contentlength.mbox", "escape = mboxrd\n", SATCHEL_MBOX_OK, 3,
 	  0, W("Subject: cl\r\nContent-Length: 36\r\n\r\nline one\r\n\r\n"
-	  "From inside the body text\r\n"), SATCHEL_MSG_MBOXRD },
-	{ "contentlength.mbox", "content_length = yes\n", SATCHEL_MBOX_OK, 3,
+	  "From inside the body text\r\n"), 0 },
+	{ "contentlength.mbox", "escape = mboxrd\n", SATCHEL_MBOX_OK, 3,
 	  1, W("Subject: bad cl\r\nContent-Length: 3\r\n\r\nbody two\r\n"),
 	  SATCHEL_MSG_MBOXRD },
+	{ "contentlength.mbox", NULL, SATCHEL_MBOX_OK, 3,
+	  0, W("Subject: cl\r\nContent-Length: 36\r\n\r\nline one\r\n\r\n"
+	  "From inside the body text\r\n"), 0 },
 };
 
 static void
@@ -515,7 +537,7 @@ test_random(void)
 				    (unsigned long long)ref.length,
 				    rm[i].data, rm[i].len);
 			}
-			proto_xfer_init(&x, SATCHEL_MSG_MBOXRD, 0, 0, 0);
+			proto_xfer_init(&x, 0, 0, 0, 0);
 			w.len = proto_xfer(&x, b.p + rm[i].data, rm[i].len,
 			    w.p);
 			w.len += proto_xfer_end(&x, w.p + w.len);
@@ -530,8 +552,7 @@ test_random(void)
 		if (mb != NULL) {
 			ASSERT_INT_EQ(ops->count(mb), n);
 			if (n > 0 && (int)ops->count(mb) == n) {
-				proto_xfer_init(&x, SATCHEL_MSG_MBOXRD, 0, 0,
-				    0);
+				proto_xfer_init(&x, 0, 0, 0, 0);
 				w.len = proto_xfer(&x, b.p + rm[n - 1].data,
 				    rm[n - 1].len, w.p);
 				w.len += proto_xfer_end(&x, w.p + w.len);
@@ -620,7 +641,7 @@ text_size(const char *t)
 	const char *data = strchr(t, '\n') + 1;
 	size_t len = strlen(data) - 1;	/* the separator */
 
-	proto_xfer_init(&x, SATCHEL_MSG_MBOXRD, 0, 0, 0);
+	proto_xfer_init(&x, 0, 0, 0, 0);	/* escape = none */
 	return proto_size(&x, data, len) + proto_size_end(&x);
 }
 

@@ -151,7 +151,7 @@ mbox_init(const struct satchel_core *core, const struct satchel_conf *conf,
 		int def;
 	} bools[] = {
 		{ "content_length", offsetof(struct mbox_ctx, content_length),
-		    0 },
+		    1 },
 		{ "dotlock", offsetof(struct mbox_ctx, dotlock), 1 },
 		{ "x_uidl", offsetof(struct mbox_ctx, x_uidl), 0 },
 		{ "index", offsetof(struct mbox_ctx, index), 1 },
@@ -171,7 +171,7 @@ mbox_init(const struct satchel_core *core, const struct satchel_conf *conf,
 		return -1;
 	}
 	ctx->core = core;
-	ctx->escape = SATCHEL_MSG_MBOXRD;
+	ctx->escape = 0;	/* as Dovecot and popa3d: as stored */
 	ctx->lock_timeout_ms = 5000;
 	for (i = 0; i < sizeof(bools) / sizeof(bools[0]); i++)
 		*(int *)(void *)((char *)ctx + bools[i].off) = bools[i].def;
@@ -182,9 +182,11 @@ mbox_init(const struct satchel_core *core, const struct satchel_conf *conf,
 			ctx->escape = SATCHEL_MSG_MBOXRD;
 		else if (strcmp(s, "mboxo") == 0)
 			ctx->escape = SATCHEL_MSG_MBOXO;
+		else if (strcmp(s, "none") == 0)
+			ctx->escape = 0;
 		else {
 			core->conf_error(conf, "escape",
-			    "expected mboxrd or mboxo");
+			    "expected none, mboxrd or mboxo");
 			goto fail;
 		}
 	}
@@ -661,7 +663,7 @@ mbox_message(void *vmb, size_t n, struct satchel_msgref *ref,
 	ref->fd = fd;
 	ref->offset = (off_t)m->data_off;
 	ref->length = m->length;
-	ref->flags = mb->ctx->escape;
+	ref->flags = m->flags;
 	return 0;
 }
 
