@@ -290,8 +290,12 @@ static const struct expect expects[] = {
 	  ">Fromage is not escaped\r\n"), 0 },
 	{ "escaped.mbox", "escape = mboxrd\n", SATCHEL_MBOX_OK, 3, 2,
 	  W("From: carol\r\n\r\nthree\r\n"), SATCHEL_MSG_MBOXRD },
+	/* Every line CRLF, no dot line, nothing to undo: wire bytes. */
 	{ "crlf.mbox", NULL, SATCHEL_MBOX_OK, 2, 0,
-	  W("Subject: crlf one\r\n\r\nline\r\n>From x\r\n"), 0 },
+	  W("Subject: crlf one\r\n\r\nline\r\n>From x\r\n"),
+	  SATCHEL_MSG_WIRE },
+	{ "crlf.mbox", NULL, SATCHEL_MBOX_OK, 2, 1,
+	  W("Subject: crlf two\r\n\r\nmixed\r\nends\r\n"), 0 },
 	{ "crlf.mbox", "escape = mboxrd\n", SATCHEL_MBOX_OK, 2, 0,
 	  W("Subject: crlf one\r\n\r\nline\r\nFrom x\r\n"),
 	  SATCHEL_MSG_MBOXRD },
@@ -621,8 +625,8 @@ struct framed {
 	size_t		 mbox_len;
 	int		 count;
 	/* Each message's stored bytes (after its From_ line) and flags. */
-	const char	*msg[3];
-	uint32_t	 flags[3];
+	const char	*msg[4];
+	uint32_t	 flags[4];
 };
 
 #define S(s)	s, sizeof(s) - 1
@@ -637,7 +641,20 @@ static const struct framed framed[] = {
 	  S(FL(1) "\r\nContent-Length: 10\r\n\r\nx\r\n>From y" "\r\n" FL(2)
 	  "\r\n\r\nb\r\n"), 2,
 	  { "Content-Length: 10\r\n\r\nx\r\n>From y", "\r\nb\r\n" },
-	  { 0, 0 } },
+	  { 0, SATCHEL_MSG_WIRE } },
+	{ "SATCHEL_MSG_WIRE: CRLF only, no dot line, nothing to undo",
+	  "escape = mboxrd\n",
+	  S(FL(1) "\r\nA: b\r\n\r\nx\r\n\r\n" FL(2) "\r\nA: b\r\n\r\n.x\r\n"
+	  "\r\n" FL(3) "\r\nContent-Length: 9\r\n\r\n>From y\r\n\r\n"), 3,
+	  { "A: b\r\n\r\nx\r\n", "A: b\r\n\r\n.x\r\n",
+	  "Content-Length: 9\r\n\r\n>From y\r\n" },
+	  { SATCHEL_MSG_MBOXRD, SATCHEL_MSG_MBOXRD, SATCHEL_MSG_WIRE } },
+	/* A CR inside a line goes out as it is: still wire bytes. */
+	{ "SATCHEL_MSG_WIRE: not for LF, a bare LF or a dot line", NULL,
+	  S(FL(1) "\nA: b\n\nx\n\n" FL(2) "\r\nA: b\r\n\r\nx\ry\r\nz\n\r\n"
+	  FL(3) "\r\nA: b\r\n\r\n..\r\n\r\n" FL(4) "\r\n\r\nx\ry\r\n"), 4,
+	  { "A: b\n\nx\n", "A: b\r\n\r\nx\ry\r\nz\n", "A: b\r\n\r\n..\r\n",
+	  "\r\nx\ry\r\n" }, { 0, 0, 0, SATCHEL_MSG_WIRE } },
 	{ "CL body with From lines after empty lines", NULL,
 	  S(FL(1) "\nContent-Length: 23\n\na\n\nFrom x Mon\n\n>From z\n\n"
 	  FL(2) "\n\nz\n"), 2,

@@ -44,7 +44,8 @@ struct mb_msg {
 	uint64_t	 size;		/* RFC 1939 */
 	uint64_t	 from_hash;	/* FNV-1a of the From_ line's head */
 	uint64_t	 key[2];	/* the UID hash */
-	uint32_t	 flags;		/* SATCHEL_MSG_*: the escape, or 0 */
+	uint32_t	 flags;		/* SATCHEL_MSG_*: the escape or 0, and
+					 * _WIRE when proven (mb_close_msg) */
 	char		*uid;		/* NULL: hex of key */
 	char		*cand;		/* scan only: X-UIDL or index UID */
 };
@@ -78,6 +79,7 @@ struct mb_scan {
 	 * From_ line starts at cl_next (after one line end, or the end). */
 	int		 cl_ok;
 	uint64_t	 cl_end, cl_next;
+	int		 dot;		/* a line of the message starts '.' */
 	struct mb_msg	 cur;
 	int		 seen[5];
 	uint64_t	 cl;

@@ -119,8 +119,12 @@ mb_index_parse(const struct satchel_core *core, const char *opts,
 		m.length = v[2];
 		m.size = v[3];
 		/* Each message's flags: the escape, or none (a body framed
-		 * by Content-Length:, or escape = none). */
-		if (fl != 0 && fl != mb_opt_escape(opts))
+		 * by Content-Length:, or escape = none), which may carry
+		 * SATCHEL_MSG_WIRE. */
+		if ((fl & SATCHEL_MSG_WIRE) != 0 && fl != SATCHEL_MSG_WIRE)
+			goto bad;
+		if (fl != 0 && fl != SATCHEL_MSG_WIRE &&
+		    fl != mb_opt_escape(opts))
 			goto bad;
 		m.flags = (uint32_t)fl;
 		m.from_hash = v[4];

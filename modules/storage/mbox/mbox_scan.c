@@ -141,6 +141,15 @@ mb_close_msg(struct mb_scanner *s, uint64_t end)
 	sc->size += s->core->msg_size_end(&sc->st);
 	m->length = end - m->data_off;
 	m->size = sc->size;
+	/*
+	 * Already wire bytes?  With nothing to unescape the converter only
+	 * ever adds bytes (CRLF for a bare LF or CR, a final CRLF), so a
+	 * size equal to the stored length proves every line ends CRLF, the
+	 * last one too; dot-stuffing is not counted in sizes, so no line
+	 * may start with '.'.  Then the worker may sendfile() it unread.
+	 */
+	if (m->flags == 0 && !sc->dot && m->size == m->length)
+		m->flags |= SATCHEL_MSG_WIRE;
 	memcpy(key, sc->from, sc->from_len);
 	k = sc->from_len;
 	key[k++] = '\n';
@@ -292,6 +301,7 @@ mb_line_head(struct mb_scanner *s)
 			    sc->prev_empty ? sc->empty_off : sc->off);
 		memset(&sc->cur, 0, sizeof(sc->cur));
 		sc->cl_ok = 0;
+		sc->dot = 0;
 		sc->cur.from_off = sc->off;
 		sc->open = 1;
 		sc->in_from = 1;
@@ -312,6 +322,8 @@ mb_line_head(struct mb_scanner *s)
 	}
 	/* A held empty line was content after all: it is fed later. */
 	sc->prev_empty = 0;
+	if (left >= 1 && p[0] == '.')
+		sc->dot = 1;	/* dot-stuffed on the wire */
 	return 0;
 }
 
