@@ -460,3 +460,30 @@ def test_mbox_compat_dele_keeps_bytes(env):
         g, removed = strip_hidden(got[k])
         eq(g, d_got[k], "message %d after the rewrite: Satchel vs Dovecot"
            % (i + 1))
+
+
+def test_mbox_compat_wire_messages(env):
+    """CRLF messages the module marks SATCHEL_MSG_WIRE (sent with
+    sendfile() unread) and their neighbours with a dot line, a bare LF or
+    a Content-Length: body without a final newline come out exactly."""
+    big = b"".join(b"line %06d of a CRLF message\r\n" % i
+                   for i in range(4000))
+    msgs = [
+        b"Subject: wire\r\n\r\n" + big,
+        b"Subject: dot\r\n\r\n" + big + b".dot line\r\n",
+        b"Subject: bare lf\r\n\r\n" + big + b"bare\n",
+        b"Subject: cl\r\nContent-Length: %d\r\n\r\n" % (len(big) + 4) +
+        big + b"tail",
+    ]
+    data = b"".join(fl(i) + b"\r\n" + m + b"\r\n" for i, m in
+                    enumerate(msgs))
+    box = Box(env, "alice", data)
+    env.start()
+    for rnd in range(2):        # the second session uses the index
+        sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+        eq(len(got), len(msgs), "count")
+        for i, m in enumerate(msgs):
+            eq(got[i], wire(m), "round %d message %d" % (rnd, i + 1))
+            eq(sizes[i], len(unstuff(got[i])), "LIST %d" % (i + 1))
+        eq(sizes[0], len(msgs[0]), "the wire message's size is its length")
+    eq(box.read(), data, "mbox unchanged")
