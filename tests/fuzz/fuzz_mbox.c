@@ -6,11 +6,13 @@
  * finds (mbox_uid.c), with the real core.
  *
  * Input: one option byte (bit 0 content_length, bit 1 x_uidl, bit 2
- * mboxo), then the mbox.  The scanner reads it from memory through its
+ * mboxo, bit 3 escape none), then the mbox.  The scanner reads it from memory through its
  * read() callback.  Checked: messages lie inside the file, in order and
  * without overlap; each From_ line starts a line "From "; each size is
  * what the core's sizer says for the message's bytes; every UID is 1..70
- * bytes of 0x21..0x7e and no two are equal.  A second scan from the
+ * bytes of 0x21..0x7e and no two are equal; a message's flags are the
+ * escape or 0 (a body framed by Content-Length:), and one marked
+ * SATCHEL_MSG_WIRE is wire bytes (CRLF lines, no '.' line).  A second scan from the
  * last message's From_ line (what the index's resume does) must find the
  * same last message.  Any violation calls abort().  Everything is freed
  * on every path; no disk, no network.
@@ -45,6 +47,24 @@ mem_read(void *arg, void *buf, size_t len, uint64_t off)
 	return (ssize_t)len;
 }
 
+/* The model of SATCHEL_MSG_WIRE: every line ends CRLF, the last one
+ * too, no line starts with '.' (a CR inside a line is sent as it is). */
+static int
+is_wire(const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	if (len > 0 && (len < 2 || p[len - 2] != '\r' || p[len - 1] != '\n'))
+		return 0;
+	for (i = 0; i < len; i++) {
+		if ((i == 0 || p[i - 1] == '\n') && p[i] == '.')
+			return 0;
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			return 0;
+	}
+	return 1;
+}
+
 static void
 setup(struct mb_scanner *s, char *buf, struct mem *m, struct mb_list *l,
     uint8_t opt)
@@ -53,7 +73,8 @@ setup(struct mb_scanner *s, char *buf, struct mem *m, struct mb_list *l,
 	s->core = core_get();
 	s->content_length = opt & 1;
 	s->x_uidl = (opt >> 1) & 1;
-	s->escape = (opt & 4) ? SATCHEL_MSG_MBOXO : SATCHEL_MSG_MBOXRD;
+	s->escape = (opt & 8) ? 0 : (opt & 4) ? SATCHEL_MSG_MBOXO :
+	    SATCHEL_MSG_MBOXRD;
 	s->read = mem_read;
 	s->arg = m;
 	s->buf = buf;
@@ -75,6 +96,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *u;
 	uint64_t sz, prev_end = 0;
 	size_t i, k;
+	uint32_t fl;
 	uint8_t opt;
 	int r;
 
@@ -102,7 +124,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (v->from_off > 0 && m.p[v->from_off - 1] != '\n'))
 			abort();
 		prev_end = v->data_off + v->length;
-		core->msg_size_init(&st, s->escape);
+		fl = v->flags & ~(uint32_t)SATCHEL_MSG_WIRE;
+		if (fl != s->escape && (fl != 0 || !(opt & 1)))
+			abort();
+		if ((v->flags & SATCHEL_MSG_WIRE) && (fl != 0 ||
+		    !is_wire(m.p + v->data_off, (size_t)v->length)))
+			abort();
+		core->msg_size_init(&st, v->flags);
 		sz = core->msg_size_feed(&st, (const char *)m.p + v->data_off,
 		    (size_t)v->length);
 		sz += core->msg_size_end(&st);

@@ -115,7 +115,8 @@ def retr(p, n):
 
 
 def test_mbox_escaping_round_trip(env):
-    box = Box(env, "alice", to_mbox(BODIES))
+    # to_mbox() escapes mboxrd-style: say so (the default is none).
+    box = Box(env, "alice", to_mbox(BODIES), conf="escape = mboxrd\n")
     env.start()
     p = env.session(box.user)
     eq(p.cmd("STAT").split()[1], "3", "STAT")
@@ -275,7 +276,7 @@ def test_mbox_mpop_fetches_byte_for_byte(env):
     mpop = ensure_tool("mpop", "mpop")
     bodies = BODIES + [b"From: big@test.example\nSubject: big\n\n" +
                        b"".join(b"line %d .\n" % i for i in range(5000))]
-    box = Box(env, "alice", to_mbox(bodies))
+    box = Box(env, "alice", to_mbox(bodies), conf="escape = mboxrd\n")
     env.start()
     out = tempfile.mkdtemp(dir=env.dir)
     rc = os.path.join(env.dir, "mpoprc")

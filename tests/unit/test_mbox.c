@@ -4,7 +4,10 @@
  * test_mbox.c -- the mbox storage module, loaded with dlopen from
  * $SATCHEL_BUILDDIR/.libs/storage_mbox.so and driven with the real core:
  * the fixtures in tests/data/mbox (escapes, CRLF, NULs, no final newline,
- * empty, not an mbox, Content-Length, X-UIDL, duplicates), random mboxes
+ * empty, not an mbox, Content-Length, X-UIDL, duplicates), escape =
+ * none/mboxrd/mboxo and Content-Length framing (a body without a final
+ * newline before the next From_ line, CRLF, the end of the file, an
+ * invalid length, a framed body never unescaped), random mboxes
  * against a reference splitter (lines across read chunks, huge lines),
  * sizes against the converter RETR uses, UID stability, the index, the
  * session lock from another process, busy dotlock and fcntl locks,
@@ -260,7 +263,14 @@ struct expect {
 #define W(s)	s, sizeof(s) - 1
 
 static const struct expect expects[] = {
+	/* The defaults (escape = none, content_length = yes): as stored. */
 	{ "escaped.mbox", NULL, SATCHEL_MBOX_OK, 3, 0,
+	  W("From: alice@example.org\r\nSubject: escapes\r\n"
+	  "Message-ID: <esc1@example.org>\r\n\r\n"
+	  ">From the start of a line\r\n>>From twice\r\n>>>From thrice\r\n"
+	  "From inside, no blank line before\r\n.\r\n..\r\n.dot\r\n"
+	  ">Fromage is not escaped\r\n"), 0 },
+	{ "escaped.mbox", "escape = mboxrd\n", SATCHEL_MBOX_OK, 3, 0,
 	  W("From: alice@example.org\r\nSubject: escapes\r\n"
 	  "Message-ID: <esc1@example.org>\r\n\r\n"
 	  "From the start of a line\r\n>From twice\r\n>>From thrice\r\n"
@@ -272,35 +282,54 @@ static const struct expect expects[] = {
 	  "From the start of a line\r\n>>From twice\r\n>>>From thrice\r\n"
 	  "From inside, no blank line before\r\n.\r\n..\r\n.dot\r\n"
 	  ">Fromage is not escaped\r\n"), SATCHEL_MSG_MBOXO },
-	{ "escaped.mbox", NULL, SATCHEL_MBOX_OK, 3, 2,
+	{ "escaped.mbox", "escape = none\n", SATCHEL_MBOX_OK, 3, 0,
+	  W("From: alice@example.org\r\nSubject: escapes\r\n"
+	  "Message-ID: <esc1@example.org>\r\n\r\n"
+	  ">From the start of a line\r\n>>From twice\r\n>>>From thrice\r\n"
+	  "From inside, no blank line before\r\n.\r\n..\r\n.dot\r\n"
+	  ">Fromage is not escaped\r\n"), 0 },
+	{ "escaped.mbox", "escape = mboxrd\n", SATCHEL_MBOX_OK, 3, 2,
 	  W("From: carol\r\n\r\nthree\r\n"), SATCHEL_MSG_MBOXRD },
+	/* Every line CRLF, no dot line, nothing to undo: wire bytes. */
 	{ "crlf.mbox", NULL, SATCHEL_MBOX_OK, 2, 0,
-	  W("Subject: crlf one\r\n\r\nline\r\nFrom x\r\n"), SATCHEL_MSG_MBOXRD },
+	  W("Subject: crlf one\r\n\r\nline\r\n>From x\r\n"),
+	  SATCHEL_MSG_WIRE },
 	{ "crlf.mbox", NULL, SATCHEL_MBOX_OK, 2, 1,
-	  W("Subject: crlf two\r\n\r\nmixed\r\nends\r\n"), SATCHEL_MSG_MBOXRD },
-	{ "nul.mbox", NULL, SATCHEL_MBOX_OK, 2, 0,
+	  W("Subject: crlf two\r\n\r\nmixed\r\nends\r\n"), 0 },
+	{ "crlf.mbox", "escape = mboxrd\n", SATCHEL_MBOX_OK, 2, 0,
+	  W("Subject: crlf one\r\n\r\nline\r\nFrom x\r\n"),
+	  SATCHEL_MSG_MBOXRD },
+	{ "crlf.mbox", "escape = mboxrd\n", SATCHEL_MBOX_OK, 2, 1,
+	  W("Subject: crlf two\r\n\r\nmixed\r\nends\r\n"),
+	  SATCHEL_MSG_MBOXRD },
+	{ "nul.mbox", "escape = mboxrd\n", SATCHEL_MBOX_OK, 2, 0,
 	  W("Subject: nul\r\n\r\nbefore\0after\r\n\0\r\n\0From not a boundary\r\n"),
 	  SATCHEL_MSG_MBOXRD },
 	{ "nofinalnl.mbox", NULL, SATCHEL_MBOX_OK, 2, 1,
-	  W("Subject: truncated\r\n\r\nno final newline\r\n"),
-	  SATCHEL_MSG_MBOXRD },
+	  W("Subject: truncated\r\n\r\nno final newline\r\n"), 0 },
 	{ "empty.mbox", NULL, SATCHEL_MBOX_OK, 0, -1, NULL, 0, 0 },
 	{ "notmbox.mbox", NULL, SATCHEL_MBOX_ERROR, 0, -1, NULL, 0, 0 },
 	{ "leadingblank.mbox", NULL, SATCHEL_MBOX_OK, 1, 0,
-	  W("Subject: after blanks\r\n\r\nbody\r\n"), SATCHEL_MSG_MBOXRD },
+	  W("Subject: after blanks\r\n\r\nbody\r\n"), 0 },
 	/* Without content_length, the body's "From " after an empty line
 	 * starts a message (empty: its separator follows at once). */
-	{ "contentlength.mbox", NULL, SATCHEL_MBOX_OK, 4, 0,
+	{ "contentlength.mbox", "content_length = no\nescape = mboxrd\n",
+	  SATCHEL_MBOX_OK, 4, 0,
 	  W("Subject: cl\r\nContent-Length: 36\r\n\r\nline one\r\n"),
 	  SATCHEL_MSG_MBOXRD },
-	{ "contentlength.mbox", NULL, SATCHEL_MBOX_OK, 4, 1, W(""),
-	  SATCHEL_MSG_MBOXRD },
-	{ "contentlength.mbox", "content_length = yes\n", SATCHEL_MBOX_OK, 3,
+	{ "contentlength.mbox", "content_length = no\nescape = mboxrd\n",
+	  SATCHEL_MBOX_OK, 4, 1, W(""), SATCHEL_MSG_MBOXRD },
+	/* A valid Content-Length frames the body: served as stored (no
+	 * escape undone), whatever escape says; an invalid one does not. */
+	{ "contentlength.mbox", "escape = mboxrd\n", SATCHEL_MBOX_OK, 3,
 	  0, W("Subject: cl\r\nContent-Length: 36\r\n\r\nline one\r\n\r\n"
-	  "From inside the body text\r\n"), SATCHEL_MSG_MBOXRD },
-	{ "contentlength.mbox", "content_length = yes\n", SATCHEL_MBOX_OK, 3,
+	  "From inside the body text\r\n"), 0 },
+	{ "contentlength.mbox", "escape = mboxrd\n", SATCHEL_MBOX_OK, 3,
 	  1, W("Subject: bad cl\r\nContent-Length: 3\r\n\r\nbody two\r\n"),
 	  SATCHEL_MSG_MBOXRD },
+	{ "contentlength.mbox", NULL, SATCHEL_MBOX_OK, 3,
+	  0, W("Subject: cl\r\nContent-Length: 36\r\n\r\nline one\r\n\r\n"
+	  "From inside the body text\r\n"), 0 },
 };
 
 static void
@@ -515,7 +544,7 @@ test_random(void)
 				    (unsigned long long)ref.length,
 				    rm[i].data, rm[i].len);
 			}
-			proto_xfer_init(&x, SATCHEL_MSG_MBOXRD, 0, 0, 0);
+			proto_xfer_init(&x, 0, 0, 0, 0);
 			w.len = proto_xfer(&x, b.p + rm[i].data, rm[i].len,
 			    w.p);
 			w.len += proto_xfer_end(&x, w.p + w.len);
@@ -530,8 +559,7 @@ test_random(void)
 		if (mb != NULL) {
 			ASSERT_INT_EQ(ops->count(mb), n);
 			if (n > 0 && (int)ops->count(mb) == n) {
-				proto_xfer_init(&x, SATCHEL_MSG_MBOXRD, 0, 0,
-				    0);
+				proto_xfer_init(&x, 0, 0, 0, 0);
 				w.len = proto_xfer(&x, b.p + rm[n - 1].data,
 				    rm[n - 1].len, w.p);
 				w.len += proto_xfer_end(&x, w.p + w.len);
@@ -586,6 +614,179 @@ test_huge_line(void)
 	TEST_DONE();
 }
 
+/* ---- Content-Length framing and escape = none ----------------------- */
+
+#define FL(n)	"From s" #n "@example.org Mon Jan  1 00:00:0" #n " 2024"
+
+struct framed {
+	const char	*label;
+	const char	*conf;		/* NULL: defaults */
+	const char	*mbox;
+	size_t		 mbox_len;
+	int		 count;
+	/* Each message's stored bytes (after its From_ line) and flags. */
+	const char	*msg[4];
+	uint32_t	 flags[4];
+};
+
+#define S(s)	s, sizeof(s) - 1
+
+static const struct framed framed[] = {
+	{ "CL body without a final newline, next From_ after one LF", NULL,
+	  S(FL(1) "\nContent-Length: 7\n\nno LF\n.\n" FL(2) "\nSubject: two\n"
+	  "\nbody\n\n"), 2,
+	  { "Content-Length: 7\n\nno LF\n.", "Subject: two\n\nbody\n" },
+	  { 0, 0 } },
+	{ "CL body, CRLF, next From_ after one CRLF", NULL,
+	  S(FL(1) "\r\nContent-Length: 10\r\n\r\nx\r\n>From y" "\r\n" FL(2)
+	  "\r\n\r\nb\r\n"), 2,
+	  { "Content-Length: 10\r\n\r\nx\r\n>From y", "\r\nb\r\n" },
+	  { 0, SATCHEL_MSG_WIRE } },
+	{ "SATCHEL_MSG_WIRE: CRLF only, no dot line, nothing to undo",
+	  "escape = mboxrd\n",
+	  S(FL(1) "\r\nA: b\r\n\r\nx\r\n\r\n" FL(2) "\r\nA: b\r\n\r\n.x\r\n"
+	  "\r\n" FL(3) "\r\nContent-Length: 9\r\n\r\n>From y\r\n\r\n"), 3,
+	  { "A: b\r\n\r\nx\r\n", "A: b\r\n\r\n.x\r\n",
+	  "Content-Length: 9\r\n\r\n>From y\r\n" },
+	  { SATCHEL_MSG_MBOXRD, SATCHEL_MSG_MBOXRD, SATCHEL_MSG_WIRE } },
+	/* A CR inside a line goes out as it is: still wire bytes. */
+	{ "SATCHEL_MSG_WIRE: not for LF, a bare LF or a dot line", NULL,
+	  S(FL(1) "\nA: b\n\nx\n\n" FL(2) "\r\nA: b\r\n\r\nx\ry\r\nz\n\r\n"
+	  FL(3) "\r\nA: b\r\n\r\n..\r\n\r\n" FL(4) "\r\n\r\nx\ry\r\n"), 4,
+	  { "A: b\n\nx\n", "A: b\r\n\r\nx\ry\r\nz\n", "A: b\r\n\r\n..\r\n",
+	  "\r\nx\ry\r\n" }, { 0, 0, 0, SATCHEL_MSG_WIRE } },
+	{ "CL body with From lines after empty lines", NULL,
+	  S(FL(1) "\nContent-Length: 23\n\na\n\nFrom x Mon\n\n>From z\n\n"
+	  FL(2) "\n\nz\n"), 2,
+	  { "Content-Length: 23\n\na\n\nFrom x Mon\n\n>From z\n", "\nz\n" },
+	  { 0, 0 } },
+	{ "CL body ends the file with one LF after it", NULL,
+	  S(FL(1) "\nContent-Length: 3\n\nabc\n"), 1,
+	  { "Content-Length: 3\n\nabc" }, { 0 } },
+	{ "CL body runs to the end of the file", NULL,
+	  S(FL(1) "\nContent-Length: 4\n\nabc\n"), 1,
+	  { "Content-Length: 4\n\nabc\n" }, { 0 } },
+	/* An invalid length: the From_ line scan decides, and a From_ line
+	 * after a text line is body text (the documented rule). */
+	{ "invalid CL: the message continues into the next From_ line",
+	  NULL, S(FL(1) "\nContent-Length: 5\n\nno LF\n.\n" FL(2) "\n\nb\n"),
+	  1, { "Content-Length: 5\n\nno LF\n.\n" FL(2) "\n\nb\n" }, { 0 } },
+	{ "content_length = no: the same two messages are one",
+	  "content_length = no\n",
+	  S(FL(1) "\nContent-Length: 7\n\nno LF\n.\n" FL(2) "\n\nb\n"), 1,
+	  { "Content-Length: 7\n\nno LF\n.\n" FL(2) "\n\nb\n" }, { 0 } },
+	{ "escape = mboxrd: a CL body is not unescaped, others are",
+	  "escape = mboxrd\n",
+	  S(FL(1) "\nContent-Length: 17\n\n>From a\n>>From b\n\n" FL(2)
+	  "\n\n>From c\n\n"), 2,
+	  { "Content-Length: 17\n\n>From a\n>>From b\n", "\n>From c\n" },
+	  { 0, SATCHEL_MSG_MBOXRD } },
+	{ "escape = mboxo: a CL body is not unescaped, header included",
+	  "escape = mboxo\n",
+	  S(FL(1) "\n>From in the header\nContent-Length: 8\n\n>From a\n\n"
+	  FL(2) "\n>From h\n\n>From c\n"), 2,
+	  { ">From in the header\nContent-Length: 8\n\n>From a\n",
+	  ">From h\n\n>From c\n" }, { 0, SATCHEL_MSG_MBOXO } },
+	{ "escape = none: nothing is unescaped", "escape = none\n",
+	  S(FL(1) "\n\n>From a\n>>From b\n"), 1,
+	  { "\n>From a\n>>From b\n" }, { 0 } },
+	{ "a CL that lands mid-line is ignored", NULL,
+	  S(FL(1) "\nContent-Length: 2\n\nabc\n\n" FL(2) "\n\nb\n"), 2,
+	  { "Content-Length: 2\n\nabc\n", "\nb\n" }, { 0, 0 } },
+};
+
+static void
+check_framed(void *c, const char *path, const struct framed *f)
+{
+	struct satchel_msgref ref;
+	struct blob w, all;
+	const char *err;
+	void *mb;
+	int n;
+
+	ASSERT_INT_EQ(mb_open_ctx(c, path, &mb), SATCHEL_MBOX_OK);
+	if (mb == NULL)
+		return;
+	all = slurp(path);
+	ASSERT_INT_EQ(ops->count(mb), f->count);
+	for (n = 0; n < f->count && n < (int)ops->count(mb); n++) {
+		memset(&ref, 0, sizeof(ref));
+		ASSERT_INT_EQ(ops->message(mb, (size_t)n, &ref, &err), 0);
+		close(ref.fd);
+		ASSERT_MEM_EQ(all.p + ref.offset, (size_t)ref.length,
+		    f->msg[n], strlen(f->msg[n]));
+		ASSERT_INT_EQ(ref.flags, f->flags[n]);
+		/* LIST equals the octets RETR sends with those flags. */
+		w = wire_of(mb, (size_t)n, NULL);
+		ASSERT_TRUE(w.p != NULL);
+		ASSERT_U64_EQ(size_of(mb, (size_t)n), w.len);
+		free(w.p);
+	}
+	ops->close(mb);
+	free(all.p);
+}
+
+static void
+test_framing(void)
+{
+	char path[1024], label[160], name[32], *big;
+	const struct framed *f;
+	struct framed fb;
+	size_t i, n, m0end;
+	void *c;
+
+	for (i = 0; i < sizeof(framed) / sizeof(framed[0]); i++) {
+		f = &framed[i];
+		snprintf(label, sizeof(label), "framing: %s", f->label);
+		TEST_START(label);
+		c = f->conf != NULL ? ctx_with(f->conf) : ctx;
+		ASSERT_TRUE(c != NULL);
+		/* A file of its own: the index is for append-only growth. */
+		snprintf(name, sizeof(name), "framed-%zu.mbox", i);
+		path_in(path, sizeof(path), name);
+		test_write_file(path, f->mbox, f->mbox_len);
+		check_framed(c, path, f);
+		/* The second open comes from the index: the same answers. */
+		check_framed(c, path, f);
+		TEST_DONE();
+	}
+
+	/*
+	 * A header longer than a read chunk, with a ">From" header line
+	 * the escape would undo: the size of the framed message must be the
+	 * one without unescaping, fed across buffer moves.
+	 */
+	TEST_START("framing: a 3 MiB header before a CL body (escape = mboxrd)");
+	n = 3 * 1024 * 1024;
+	big = malloc(n + 256);
+	ASSERT_TRUE(big != NULL);
+	i = 0;
+#define APPEND(lit)	do {					\
+	memcpy(big + i, lit, sizeof(lit) - 1);			\
+	i += sizeof(lit) - 1;					\
+} while (0)
+	APPEND(FL(1) "\nX-Long: ");
+	for (; i < n; i++)
+		big[i] = (char)('a' + i % 26);
+	APPEND("\n>From hdr\nContent-Length: 9\n\n>From bo\n");
+	m0end = i;
+	APPEND("\n" FL(2) "\n\n>From c\n");
+#undef APPEND
+	path_in(path, sizeof(path), "framed-big.mbox");
+	test_write_file(path, big, i);
+	memset(&fb, 0, sizeof(fb));
+	fb.count = 2;
+	big[m0end] = '\0';	/* the file is written: end message 1 */
+	fb.msg[0] = big + sizeof(FL(1));
+	fb.msg[1] = "\n>From c\n";
+	fb.flags[0] = 0;
+	fb.flags[1] = SATCHEL_MSG_MBOXRD;
+	c = ctx_with("escape = mboxrd\n");
+	check_framed(c, path, &fb);
+	free(big);
+	TEST_DONE();
+}
+
 /* ---- UIDs and the index ------------------------------------------ */
 
 static const char *
@@ -620,7 +821,7 @@ text_size(const char *t)
 	const char *data = strchr(t, '\n') + 1;
 	size_t len = strlen(data) - 1;	/* the separator */
 
-	proto_xfer_init(&x, SATCHEL_MSG_MBOXRD, 0, 0, 0);
+	proto_xfer_init(&x, 0, 0, 0, 0);	/* escape = none */
 	return proto_size(&x, data, len) + proto_size_end(&x);
 }
 
@@ -1247,6 +1448,7 @@ main(void)
 	test_fixtures();
 	test_random();
 	test_huge_line();
+	test_framing();
 	test_uids();
 	test_locks();
 	test_changes();

@@ -27,11 +27,11 @@
 #define MB_SESSION_MS	500		/* wait for the session lock */
 #define MB_HVAL		512		/* Message-ID and Date kept */
 #define MB_INDEX_MAX	((off_t)512 * 1024 * 1024)
-#define MB_INDEX_MAGIC	"satchel-mbox-index 1"
+#define MB_INDEX_MAGIC	"satchel-mbox-index 2"
 
 struct mbox_ctx {
 	const struct satchel_core *core;
-	uint32_t	 escape;	/* SATCHEL_MSG_MBOXRD or _MBOXO */
+	uint32_t	 escape;	/* SATCHEL_MSG_MBOXRD, _MBOXO or 0 */
 	int		 content_length, dotlock, x_uidl, index;
 	int		 lock_timeout_ms;
 	char		 state_dir[SATCHEL_PATH_MAX];
@@ -46,6 +46,8 @@ struct mb_msg {
 	uint64_t	 size;		/* RFC 1939 */
 	uint64_t	 from_hash;	/* FNV-1a of the From_ line's head */
 	uint64_t	 key[2];	/* the UID hash */
+	uint32_t	 flags;		/* SATCHEL_MSG_*: the escape or 0, and
+					 * _WIRE when proven (mb_close_msg) */
 	char		*uid;		/* NULL: hex of key */
 	char		*cand;		/* scan only: X-UIDL or index UID */
 	/* Dovecot's headers (scan only; see mbox_uid.c) */
@@ -75,6 +77,15 @@ struct mb_scan {
 	uint64_t	 fed, cl_until;
 	struct satchel_msgsize st;
 	uint64_t	 size;
+	/* The header sized without unescaping too (escape set), in case a
+	 * valid Content-Length: frames the body: then none is undone. */
+	struct satchel_msgsize st0;
+	uint64_t	 size0;
+	/* A valid Content-Length: the message ends at cl_end, the next
+	 * From_ line starts at cl_next (after one line end, or the end). */
+	int		 cl_ok;
+	uint64_t	 cl_end, cl_next;
+	int		 dot;		/* a line of the message starts '.' */
 	struct mb_msg	 cur;
 	int		 seen[7];
 	uint64_t	 cl;

@@ -22,13 +22,26 @@
 
 static int	mb_num(const struct satchel_core *, const char **,
 		    const char *, int, uint64_t *);
+static uint64_t	mb_opt_escape(const char *);
 
 void
 mb_opts(const struct mbox_ctx *ctx, char *buf, size_t sz)
 {
 	(void)snprintf(buf, sz, "%s cl%d xu%d",
-	    ctx->escape == SATCHEL_MSG_MBOXO ? "mboxo" : "mboxrd",
+	    ctx->escape == SATCHEL_MSG_MBOXO ? "mboxo" :
+	    ctx->escape == SATCHEL_MSG_MBOXRD ? "mboxrd" : "none",
 	    ctx->content_length, ctx->x_uidl);
+}
+
+/* The escape flag named by an options string of mb_opts(). */
+static uint64_t
+mb_opt_escape(const char *opts)
+{
+	if (strncmp(opts, "mboxo ", 6) == 0)
+		return SATCHEL_MSG_MBOXO;
+	if (strncmp(opts, "mboxrd ", 7) == 0)
+		return SATCHEL_MSG_MBOXRD;
+	return 0;
 }
 
 /* A decimal or (hex) number ending at a space or NL, which it skips. */
@@ -52,7 +65,7 @@ mb_index_parse(const struct satchel_core *core, const char *opts,
 	char magic[64];
 	const char *p, *q, *end = data + len;
 	struct mb_msg m;
-	uint64_t v[5], sum, cnt, k[2];
+	uint64_t v[5], sum, cnt, k[2], fl;
 	size_t i, olen = strlen(opts);
 	int n;
 
@@ -96,6 +109,7 @@ mb_index_parse(const struct satchel_core *core, const char *opts,
 		    mb_num(core, &p, end, 0, &v[1]) == -1 ||
 		    mb_num(core, &p, end, 0, &v[2]) == -1 ||
 		    mb_num(core, &p, end, 0, &v[3]) == -1 ||
+		    mb_num(core, &p, end, 0, &fl) == -1 ||
 		    mb_num(core, &p, end, 1, &v[4]) == -1 ||
 		    mb_num(core, &p, end, 1, &k[0]) == -1 ||
 		    mb_num(core, &p, end, 1, &k[1]) == -1)
@@ -104,6 +118,15 @@ mb_index_parse(const struct satchel_core *core, const char *opts,
 		m.data_off = v[1];
 		m.length = v[2];
 		m.size = v[3];
+		/* Each message's flags: the escape, or none (a body framed
+		 * by Content-Length:, or escape = none), which may carry
+		 * SATCHEL_MSG_WIRE. */
+		if ((fl & SATCHEL_MSG_WIRE) != 0 && fl != SATCHEL_MSG_WIRE)
+			goto bad;
+		if (fl != 0 && fl != SATCHEL_MSG_WIRE &&
+		    fl != mb_opt_escape(opts))
+			goto bad;
+		m.flags = (uint32_t)fl;
 		m.from_hash = v[4];
 		m.key[0] = k[0];
 		m.key[1] = k[1];
@@ -240,11 +263,11 @@ mb_index_write(struct mbox *mb, const struct mb_msg *msgs, size_t n,
 				break;
 		}
 		m = &msgs[i];
-		k = snprintf(out + len, cap - len, "%llu %llu %llu %llu "
+		k = snprintf(out + len, cap - len, "%llu %llu %llu %llu %u "
 		    "%llx %llx %llx %s\n", (unsigned long long)m->from_off,
 		    (unsigned long long)m->data_off,
 		    (unsigned long long)m->length,
-		    (unsigned long long)m->size,
+		    (unsigned long long)m->size, (unsigned)m->flags,
 		    (unsigned long long)m->from_hash,
 		    (unsigned long long)m->key[0],
 		    (unsigned long long)m->key[1],

@@ -26,6 +26,7 @@
 #define H_IBASE		6
 
 static void	mb_feed(struct mb_scanner *, uint64_t);
+static void	mb_cl_check(struct mb_scanner *);
 static void	mb_close_msg(struct mb_scanner *, uint64_t);
 static size_t	mb_hval(char *, size_t, size_t, const char *, size_t);
 static void	mb_header(struct mb_scanner *, const char *, size_t);
@@ -55,17 +56,79 @@ mb_list_clear(struct mb_list *l)
 	l->n = 0;
 }
 
-/* Feed the current message's bytes up to file offset to. */
+/*
+ * Feed the current message's bytes up to file offset to (never past the
+ * end a valid Content-Length: gave it: the line end after that is the
+ * separator).  Header bytes also go to the sizer without unescaping
+ * when there is an escape to undo, for mb_cl_check().
+ */
 static void
 mb_feed(struct mb_scanner *s, uint64_t to)
 {
 	struct mb_scan *sc = &s->sc;
+	const char *p;
+	size_t n;
 
+	if (sc->cl_ok && to > sc->cl_end)
+		to = sc->cl_end;
 	if (to > sc->fed) {
-		sc->size += s->core->msg_size_feed(&sc->st,
-		    s->buf + (sc->fed - sc->base), (size_t)(to - sc->fed));
+		p = s->buf + (sc->fed - sc->base);
+		n = (size_t)(to - sc->fed);
+		sc->size += s->core->msg_size_feed(&sc->st, p, n);
+		if (sc->in_hdr && s->escape != 0)
+			sc->size0 += s->core->msg_size_feed(&sc->st0, p, n);
 		sc->fed = to;
 	}
+}
+
+/*
+ * The header ended with the empty line before sc->off.  Does its
+ * Content-Length: frame the body?  Valid (Dovecot's rule) when the body
+ * ends at the end of the file, or is followed by one line end ("\n" or
+ * "\r\n") and then the end of the file or a "From " line: that line
+ * end is the separator, so a body without a final newline and the next
+ * From_ line need no empty line between them.  Such a body is served
+ * exactly as stored: none of it is unescaped, whatever escape says, and
+ * "From " lines inside it are text.  Anything else: the From_ line scan
+ * decides, as without the header.
+ */
+static void
+mb_cl_check(struct mb_scanner *s)
+{
+	struct mb_scan *sc = &s->sc;
+	uint64_t target = sc->off + sc->cl, next;
+	char tb[8];
+	ssize_t r;
+
+	if (!s->content_length || sc->seen[H_CL] != 2 || sc->cl > sc->end ||
+	    target > sc->end)
+		return;
+	if (target == sc->end)
+		next = target;
+	else {
+		r = s->read(s->arg, tb, sizeof(tb), target);
+		if (r >= 1 && tb[0] == '\n')
+			next = target + 1;
+		else if (r >= 2 && tb[0] == '\r' && tb[1] == '\n')
+			next = target + 2;
+		else
+			return;
+		if (next > sc->end)
+			return;		/* the line end is not scanned yet */
+		if (next != sc->end && (sc->end - next < 5 ||
+		    (uint64_t)r < next - target + 5 ||
+		    memcmp(tb + (next - target), "From ", 5) != 0))
+			return;
+	}
+	sc->cl_ok = 1;
+	sc->cl_end = target;
+	sc->cl_next = sc->cl_until = next;
+	if (s->escape != 0) {
+		/* The header was sized both ways: keep the plain one. */
+		sc->st = sc->st0;
+		sc->size = sc->size0;
+	}
+	sc->cur.flags = 0;
 }
 
 static void
@@ -80,6 +143,15 @@ mb_close_msg(struct mb_scanner *s, uint64_t end)
 	sc->size += s->core->msg_size_end(&sc->st);
 	m->length = end - m->data_off;
 	m->size = sc->size;
+	/*
+	 * Already wire bytes?  With nothing to unescape the converter only
+	 * ever adds bytes (CRLF for a bare LF or CR, a final CRLF), so a
+	 * size equal to the stored length proves every line ends CRLF, the
+	 * last one too; dot-stuffing is not counted in sizes, so no line
+	 * may start with '.'.  Then the worker may sendfile() it unread.
+	 */
+	if (m->flags == 0 && !sc->dot && m->size == m->length)
+		m->flags |= SATCHEL_MSG_WIRE;
 	memcpy(key, sc->from, sc->from_len);
 	k = sc->from_len;
 	key[k++] = '\n';
@@ -235,12 +307,15 @@ mb_line_head(struct mb_scanner *s)
 	sc->line_off = sc->off;
 	sc->captured = 0;
 	sc->line_from = 0;
-	if (left >= 5 && memcmp(p, "From ", 5) == 0 &&
-	    (sc->off == 0 || sc->prev_empty) && sc->off >= sc->cl_until) {
+	if (left >= 5 && memcmp(p, "From ", 5) == 0 && (sc->off == 0 ||
+	    sc->prev_empty || (sc->cl_ok && sc->off == sc->cl_next)) &&
+	    sc->off >= sc->cl_until) {
 		if (sc->open)
-			mb_close_msg(s, sc->prev_empty ? sc->empty_off :
-			    sc->off);
+			mb_close_msg(s, sc->cl_ok ? sc->cl_end :
+			    sc->prev_empty ? sc->empty_off : sc->off);
 		memset(&sc->cur, 0, sizeof(sc->cur));
+		sc->cl_ok = 0;
+		sc->dot = 0;
 		sc->cur.from_off = sc->off;
 		sc->open = 1;
 		sc->in_from = 1;
@@ -261,6 +336,8 @@ mb_line_head(struct mb_scanner *s)
 	}
 	/* A held empty line was content after all: it is fed later. */
 	sc->prev_empty = 0;
+	if (left >= 1 && p[0] == '.')
+		sc->dot = 1;	/* dot-stuffed on the wire */
 	return 0;
 }
 
@@ -269,11 +346,9 @@ static void
 mb_line_end(struct mb_scanner *s)
 {
 	struct mb_scan *sc = &s->sc;
-	uint64_t llen = sc->off - sc->line_off, target;
+	uint64_t llen = sc->off - sc->line_off;
 	const char *p;
 	size_t plen;
-	char tb[8];
-	ssize_t r;
 
 	if (sc->line_off >= sc->base) {
 		p = s->buf + (sc->line_off - sc->base);
@@ -300,26 +375,19 @@ mb_line_end(struct mb_scanner *s)
 			sc->from_len--;
 		memcpy(sc->from, p, sc->from_len);
 		sc->fed = sc->off;
-		sc->size = 0;
+		sc->size = sc->size0 = 0;
+		sc->cur.flags = s->escape;
 		s->core->msg_size_init(&sc->st, s->escape);
+		s->core->msg_size_init(&sc->st0, 0);
 		return;
 	}
 	if ((llen == 1 && p[0] == '\n') ||
 	    (llen == 2 && p[0] == '\r' && p[1] == '\n')) {
 		if (sc->in_hdr) {
+			/* The header so far is sized both ways. */
+			mb_feed(s, sc->line_off);
 			sc->in_hdr = 0;
-			target = sc->off + sc->cl;
-			if (s->content_length && sc->seen[H_CL] == 2 &&
-			    target <= sc->end && target > 0) {
-				if (target == sc->end)
-					sc->cl_until = target;
-				else if ((r = s->read(s->arg, tb, sizeof(tb),
-				    target - 1)) >= 7 &&
-				    (memcmp(tb, "\n\nFrom ", 7) == 0 ||
-				    (r == 8 && memcmp(tb, "\n\r\nFrom ", 8) ==
-				    0)))
-					sc->cl_until = target;
-			}
+			mb_cl_check(s);
 		}
 		sc->prev_empty = 1;
 		sc->empty_off = sc->line_off;
@@ -404,8 +472,8 @@ mb_scan(struct mb_scanner *s, uint64_t start, uint64_t end)
 			if (sc->in_line)
 				mb_line_end(s);	/* no final LF */
 			if (sc->open)
-				mb_close_msg(s, sc->prev_empty ?
-				    sc->empty_off : sc->end);
+				mb_close_msg(s, sc->cl_ok ? sc->cl_end :
+				    sc->prev_empty ? sc->empty_off : sc->end);
 			return s->fail != 0 ? -1 : 0;
 		}
 		/* Decide what must stay in the buffer. */

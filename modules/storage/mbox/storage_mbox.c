@@ -14,8 +14,9 @@
  * ends and dot-stuffs while streaming.
  *
  * Configuration, section [mbox]:
- *   escape = mboxrd|mboxo   how ">From " in bodies is undone (mboxrd)
- *   content_length = yes|no honour Content-Length: headers (no)
+ *   escape = none|mboxrd|mboxo how ">From " in bodies is undone (none:
+ *                           served as stored, as Dovecot and popa3d do)
+ *   content_length = yes|no honour Content-Length: headers (yes)
  *   lock_timeout_ms = N     wait for an MDA's dotlock + fcntl lock (5000)
  *   dotlock = yes|no        take <mbox>.lock as well as fcntl (yes)
  *   x_uidl = yes|no         reuse X-UIDL: headers as UIDs (no)
@@ -48,17 +49,24 @@
  * that empty line is the separator and belongs to no message, and so does
  * an empty line at the very end of the file, so a message keeps its size
  * when mail is appended after it.  A "From " line not preceded by an
- * empty line is body text.  With content_length = yes, a Content-Length:
- * header whose end lands on the end of the file or on "\nFrom " after
- * an empty line makes "From " lines inside that body text.  Empty lines
+ * empty line is body text.  With content_length = yes, a valid
+ * Content-Length: header (Dovecot's rule, mb_cl_check()) frames the body:
+ * the body ends at the end of the file or is followed by one line end and
+ * the end of the file or a "From " line; that line end is the separator,
+ * so a body without a final newline is followed directly by the next
+ * From_ line.  "From " lines inside a framed body are text, and the
+ * message is served exactly as stored: its flags are 0 whatever escape
+ * says (Dovecot writes bodies unescaped and relies on the header).  An
+ * invalid or missing header leaves the From_ line scan to decide.  Empty lines
  * before the first From_ line are allowed (and kept); any other start is
  * not an mbox: [SYS/PERM], logged, never rewritten.  NULs, CRLF line
  * ends, lines of any length and a last message without a final newline
  * are served as they are.
  *
  * Sizes are computed with core->msg_size_* over exactly the bytes message()
- * hands out (after the From_ line, up to the separator), with the escape
- * flag, so LIST equals what RETR sends.
+ * hands out (after the From_ line, up to the separator), with the message's
+ * flags (the escape, or 0 for a framed body), so LIST equals what RETR
+ * sends.
  *
  * Symlinks and owners.  The mbox and every file next to it are opened
  * with O_NOFOLLOW, and the mbox must belong to the mail user (a spool
@@ -108,8 +116,8 @@
  *
  * Index.  A text file: a header line with the options that change
  * sizes and UIDs, a line "mbox <dev> <ino> <size> <mtime s> <mtime ns>",
- * one line per message "<from> <data> <length> <size> <fromhash> <key>
- * <uid|->" and "end <count> <hash of all before>".  Same inode, size and
+ * one line per message "<from> <data> <length> <size> <flags> <fromhash>
+ * <key> <uid|->" and "end <count> <hash of all before>".  Same inode, size and
  * mtime: used as it is.  Same inode and a larger size: the messages but
  * the last are reused after checking the first and last From_ lines, and
  * the scan restarts at the last one.  Anything else, or any parse error:
@@ -151,7 +159,7 @@ mbox_init(const struct satchel_core *core, const struct satchel_conf *conf,
 		int def;
 	} bools[] = {
 		{ "content_length", offsetof(struct mbox_ctx, content_length),
-		    0 },
+		    1 },
 		{ "dotlock", offsetof(struct mbox_ctx, dotlock), 1 },
 		{ "x_uidl", offsetof(struct mbox_ctx, x_uidl), 0 },
 		{ "index", offsetof(struct mbox_ctx, index), 1 },
@@ -171,7 +179,7 @@ mbox_init(const struct satchel_core *core, const struct satchel_conf *conf,
 		return -1;
 	}
 	ctx->core = core;
-	ctx->escape = SATCHEL_MSG_MBOXRD;
+	ctx->escape = 0;	/* as Dovecot and popa3d: as stored */
 	ctx->lock_timeout_ms = 5000;
 	for (i = 0; i < sizeof(bools) / sizeof(bools[0]); i++)
 		*(int *)(void *)((char *)ctx + bools[i].off) = bools[i].def;
@@ -182,9 +190,11 @@ mbox_init(const struct satchel_core *core, const struct satchel_conf *conf,
 			ctx->escape = SATCHEL_MSG_MBOXRD;
 		else if (strcmp(s, "mboxo") == 0)
 			ctx->escape = SATCHEL_MSG_MBOXO;
+		else if (strcmp(s, "none") == 0)
+			ctx->escape = 0;
 		else {
 			core->conf_error(conf, "escape",
-			    "expected mboxrd or mboxo");
+			    "expected none, mboxrd or mboxo");
 			goto fail;
 		}
 	}
@@ -679,7 +689,7 @@ mbox_message(void *vmb, size_t n, struct satchel_msgref *ref,
 	ref->fd = fd;
 	ref->offset = (off_t)m->data_off;
 	ref->length = m->length;
-	ref->flags = mb->ctx->escape;
+	ref->flags = m->flags;
 	return 0;
 }
 

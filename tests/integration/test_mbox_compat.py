@@ -1,0 +1,489 @@
+"""mbox compatibility with Dovecot and popa3d: the same mbox served by
+real Dovecot (Debian's dovecot-pop3d, a private instance on loopback) and
+by Satchel with its defaults (escape = none, content_length = yes) gives
+the same RETR bytes and LIST sizes; and Satchel alone: escape = mboxrd,
+mboxo and none each do what they promise, a body framed by a valid
+Content-Length: is served exactly as stored whatever escape says, a
+message without a final newline does not merge with the next one, and
+DELE of one message keeps every byte of the others.
+
+Dovecot hides some headers from POP3 clients (Content-Length, Status,
+X-IMAP, X-IMAPbase, X-Keywords, X-Status, X-UID: mbox_hide_headers in its
+src/lib-storage/index/mbox/mbox-storage.c); Satchel serves a message as
+one stored range and so keeps them.  The comparison removes exactly those
+header lines from Satchel's answer and their octets from its LIST size,
+and asserts that nothing else differs.  One more difference, in sizes
+only: for a message without a final newline both servers send a CRLF
+before the terminating dot; Satchel's LIST size counts it (LIST always
+equals the octets RETR sends), Dovecot's and popa3d's do not."""
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import time
+
+from satchel import (DOMAIN, Failure, Pop, check, ensure_tool, eq,
+                     free_port, wire, wait_for)
+
+HIDDEN = (b"content-length", b"status", b"x-imap", b"x-imapbase",
+          b"x-keywords", b"x-status", b"x-uid")
+
+
+def fl(n, who=b"sender"):
+    return b"From %s%d@test.example Mon Jan  1 00:00:%02d 2024" % (
+        who, n, n % 60)
+
+
+def cl_msg(n, headers, body, eol=b"\n"):
+    """A message whose body is framed by a valid Content-Length:."""
+    return (fl(n) + eol + headers + b"Content-Length: %d" % len(body) +
+            eol + eol + body)
+
+
+# The test mbox, message by message, with what separates it from the next.
+# Each entry: (stored message after its From_ line, bytes to RETR when
+# served as stored, separator after it).
+def build():
+    parts = []
+    # 1: plain body with >From lines (mboxo/mboxrd-looking), no CL.
+    m1 = (b"From: a@test.example\nSubject: one\nMessage-ID: <1@x>\n\n"
+          b">From the start of a line\n>>From twice\n>>>From thrice\n"
+          b"From inside, no blank line before\n.\n..\n.dot\n"
+          b">Fromage\nlast\n")
+    parts.append((fl(1) + b"\n" + m1, b"\n"))
+    # 2: a Content-Length-framed body with From and >From lines, after
+    # empty lines too (Dovecot writes bodies like this, unescaped).
+    b2 = (b"text\n\nFrom someone Mon Jan  1 00:00:00 2024\n"
+          b">From quoted\n>>From quoted twice\n\nFrom x\nend\n")
+    parts.append((cl_msg(2, b"From: b@test.example\nSubject: two\n"
+                                b"Message-ID: <2@x>\n", b2), b"\n"))
+    # 3: CL-framed, no final newline, the next From_ line right after
+    # one LF (what Dovecot's append leaves after such a message).
+    b3 = b"no final newline\n>From here\nthe end"
+    parts.append((cl_msg(3, b"From: c@test.example\nSubject: three\n"
+                                b"Message-ID: <3@x>\n", b3), b"\n"))
+    # 4: CRLF lines, CL-framed, >From inside.
+    b4 = b"crlf body\r\n>From crlf\r\n\r\nFrom inside crlf\r\n"
+    parts.append((cl_msg(4, b"From: d@test.example\r\nSubject: four\r\n"
+                                b"Message-ID: <4@x>\r\n", b4, b"\r\n"),
+                  b"\r\n"))
+    # 5: CRLF, no CL, a >From line.
+    m5 = (b"From: e@test.example\r\nSubject: five\r\nMessage-ID: <5@x>"
+          b"\r\n\r\nline\r\n>From x\r\nmixed\nends\r\n")
+    parts.append((fl(5) + b"\r\n" + m5, b"\n"))
+    # 6: last, CL-framed, LF.
+    b6 = b"six\n>>From six\nbye\n"
+    parts.append((cl_msg(6, b"From: f@test.example\nSubject: six\n"
+                                b"Message-ID: <6@x>\n", b6), b"\n"))
+    return parts
+
+
+def mbox_bytes(parts):
+    return b"".join(m + sep for m, sep in parts)
+
+
+def stored(parts, i):
+    """Message i's stored bytes (after its From_ line)."""
+    m = parts[i][0]
+    return m[m.index(b"\n") + 1:]
+
+
+def strip_hidden(data):
+    """Remove Dovecot's hidden header lines from RETR bytes (CRLF form);
+    returns (bytes, octets removed)."""
+    end = data.find(b"\r\n\r\n")
+    head = data[:end + 2] if end >= 0 else data
+    rest = data[end + 2:] if end >= 0 else b""
+    out, removed, skip = [], 0, False
+    lines = head.split(b"\r\n")[:-1] if head.endswith(b"\r\n") else \
+        head.split(b"\r\n")
+    for ln in lines:
+        if ln[:1] in (b" ", b"\t") and skip:
+            removed += len(ln) + 2
+            continue
+        name = ln.split(b":", 1)[0].strip().lower()
+        skip = b":" in ln and name in HIDDEN
+        if skip:
+            removed += len(ln) + 2
+            continue
+        out.append(ln + b"\r\n")
+    return b"".join(out) + rest, removed
+
+
+def unstuff(raw):
+    """RETR answer bytes (up to CRLF.CRLF) -> message octets."""
+    check(raw.endswith(b".\r\n"), "no terminator")
+    body = raw[:-3]
+    lines = body.split(b"\r\n")
+    return b"\r\n".join(l[1:] if l.startswith(b".") else l
+                        for l in lines)
+
+
+def fetch_all(port, user, password):
+    """LIST sizes and raw RETR answers of every message."""
+    p = Pop(port, timeout=20)
+    try:
+        check(p.greeting.startswith("+OK"), "greeting: %r" % p.greeting)
+        r = p.login(user, password)
+        check(r.startswith("+OK"), "login %s: %r" % (user, r))
+        st, lines = p.cmd_multi("LIST")
+        check(st.startswith("+OK"), "LIST: %r" % st)
+        sizes = [int(l.split()[1]) for l in lines]
+        got = []
+        for i in range(len(sizes)):
+            st = p.cmd("RETR %d" % (i + 1))
+            check(st.startswith("+OK"), "RETR %d: %r" % (i + 1, st))
+            got.append(p.raw_multiline())
+        p.cmd("QUIT")
+    finally:
+        p.close()
+    return sizes, got
+
+
+class Dovecot:
+    """A private Dovecot (pop3 only) on 127.0.0.1 serving one mbox user
+    from DIR; stopped by the pid in its master.pid."""
+
+    def __init__(self, top, data):
+        self.dovecot = ensure_tool("dovecot", "dovecot-pop3d")
+        check(os.path.exists("/usr/lib/dovecot/pop3"),
+              "dovecot-pop3d not installed")
+        self.dir = os.path.join(top, "dovecot")
+        vm = pwd.getpwnam("vmail")
+        for d in ("", "base", "state", "mail"):
+            os.makedirs(os.path.join(self.dir, d), exist_ok=True)
+            os.chmod(os.path.join(self.dir, d), 0o755)
+        mail = os.path.join(self.dir, "mail")
+        os.chown(mail, vm.pw_uid, vm.pw_gid)
+        self.inbox = os.path.join(mail, "inbox")
+        with open(self.inbox, "wb") as f:
+            f.write(data)
+        os.chown(self.inbox, vm.pw_uid, vm.pw_gid)
+        os.chmod(self.inbox, 0o600)
+        self.port = free_port()
+        passwd = os.path.join(self.dir, "passwd")
+        with open(passwd, "w") as f:
+            f.write("dove:{PLAIN}dove-pw:%d:%d::%s::\n"
+                    % (vm.pw_uid, vm.pw_gid, mail))
+        os.chmod(passwd, 0o644)
+        self.conf = os.path.join(self.dir, "dovecot.conf")
+        with open(self.conf, "w") as f:
+            f.write("""\
+base_dir = {d}/base
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+protocols = pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+first_valid_uid = 100
+mail_location = mbox:{m}:INBOX={m}/inbox
+passdb {{
+  driver = passwd-file
+  args = {d}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = {d}/passwd
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {p}
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service pop3-login {{
+  chroot =
+}}
+""".format(d=self.dir, m=mail, p=self.port))
+        self.pidfile = os.path.join(self.dir, "base", "master.pid")
+
+    def start(self):
+        # It daemonizes: no pipes for it to inherit.
+        err = os.path.join(self.dir, "start.err")
+        with open(err, "wb") as ef:
+            r = subprocess.run([self.dovecot, "-c", self.conf],
+                               stdin=subprocess.DEVNULL, stdout=ef,
+                               stderr=ef, timeout=30)
+        if r.returncode != 0:
+            with open(err, "rb") as ef:
+                raise Failure("dovecot: %r" % ef.read())
+        import socket
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                s = socket.create_connection(("127.0.0.1", self.port), 0.5)
+                s.close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise Failure("dovecot not listening; log:\n%s"
+                                  % self.log()[-2000:])
+                time.sleep(0.1)
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "dovecot.log"), "r",
+                      errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        try:
+            with open(self.pidfile) as f:
+                pid = int(f.read().strip())
+        except (OSError, ValueError):
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+
+
+class Box:
+    """An mbox user of Satchel: the file env.dir/mbox/DOMAIN/local."""
+
+    def __init__(self, env, local, data, conf=""):
+        self.env = env
+        self.user = env.add_user(local)
+        pw = env.mail_pw
+        self.dir = os.path.join(env.dir, "mbox", DOMAIN)
+        os.makedirs(self.dir, exist_ok=True)
+        for d in (os.path.dirname(self.dir), self.dir):
+            os.chown(d, pw.pw_uid, pw.pw_gid)
+            os.chmod(d, 0o755)
+        self.path = os.path.join(self.dir, local)
+        with open(self.path, "wb") as f:
+            f.write(data)
+        os.chown(self.path, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.path, 0o600)
+        orig = env.config_text
+        env.config_text = lambda **o: orig(**o) + "\n[mbox]\n" + conf
+        env.conf["mail_location"] = "mbox:%s/mbox/%%d/%%n" % env.dir
+
+    def read(self):
+        with open(self.path, "rb") as f:
+            return f.read()
+
+
+def test_mbox_compat_dovecot_same_bytes(env):
+    parts = build()
+    data = mbox_bytes(parts)
+    dc = Dovecot(env.dir, data)
+    dc.start()
+    try:
+        d_sizes, d_got = fetch_all(dc.port, "dove", "dove-pw")
+    finally:
+        dc.stop()
+    box = Box(env, "alice", data)      # Satchel's defaults
+    env.start()
+    s_sizes, s_got = fetch_all(env.port, box.user, "s3cret-pw")
+    eq(len(d_got), len(parts), "Dovecot's message count")
+    eq(len(s_got), len(parts), "Satchel's message count")
+    for i in range(len(parts)):
+        got, removed = strip_hidden(s_got[i])
+        # The only difference allowed: the Content-Length: line.
+        eq(removed > 0, has_cl(parts, i), "message %d: hidden headers"
+           % (i + 1))
+        eq(got, d_got[i], "message %d: RETR bytes, Satchel vs Dovecot"
+           % (i + 1))
+        # A message without a final newline: both send a CRLF before
+        # the terminator; Satchel's size counts it (LIST == the octets
+        # RETR sends), Dovecot's (and popa3d's) does not.
+        nonl = 0 if stored(parts, i).endswith(b"\n") else 2
+        eq(s_sizes[i] - removed - nonl, d_sizes[i],
+           "message %d: LIST size" % (i + 1))
+        # And Satchel serves exactly the stored bytes.
+        eq(s_got[i], wire(stored(parts, i)), "message %d: as stored"
+           % (i + 1))
+        eq(s_sizes[i], len(unstuff(s_got[i])),
+           "message %d: LIST size is the octets sent" % (i + 1))
+    eq(box.read(), data, "Satchel left the mbox unchanged")
+
+
+def has_cl(parts, i):
+    """Does message i's header hold a Content-Length: (all of ours are
+    valid)?"""
+    head = stored(parts, i).replace(b"\r\n", b"\n").split(b"\n\n")[0]
+    return b"\ncontent-length:" in b"\n" + head.lower()
+
+
+def undo(body, mode):
+    """What escape = mode promises for a body that is not CL-framed."""
+    out = []
+    for ln in body.split(b"\n"):
+        s = ln.lstrip(b">")
+        if mode == "mboxrd" and ln.startswith(b">") and \
+                s.startswith(b"From "):
+            ln = ln[1:]
+        elif mode == "mboxo" and ln.startswith(b">From "):
+            ln = ln[1:]
+        out.append(ln)
+    return b"\n".join(out)
+
+
+class Conf:
+    """A mutable [mbox] section for Box, so one test can restart Satchel
+    with other settings."""
+
+    def __init__(self, text=""):
+        self.text = text
+
+    def __radd__(self, other):
+        return other + self.text
+
+
+def restart(env, conf, text):
+    env.stop()
+    conf.text = text
+    env.start()
+
+
+def test_mbox_compat_escape_modes(env):
+    parts = build()
+    data = mbox_bytes(parts)
+    conf = Conf()
+    box = Box(env, "alice", data, conf)
+    first = True
+    for mode in ("none", "mboxrd", "mboxo"):
+        if first:
+            conf.text = "escape = %s\n" % mode
+            env.start()
+            first = False
+        else:
+            restart(env, conf, "escape = %s\n" % mode)
+        sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+        eq(len(got), len(parts), "%s: message count" % mode)
+        for i in range(len(parts)):
+            want = stored(parts, i)
+            if mode != "none" and not has_cl(parts, i):
+                want = undo(want, mode)
+            eq(got[i], wire(want), "escape = %s, message %d" % (mode, i + 1))
+            eq(sizes[i], len(unstuff(got[i])), "escape = %s, LIST %d"
+               % (mode, i + 1))
+        # What the modes promise, spelled out on message 1's lines.
+        lines = got[0].split(b"\r\n")
+        exp = {"none": (b">From the start of a line", b">>From twice"),
+               "mboxrd": (b"From the start of a line", b">From twice"),
+               "mboxo": (b"From the start of a line", b">>From twice")}
+        for ln in exp[mode]:
+            check(ln in lines, "escape = %s: %r not served" % (mode, ln))
+        # A CL-framed body is never unescaped.
+        check(b">From quoted\r\n>>From quoted twice\r\n" in got[1],
+              "escape = %s unescaped a Content-Length body" % mode)
+    # content_length = no: message 2's body splits at its From lines.
+    restart(env, conf, "escape = none\ncontent_length = no\n")
+    sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+    check(len(got) > len(parts), "content_length = no: %d messages"
+          % len(got))
+    eq(box.read(), data, "the mbox after sessions without DELE")
+
+
+def dele_session(env, user, numbers):
+    p = Pop(env.port, timeout=20)
+    try:
+        r = p.login(user, "s3cret-pw")
+        check(r.startswith("+OK"), "login: %r" % r)
+        st, lines = p.cmd_multi("UIDL")
+        uids = [l.split()[1] for l in lines]
+        for n in numbers:
+            eq(p.cmd("DELE %d" % n)[:3], "+OK", "DELE %d" % n)
+        eq(p.cmd("QUIT")[:3], "+OK", "QUIT")
+    finally:
+        p.close()
+    return uids
+
+
+def uidl(env, user):
+    p = Pop(env.port, timeout=20)
+    try:
+        p.login(user, "s3cret-pw")
+        st, lines = p.cmd_multi("UIDL")
+        p.cmd("QUIT")
+    finally:
+        p.close()
+    return [l.split()[1] for l in lines]
+
+
+def test_mbox_compat_dele_keeps_bytes(env):
+    parts = build()
+    data = mbox_bytes(parts)
+    box = Box(env, "alice", data)
+    env.start()
+    before_sizes, before = fetch_all(env.port, box.user, "s3cret-pw")
+    uids = dele_session(env, box.user, [2])
+    left = [parts[i] for i in range(len(parts)) if i != 1]
+    eq(box.read(), mbox_bytes(left), "the mbox after DELE 2")
+    sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+    keep = [i for i in range(len(parts)) if i != 1]
+    eq(got, [before[i] for i in keep], "RETR of the others after DELE 2")
+    eq(sizes, [before_sizes[i] for i in keep], "LIST after DELE 2")
+    eq(uidl(env, box.user), [uids[i] for i in keep], "UIDL after DELE 2")
+    # Now the message before the one without a final newline, then that
+    # one: what follows keeps its bytes, nothing merges.
+    dele_session(env, box.user, [1])
+    keep = keep[1:]
+    eq(box.read(), mbox_bytes([parts[i] for i in keep]),
+       "the mbox after DELE 1")
+    sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+    eq(got, [before[i] for i in keep], "RETR after DELE 1")
+    dele_session(env, box.user, [1])    # message 3, no final newline
+    keep = keep[1:]
+    eq(box.read(), mbox_bytes([parts[i] for i in keep]),
+       "the mbox after deleting the message without a final newline")
+    sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+    eq(got, [before[i] for i in keep], "RETR at the end")
+    eq(uidl(env, box.user), [uids[i] for i in keep], "UIDL at the end")
+    # And Dovecot reads the rewritten mbox the same way.
+    dc = Dovecot(env.dir, box.read())
+    dc.start()
+    try:
+        d_sizes, d_got = fetch_all(dc.port, "dove", "dove-pw")
+    finally:
+        dc.stop()
+    eq(len(d_got), len(keep), "Dovecot's count after Satchel's rewrite")
+    for k, i in enumerate(keep):
+        g, removed = strip_hidden(got[k])
+        eq(g, d_got[k], "message %d after the rewrite: Satchel vs Dovecot"
+           % (i + 1))
+
+
+def test_mbox_compat_wire_messages(env):
+    """CRLF messages the module marks SATCHEL_MSG_WIRE (sent with
+    sendfile() unread) and their neighbours with a dot line, a bare LF or
+    a Content-Length: body without a final newline come out exactly."""
+    big = b"".join(b"line %06d of a CRLF message\r\n" % i
+                   for i in range(4000))
+    msgs = [
+        b"Subject: wire\r\n\r\n" + big,
+        b"Subject: dot\r\n\r\n" + big + b".dot line\r\n",
+        b"Subject: bare lf\r\n\r\n" + big + b"bare\n",
+        b"Subject: cl\r\nContent-Length: %d\r\n\r\n" % (len(big) + 4) +
+        big + b"tail",
+    ]
+    data = b"".join(fl(i) + b"\r\n" + m + b"\r\n" for i, m in
+                    enumerate(msgs))
+    box = Box(env, "alice", data)
+    env.start()
+    for rnd in range(2):        # the second session uses the index
+        sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+        eq(len(got), len(msgs), "count")
+        for i, m in enumerate(msgs):
+            eq(got[i], wire(m), "round %d message %d" % (rnd, i + 1))
+            eq(sizes[i], len(unstuff(got[i])), "LIST %d" % (i + 1))
+        eq(sizes[0], len(msgs[0]), "the wire message's size is its length")
+    eq(box.read(), data, "mbox unchanged")
