@@ -257,7 +257,7 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 
 /*
  * lock_conflict = takeover.  The agent met the session lock and retries
- * it; the master, poked through the wake pipe, finds the older session
+ * it; the master, poked through the worker's channel, finds the older session
  * of the same user in the scoreboard and ends it without UPDATE
  * (control.c).  Asked again every TAKEOVER_POKE_MS, since a signal that
  * came just before the old worker went to sleep in poll() is not seen
@@ -274,7 +274,11 @@ session_takeover_wait(struct session *s, int fd, struct privsep_msg *mp)
 	for (waited = 0; waited < TAKEOVER_WAIT_MS;
 	    waited += TAKEOVER_POKE_MS) {
 		s->slot->takeover = 1;
-		(void)!write(s->d->wake[1], "", 1);
+		{
+			char t = MASTER_CHAN_TAKEOVER;
+
+			(void)!write(s->d->chan, &t, 1);
+		}
 		r = privsep_recv(fd, mp, TAKEOVER_POKE_MS);
 		if (r == -1 && errno == ETIMEDOUT)
 			continue;

@@ -938,6 +938,28 @@ test_uids(void)
 	ops->close(mb);
 	TEST_DONE();
 
+	/*
+	 * Other options (or an index of the older format) mean a full scan,
+	 * but the twins keep the suffixed UIDs the old index remembers.
+	 */
+	TEST_START("UIDs: twins keep their UIDs when the options change");
+	ASSERT_INT_EQ(mb_open_ctx(ctx_with("escape = mboxrd\n"), path, &mb),
+	    SATCHEL_MBOX_OK);
+	if (mb != NULL) {
+		ASSERT_INT_EQ(ops->count(mb), 2);
+		ASSERT_STR_EQ(uid_of(mb, 0), uids[1]);
+		ASSERT_STR_EQ(uid_of(mb, 1), uids[2]);
+		ops->close(mb);
+	}
+	/* And back, through the index the mboxrd session wrote. */
+	ASSERT_INT_EQ(mb_open(path, &mb), SATCHEL_MBOX_OK);
+	if (mb != NULL) {
+		ASSERT_STR_EQ(uid_of(mb, 0), uids[1]);
+		ASSERT_STR_EQ(uid_of(mb, 1), uids[2]);
+		ops->close(mb);
+	}
+	TEST_DONE();
+
 	TEST_START("x_uidl: used when valid and unique, never twice");
 	fixture("xuidl.mbox", path, sizeof(path));
 	ASSERT_INT_EQ(mb_open_ctx(ctx_with("x_uidl = yes\n"), path, &mb),

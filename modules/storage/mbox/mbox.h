@@ -187,6 +187,7 @@ int	 mb_index_parse(const struct satchel_core *core, const char *opts,
 int	 mb_index_load(struct mbox *, uint64_t *);
 void	 mb_index_write(struct mbox *, const struct mb_msg *, size_t,
 	    const struct stat *, uint64_t);
+void	 mb_index_carry(struct mbox *, struct mb_list *);
 
 /* storage_mbox.c */
 int	 mb_lock(struct mbox *, int);

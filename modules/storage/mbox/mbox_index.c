@@ -293,3 +293,104 @@ fail:
 	    mb->idxpath, err ? "write error" : strerror(errno));
 	(void)unlink(tmp);
 }
+
+/*
+ * An index that cannot be used (written with other options or in the
+ * older format, or for a file rewritten since) still says which
+ * suffixed UID ("<hash>-2", ...) each twin was given.  Give those back
+ * to the scanned messages l (the n-th twin of a key in the old index to
+ * the n-th message with that key, and only to one without a UID yet), so
+ * that changing options or upgrading renames no message.  Nothing else
+ * of the old index is believed; any doubt about it carries nothing.
+ */
+void
+mb_index_carry(struct mbox *mb, struct mb_list *l)
+{
+	const struct satchel_core *core = mb->core;
+	char hb[SATCHEL_HASH_HEX + 1], *data = NULL, *p, *q, *e, *end;
+	char *f[10];
+	uint64_t (*keys)[2] = NULL, sum;
+	size_t nf, i, nkeys = 0, nth, seen, len;
+	struct stat st;
+	int fd;
+
+	if (!mb->ctx->index || l->n == 0)
+		return;
+	fd = open(mb->idxpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || st.st_size < 8 ||
+	    st.st_size > MB_INDEX_MAX ||
+	    (data = malloc((size_t)st.st_size + 1)) == NULL ||
+	    pread(fd, data, (size_t)st.st_size, 0) != st.st_size)
+		goto done;
+	data[st.st_size] = '\0';
+	end = data + st.st_size;
+	/* Whole, as written: "end <count> <hash of all before>" last. */
+	for (q = end - 1; q > data && q[-1] != '\n'; q--)
+		;
+	if (end[-1] != '\n' || strncmp(q, "end ", 4) != 0 ||
+	    (p = memchr(q + 4, ' ', (size_t)(end - q - 4))) == NULL)
+		goto done;
+	len = (size_t)(end - 1 - (p + 1));
+	if (len == 0 || core->parse_digits(p + 1, len, 16, &sum) != len ||
+	    core->fnv64(SATCHEL_FNV64_INIT, data, (size_t)(q - data)) != sum ||
+	    strncmp(data, "satchel-mbox-index ", 19) != 0)
+		goto done;
+	/* The two header lines, then one message per line. */
+	if ((p = memchr(data, '\n', (size_t)(q - data))) == NULL ||
+	    (p = memchr(p + 1, '\n', (size_t)(q - p - 1))) == NULL)
+		goto done;
+	if ((keys = calloc((size_t)(q - p) / 16 + 1, sizeof(*keys))) == NULL)
+		goto done;
+	for (p++; p < q; p = e + 1) {
+		e = memchr(p, '\n', (size_t)(q - p));
+		*e = '\0';
+		for (nf = 0; nf < 10 && p != NULL; nf++) {
+			f[nf] = p;
+			if ((p = strchr(p, ' ')) != NULL)
+				*p++ = '\0';
+		}
+		/* "... <key0> <key1> <uid>": 8 fields (format 1) or 9. */
+		if (nf < 8 || nf > 9 || core->parse_digits(f[nf - 3],
+		    strlen(f[nf - 3]), 16, &keys[nkeys][0]) !=
+		    strlen(f[nf - 3]) || core->parse_digits(f[nf - 2],
+		    strlen(f[nf - 2]), 16, &keys[nkeys][1]) !=
+		    strlen(f[nf - 2]))
+			goto done;	/* not an index we wrote */
+		nkeys++;
+		if (strcmp(f[nf - 1], "-") == 0)
+			continue;
+		/* Only a suffixed hash: "<hex of key>-<n>". */
+		core->hash128_hex(keys[nkeys - 1], hb);
+		len = strlen(hb);
+		if (strncmp(f[nf - 1], hb, len) != 0 || f[nf - 1][len] != '-' ||
+		    strlen(f[nf - 1]) > SATCHEL_UID_MAX)
+			continue;
+		for (i = len; f[nf - 1][i] != '\0'; i++)
+			if ((unsigned char)f[nf - 1][i] < 0x21 ||
+			    (unsigned char)f[nf - 1][i] > 0x7e)
+				break;
+		if (f[nf - 1][i] != '\0')
+			continue;
+		for (i = 0, nth = 0; i + 1 < nkeys; i++)
+			if (keys[i][0] == keys[nkeys - 1][0] &&
+			    keys[i][1] == keys[nkeys - 1][1])
+				nth++;
+		for (i = 0, seen = 0; i < l->n; i++) {
+			if (l->v[i].key[0] != keys[nkeys - 1][0] ||
+			    l->v[i].key[1] != keys[nkeys - 1][1])
+				continue;
+			if (seen++ == nth) {
+				if (l->v[i].uid == NULL)
+					l->v[i].uid = strdup(f[nf - 1]);
+				break;
+			}
+		}
+	}
+done:
+	(void)close(fd);
+	free(keys);
+	free(data);
+}

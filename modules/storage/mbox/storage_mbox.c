@@ -122,6 +122,15 @@
  * the last are reused after checking the first and last From_ lines, and
  * the scan restarts at the last one.  Anything else, or any parse error:
  * full scan, index rewritten.  Written to a temporary name and renamed.
+ * An index that is whole but unusable (other options, format 1, a file
+ * rewritten by others) still gives the suffixed UIDs of twins back to
+ * the scanned messages with the same key (mb_index_carry()), so option
+ * changes and upgrades rename nothing.
+ *
+ * Wire bytes.  A message with nothing to unescape whose RFC 1939 size
+ * equals its stored length (every line ends CRLF, the last one too) and
+ * with no line starting with '.' gets SATCHEL_MSG_WIRE: the worker may
+ * sendfile() it without reading it.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -619,6 +628,8 @@ mbox_open(void *vctx, const struct satchel_mailbox_ref *ref, void **mbox_r,
 		}
 	}
 	mb_unlock(mb);
+	if (ctx->uidl_format == NULL && reused == 0)
+		mb_index_carry(mb, &mb->l);	/* twins keep their UIDs */
 	if ((ctx->uidl_format != NULL ? mb_uidl_assign(mb) :
 	    mb_assign_uids(core, &mb->l)) == -1 || mb_apply_pins(mb) == -1) {
 		*errstr_r = "out of memory";
