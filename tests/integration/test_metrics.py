@@ -112,6 +112,8 @@ def memory(pid):
                                        ("[vvar]", "[vsyscall]")):
                 continue
             lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            if hi - lo > 1 << 28:
+                continue    # a sanitizer's shadow, not data
             try:
                 mem.seek(lo)
                 out.append(mem.read(hi - lo))
