@@ -22,6 +22,7 @@
 #include "compat/poison.h"
 
 static int tchar(unsigned char);
+static unsigned char lower(unsigned char);
 static int ieq(const char *, size_t, const char *);
 static int icontains(const char *, size_t, const char *);
 static int request_line(const char *, size_t, struct stats_http_req *);
@@ -110,7 +111,7 @@ request_line(const char *p, size_t len, struct stats_http_req *req)
 static int
 header(const char *p, size_t len, struct stats_http_req *req)
 {
-	size_t i = 0, v, vl;
+	size_t i = 0, v, vl, k;
 
 	while (i < len && tchar((unsigned char)p[i]))
 		i++;
@@ -122,7 +123,7 @@ header(const char *p, size_t len, struct stats_http_req *req)
 	vl = len - v;
 	while (vl > 0 && (p[v + vl - 1] == ' ' || p[v + vl - 1] == '\t'))
 		vl--;
-	for (size_t k = v; k < v + vl; k++)
+	for (k = v; k < v + vl; k++)
 		if ((unsigned char)p[k] < 0x20 && p[k] != '\t')
 			return -1;
 	if (ieq(p, i, "accept")) {
