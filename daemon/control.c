@@ -312,8 +312,10 @@ ctl_slot_str(char *dst, size_t dstsz, const char *src, size_t srcsz)
 {
 	size_t len = strnlen(src, srcsz);
 
-	if (len == 0)
-		return "-";
+	if (len == 0) {
+		strlcpy(dst, "-", dstsz);
+		return dst;
+	}
 	return log_vis(dst, dstsz, src, len);
 }
 
@@ -389,14 +391,17 @@ ctl_kick(struct satcheld *s, int fd, char **argv, int argc)
 	/* The slot holds the escaped canonical name. */
 	log_vis(vis, sizeof(vis), argv[1], strlen(argv[1]));
 	for (i = 0; i < s->sb->nslots; i++) {
-		if (!ctl_user_slot(s, i, vis) || ctl_end_session(s, i,
-		    SB_KICK_ADMIN) == -1)
+		if (!ctl_user_slot(s, i, vis))
+			continue;
+		/* Copied first: the worker clears them as it ends. */
+		ctl_slot_str(id, sizeof(id), s->sb->slots[i].session,
+		    sizeof(s->sb->slots[i].session));
+		ctl_slot_str(peer, sizeof(peer), s->sb->slots[i].peer,
+		    sizeof(s->sb->slots[i].peer));
+		if (ctl_end_session(s, i, SB_KICK_ADMIN) == -1)
 			continue;
 		log_info("session=%s event=kick user=%s addr=%s "
-		    "by=satchelctl", ctl_slot_str(id, sizeof(id),
-		    s->sb->slots[i].session, sizeof(s->sb->slots[i].session)),
-		    vis, ctl_slot_str(peer, sizeof(peer),
-		    s->sb->slots[i].peer, sizeof(s->sb->slots[i].peer)));
+		    "by=satchelctl", id, vis, peer);
 		ctl_printf(fd, "kicked session %s (%s)", id, peer);
 		n++;
 	}
@@ -563,6 +568,10 @@ control_takeovers(struct satcheld *s)
 			if (j == i || !ctl_user_slot(s, j, nw->user))
 				continue;
 			ol = &s->sb->slots[j];
+			ctl_slot_str(oid, sizeof(oid), ol->session,
+			    sizeof(ol->session));
+			ctl_slot_str(opeer, sizeof(opeer), ol->peer,
+			    sizeof(ol->peer));
 			if ((r = ctl_end_session(s, j, SB_KICK_TAKEOVER)) == -1)
 				continue;
 			found = 1;
@@ -574,10 +583,7 @@ control_takeovers(struct satcheld *s)
 			    sizeof(nw->session)), ctl_slot_str(user,
 			    sizeof(user), nw->user, sizeof(nw->user)),
 			    ctl_slot_str(peer, sizeof(peer), nw->peer,
-			    sizeof(nw->peer)), ctl_slot_str(oid, sizeof(oid),
-			    ol->session, sizeof(ol->session)),
-			    ctl_slot_str(opeer, sizeof(opeer), ol->peer,
-			    sizeof(ol->peer)));
+			    sizeof(nw->peer)), oid, opeer);
 		}
 		if (!found)
 			log_debug("session=%s event=takeover result=no-session "

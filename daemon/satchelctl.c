@@ -244,10 +244,11 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	strlcat(line, "\n", sizeof(line));
-	if (send_all(fd, line, strlen(line)) == -1) {
-		fprintf(stderr, "satchelctl: send: %s\n", strerror(errno));
-		return 2;
-	}
+	/*
+	 * A refusal (not root) may come before the line is taken, and
+	 * close the connection under the send: read the answer anyway.
+	 */
+	(void)send_all(fd, line, strlen(line));
 
 	/* Lines until "+OK" or "-ERR ..." (or EOF). */
 	while (!ended) {

@@ -64,15 +64,19 @@ def test_ctl_who_and_kick(env):
 
     a = env.session(user)
     check(a.cmd("DELE 1").startswith("+OK"), "DELE 1")
-    rc, out, err = ctl(env, "who")
-    eq(rc, 0, "who: %s" % err)
-    rows = [l for l in out.splitlines() if l.startswith(user)]
-    eq(len(rows), 1, "one row for %s in %r" % (user, out))
-    f = rows[0].split()
+
+    def row():
+        rc, out, err = ctl(env, "who")
+        eq(rc, 0, "who: %s" % err)
+        rows = [l for l in out.splitlines() if l.startswith(user)]
+        eq(len(rows), 1, "one row for %s in %r" % (user, out))
+        f = rows[0].split()
+        # The worker counts what it sent once it waits for the next line.
+        return f if int(f[4]) > 0 else None
+    f = S.wait_for(row, 5, interval=0.1, what="who with bytes sent")
     eq(f[1], "127.0.0.1", "client address in who")
     eq(f[2], "transaction", "state in who")
     check(re.match(r"\d{4}-\d\d-\d\dT", f[3]), "since is a time: %r" % f[3])
-    check(int(f[4]) > 0, "bytes sent so far: %r" % f[4])
     ids = session_ids(env, user)
     eq(f[5], ids[-1], "session id in who")
 
@@ -184,6 +188,43 @@ def test_ctl_auth_test_mysql(env):
         M.no_password_in_log(env, db, "bob-pw", "off-pw")
     finally:
         M.clear_users(env, [db])
+
+
+def test_ctl_auth_test_backend_down_and_scheme(env):
+    """mysql with its database unreachable answers backend-down; a
+    passwd-file entry with an unknown scheme answers scheme-unsupported
+    (auth test and the auth_verbose line alike)."""
+    import test_mysql as M
+    if not os.path.exists(os.path.join(env.module_dir, "auth_mysql.so")):
+        raise S.Skip("auth_mysql.so not built")
+    user = env.add_user("alice", messages=[S.simple_message(1)])
+    odd = "odd@" + S.DOMAIN
+    env.users[odd] = ("{NO-SUCH-SCHEME}abc", env.maildir(user))
+    env.write_users()
+    pwfile = os.path.join(env.dir, "db.pw")
+    with open(pwfile, "w") as f:
+        f.write("not-used\n")
+    os.chmod(pwfile, 0o600)
+    section = ("[mysql]\nhosts = unix:%s/no-such.sock\nuser = satchel\n"
+               "password_file = %s\ndatabase = mail\nquery = SELECT "
+               "password FROM mailbox WHERE username = %%u\n"
+               "connect_timeout = 2\nread_timeout = 2\n" % (env.dir, pwfile))
+    M.start_mysql(env, "file mysql", section, keep_file=True,
+                  auth_verbose="yes")
+    rc, out, err = ctl(env, "auth", "test", "ghost@" + S.DOMAIN, "x")
+    eq(rc, 1, "ghost with the database down")
+    check("file: unknown-user" in out and "mysql: backend-down" in out,
+          "backend down: %r" % out)
+    check("result: backend-down (module mysql)" in out, "verdict: %r" % out)
+    rc, out, err = ctl(env, "auth", "test", odd, "x")
+    check(rc == 1 and "file: scheme-unsupported" in out,
+          "unknown scheme: %r" % out)
+    S.try_login(env, odd, "x")
+    env.wait_log(r"event=auth-reason user=%s .*module=file "
+                 r"reason=scheme-unsupported" % re.escape(odd))
+    S.try_login(env, "ghost@" + S.DOMAIN, "x", timeout=30)
+    env.wait_log(r"event=auth-reason user=ghost@%s .*module=mysql "
+                 r"reason=backend-down" % re.escape(S.DOMAIN))
 
 
 # ---- config, stats, reload, stop -----------------------------------------
