@@ -29,6 +29,22 @@ static char errlog[512];
  * flags 0: from the file with conf_load(); else conf_load_mem() with
  * those flags (CONF_LOAD_OFFLINE: certificate paths need not exist).
  */
+/* conf_dump's output, for the satchelctl config test. */
+static char dump_buf[16384];
+static size_t dump_len;
+
+static void
+dump_line(void *arg, const char *line)
+{
+	int n;
+
+	(void)arg;
+	n = snprintf(dump_buf + dump_len, sizeof(dump_buf) - dump_len, "%s\n",
+	    line);
+	if (n > 0 && (size_t)n < sizeof(dump_buf) - dump_len)
+		dump_len += (size_t)n;
+}
+
 static struct config *
 load_flags(const char *text, int flags)
 {
@@ -820,6 +836,63 @@ main(void)
 		}
 		conf_free(a);
 		conf_free(c2);
+	}
+	TEST_DONE();
+
+	/* issue 13: satchelctl config and the control socket's path */
+	TEST_START("conf_dump: -n, defaults, secrets masked; control path");
+	{
+		static const char mem[] = "listen = *:110\nauth = mysql\n"
+		    "login_fail_max = 3\nlock_conflict = takeover\n"
+		    "pidfile = /run/satchel/satcheld.pid\n"
+		    "[mysql]\npassword = s3cret\n"
+		    "password_file = /etc/satchel/db.pw\nuser = satchel\n";
+		char p[256];
+
+		cf = conf_load_mem("mem.conf", mem, sizeof(mem) - 1,
+		    CONF_LOAD_OFFLINE);
+		ASSERT_TRUE(cf != NULL);
+		if (cf != NULL) {
+			dump_len = 0;
+			dump_buf[0] = '\0';
+			conf_dump(cf, 1, dump_line, NULL);
+			ASSERT_TRUE(strstr(dump_buf, "lock_conflict = takeover\n")
+			    != NULL);
+			/* set to its default: not in -n */
+			ASSERT_TRUE(strstr(dump_buf, "login_fail_max") == NULL);
+			ASSERT_TRUE(strstr(dump_buf, "workers_max") == NULL);
+			ASSERT_TRUE(strstr(dump_buf, "[mysql]\n") != NULL);
+			ASSERT_TRUE(strstr(dump_buf, "s3cret") == NULL);
+			ASSERT_TRUE(strstr(dump_buf, "password = ********\n")
+			    != NULL);
+			ASSERT_TRUE(strstr(dump_buf, "password_file = "
+			    "/etc/satchel/db.pw\n") != NULL);
+			dump_len = 0;
+			dump_buf[0] = '\0';
+			conf_dump(cf, 0, dump_line, NULL);
+			ASSERT_TRUE(strstr(dump_buf, "workers_max = 256\n") !=
+			    NULL);
+			ASSERT_TRUE(strstr(dump_buf, "auth_verbose = no\n") !=
+			    NULL);
+			ASSERT_TRUE(strstr(dump_buf, "s3cret") == NULL);
+			ASSERT_INT_EQ(conf_control_path(cf, p, sizeof(p)), 0);
+			ASSERT_STR_EQ(p, "/run/satchel/satcheld.ctl");
+			ASSERT_INT_EQ(conf_control_path(cf, p, 10), -1);
+			conf_free(cf);
+		}
+		{
+			static const char m2[] = "listen = *:110\n"
+			    "auth = file\ncontrol_socket = /tmp/x.sock\n";
+
+			cf = conf_load_mem("mem.conf", m2, sizeof(m2) - 1,
+			    CONF_LOAD_OFFLINE);
+		}
+		ASSERT_TRUE(cf != NULL);
+		if (cf != NULL) {
+			ASSERT_INT_EQ(conf_control_path(cf, p, sizeof(p)), 0);
+			ASSERT_STR_EQ(p, "/tmp/x.sock");
+			conf_free(cf);
+		}
 	}
 	TEST_DONE();
 
