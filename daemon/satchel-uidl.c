@@ -442,7 +442,8 @@ ui_fetch(const char *spec, struct ui_list *out)
 		(void)snprintf(cmd, sizeof(cmd), full_digest ? "RETR %lu\r\n" :
 		    "TOP %lu 0\r\n", out->v[i].n);
 		if (ui_cmd(&c, cmd, &st) == -1)
-			die("%s: %.*s: %s", spec, (int)strlen(cmd) - 2, cmd, st);
+			die("%s: %.*s: %s", spec, (int)strlen(cmd) - 2, cmd,
+			    st);
 		ui_digest(&c, out->v[i].digest);
 	}
 	ui_close(&c);
@@ -548,7 +549,8 @@ cmd_import(const char *cappath, const char *mailbox, const char *pinpath,
 			die("%s: too long", mailbox);
 	} else {
 		if ((slash = strrchr(mailbox, '/')) == NULL)
-			die("%s: give the mailbox as an absolute path", mailbox);
+			die("%s: give the mailbox as an absolute path",
+			    mailbox);
 		if (snprintf(pins, sizeof(pins), "%.*s/.%s.satchel-pins",
 		    (int)(slash - mailbox), mailbox, slash + 1) >=
 		    (int)sizeof(pins))
