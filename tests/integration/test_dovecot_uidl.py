@@ -485,3 +485,36 @@ def test_uidl_tool_mbox_pins(env):
            "the same UIDL list")
     finally:
         dc.stop()
+
+
+def test_uidl_tool_tls(env):
+    """The tool over implicit TLS and STLS (-k for a self-signed
+    certificate); without -k an unknown certificate is refused."""
+    ensure_tool("openssl", "openssl")
+    cert = os.path.join(env.dir, "c.crt")
+    key = os.path.join(env.dir, "c.key")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-days", "2", "-keyout", key, "-out", cert, "-subj",
+                        "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       capture_output=True, timeout=30)
+    eq(r.returncode, 0, "openssl req")
+    os.chmod(key, 0o600)
+    user = env.add_user("alice", messages=[new_message(i) for i in
+                                           range(2)])
+    env.port = free_port()
+    tlsport = free_port()
+    env.start(listen="127.0.0.1:%d\nlisten = 127.0.0.1:%d tls"
+              % (env.port, tlsport), tls_cert=cert, tls_key=key)
+    plain = "127.0.0.1:%d" % env.port
+    r = uidl_tool(env, "verify", "-k", "-u", user,
+                  "127.0.0.1:%d/tls" % tlsport, plain)
+    eq(r.returncode, 0, "verify over TLS: %s %s" % (r.stdout, r.stderr))
+    check("2 equal" in r.stdout, r.stdout)
+    r = uidl_tool(env, "verify", "-k", "-u", user, plain + "/stls", plain)
+    eq(r.returncode, 0, "verify over STLS: %s %s" % (r.stdout, r.stderr))
+    r = uidl_tool(env, "verify", "-u", user, "127.0.0.1:%d/tls" % tlsport,
+                  plain)
+    eq(r.returncode, 2, "an unknown certificate is refused: %s" % r.stderr)
+    check("certificate" in r.stderr, r.stderr)
