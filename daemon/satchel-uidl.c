@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -39,6 +41,7 @@
 #ifdef HAVE_OPENSSL
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #endif
 
 #include "compat/compat.h"
@@ -212,15 +215,23 @@ ui_cmd(struct ui_conn *c, const char *cmd, char **status_r)
 static void
 ui_tls(struct ui_conn *c, const char *host)
 {
+	unsigned char a[16];
+
 	if ((c->ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
 	    (c->ssl = SSL_new(c->ctx)) == NULL)
 		die("%s: TLS setup failed", c->name);
 	if (!insecure) {
 		(void)SSL_CTX_set_default_verify_paths(c->ctx);
 		SSL_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);
-		(void)SSL_set1_host(c->ssl, host);
+		if (inet_pton(AF_INET, host, a) == 1 ||
+		    inet_pton(AF_INET6, host, a) == 1)
+			(void)X509_VERIFY_PARAM_set1_ip_asc(
+			    SSL_get0_param(c->ssl), host);
+		else {
+			(void)SSL_set1_host(c->ssl, host);
+			(void)SSL_set_tlsext_host_name(c->ssl, host);
+		}
 	}
-	(void)SSL_set_tlsext_host_name(c->ssl, host);
 	(void)SSL_set_fd(c->ssl, c->fd);
 	if (SSL_connect(c->ssl) != 1)
 		die("%s: TLS handshake failed: %s (-k skips the certificate "
@@ -442,7 +453,8 @@ ui_fetch(const char *spec, struct ui_list *out)
 		(void)snprintf(cmd, sizeof(cmd), full_digest ? "RETR %lu\r\n" :
 		    "TOP %lu 0\r\n", out->v[i].n);
 		if (ui_cmd(&c, cmd, &st) == -1)
-			die("%s: %.*s: %s", spec, (int)strlen(cmd) - 2, cmd, st);
+			die("%s: %.*s: %s", spec, (int)strlen(cmd) - 2, cmd,
+			    st);
 		ui_digest(&c, out->v[i].digest);
 	}
 	ui_close(&c);
@@ -548,7 +560,8 @@ cmd_import(const char *cappath, const char *mailbox, const char *pinpath,
 			die("%s: too long", mailbox);
 	} else {
 		if ((slash = strrchr(mailbox, '/')) == NULL)
-			die("%s: give the mailbox as an absolute path", mailbox);
+			die("%s: give the mailbox as an absolute path",
+			    mailbox);
 		if (snprintf(pins, sizeof(pins), "%.*s/.%s.satchel-pins",
 		    (int)(slash - mailbox), mailbox, slash + 1) >=
 		    (int)sizeof(pins))

@@ -456,3 +456,65 @@ def test_satchel_uidlist_state(env):
     check(all(not re.fullmatch(r"[0-9a-f]{16}", x) for _, x in lst),
           "native UIDs: %r" % lst)
     env.wait_log(r"dovecot-uidlist unusable: native UIDs", timeout=5)
+
+
+def test_uidl_tool_mbox_pins(env):
+    """import pins Dovecot's UIDLs onto an mbox Satchel serves with its
+    own (hash) UIDs: verify fails before, passes after."""
+    box = MboxBox(env, "alice", [(i, new_message(i)) for i in range(3)])
+    dc = Dovecot(env, box.user, box.dovecot_mail())
+    cap = os.path.join(env.dir, "alice.capture")
+    try:
+        dc.start()
+        old = "127.0.0.1:%d" % dc.port
+        r = uidl_tool(env, "capture", "-u", box.user, "-o", cap, old)
+        check(r.returncode == 0, "capture: %s %s" % (r.stdout, r.stderr))
+        env.start()
+        new = "127.0.0.1:%d" % env.port
+        r = uidl_tool(env, "verify", "-u", box.user, old, new)
+        eq(r.returncode, 1, "verify before import: %s" % r.stdout)
+        r = uidl_tool(env, "import", "-u", box.user, "-i", cap, "-m",
+                      box.path, new)
+        check(r.returncode == 0 and "3 pinned" in r.stdout,
+              "import: %s %s" % (r.stdout, r.stderr))
+        pins = os.path.join(box.dir, ".alice.satchel-pins")
+        eq(os.stat(pins).st_uid, env.mail_pw.pw_uid, "pins owner")
+        r = uidl_tool(env, "verify", "-u", box.user, old, new)
+        eq(r.returncode, 0, "verify after import: %s" % r.stdout)
+        eq(uidl_list(env.port, box.user), uidl_list(dc.port, box.user),
+           "the same UIDL list")
+    finally:
+        dc.stop()
+
+
+def test_uidl_tool_tls(env):
+    """The tool over implicit TLS and STLS (-k for a self-signed
+    certificate); without -k an unknown certificate is refused."""
+    ensure_tool("openssl", "openssl")
+    cert = os.path.join(env.dir, "c.crt")
+    key = os.path.join(env.dir, "c.key")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-days", "2", "-keyout", key, "-out", cert, "-subj",
+                        "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       capture_output=True, timeout=30)
+    eq(r.returncode, 0, "openssl req")
+    os.chmod(key, 0o600)
+    user = env.add_user("alice", messages=[new_message(i) for i in
+                                           range(2)])
+    env.port = free_port()
+    tlsport = free_port()
+    env.start(listen="127.0.0.1:%d\nlisten = 127.0.0.1:%d tls"
+              % (env.port, tlsport), tls_cert=cert, tls_key=key)
+    plain = "127.0.0.1:%d" % env.port
+    r = uidl_tool(env, "verify", "-k", "-u", user,
+                  "127.0.0.1:%d/tls" % tlsport, plain)
+    eq(r.returncode, 0, "verify over TLS: %s %s" % (r.stdout, r.stderr))
+    check("2 equal" in r.stdout, r.stdout)
+    r = uidl_tool(env, "verify", "-k", "-u", user, plain + "/stls", plain)
+    eq(r.returncode, 0, "verify over STLS: %s %s" % (r.stdout, r.stderr))
+    r = uidl_tool(env, "verify", "-u", user, "127.0.0.1:%d/tls" % tlsport,
+                  plain)
+    eq(r.returncode, 2, "an unknown certificate is refused: %s" % r.stderr)
+    check("certificate" in r.stderr, r.stderr)

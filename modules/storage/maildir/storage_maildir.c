@@ -29,6 +29,11 @@
  * UIDs are given by the core's duplicate rule (core->uidset_add), the
  * same as the mbox module's.
  *
+ * With uidl_format (the [maildir] key or the top-level one), UIDs are
+ * Dovecot's instead, and messages are listed by IMAP UID: see
+ * maildir_uidlist.c.  Either way, UIDLs pinned by satchel-uidl import
+ * (.satchel.uidl-pins) replace the ones listed there.
+ *
  * Symlinks and owners: below the user's home (or below the maildir's
  * parent directory when it is not under the home) no symlink is
  * followed (core->open_beneath: openat2 RESOLVE_BENEATH |

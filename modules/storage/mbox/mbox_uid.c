@@ -436,9 +436,10 @@ mb_uidl_assign(struct mbox *mb)
 		else if (m->imap_uid == 0 ||
 		    core->uidl_expand(ctx->uidl_format, &vars, base) == -1) {
 			if (warned++ == 0)
-				core->log(SATCHEL_LOG_WARNING, "%s: uidl_format "
-				    "gives no valid UIDL for message %zu; the "
-				    "native UID is used", mb->path, i + 1);
+				core->log(SATCHEL_LOG_WARNING, "%s: "
+				    "uidl_format gives no valid UIDL for "
+				    "message %zu; the native UID is used",
+				    mb->path, i + 1);
 			memcpy(base, hb, sizeof(hb));
 		}
 		if (core->uidset_add(set, base, out) == -1)

@@ -113,6 +113,8 @@
  * unless an earlier message already has that UID.  No UID is ever handed
  * out twice in a session.  The index remembers the UIDs handed out, so a
  * suffixed UID survives the deletion of its twin by Satchel.
+ * uidl_format (Dovecot's X-IMAPbase/X-UID numbering) and the pins of
+ * satchel-uidl import: see mbox_uid.c.
  *
  * Index.  A text file: a header line with the options that change
  * sizes and UIDs, a line "mbox <dev> <ino> <size> <mtime s> <mtime ns>",
