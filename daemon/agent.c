@@ -292,9 +292,9 @@ agent_home(const char *home, const char *path, int create, char *errbuf,
 /*
  * One session: open the mailbox at st->path for the worker on sock and
  * serve it until commit or EOF.  Everything it allocated is freed and
- * wiped before it returns.
+ * wiped before it returns.  (agent.h: also driven by the fuzz target.)
  */
-static void
+void
 agent_session(int sock, struct module *mod, const struct msg_agent_start *st,
     int home_create)
 {

@@ -7,6 +7,8 @@
 #ifndef SATCHEL_AGENT_H
 #define SATCHEL_AGENT_H
 
+struct module;
+struct msg_agent_start;
 struct satcheld;
 
 /*
@@ -16,5 +18,14 @@ struct satcheld;
  * uid, gid and groups.  Never returns.
  */
 void	 agent_main(int ctl, struct satcheld *s) __attribute__((noreturn));
+/*
+ * One session, already as the mail user: open st->path with storage
+ * module mod, say HELLO on sock, answer the worker's requests from the
+ * request table until commit or EOF, then free and wipe everything.
+ * home_create: make a missing home (mail_home_create).
+ * For agent_main, and for tests/fuzz/fuzz_agentreq.c (a stub module).
+ */
+void	 agent_session(int sock, struct module *mod,
+	    const struct msg_agent_start *st, int home_create);
 
 #endif /* SATCHEL_AGENT_H */
