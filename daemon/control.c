@@ -331,7 +331,7 @@ ctl_who(struct satcheld *s, int fd, char **argv, int argc)
 	(void)argc;
 	ctl_printf(fd, "%-24s %-20s %-11s %-20s %10s %s", "user", "addr",
 	    "state", "since", "bytes", "session");
-	for (i = 0; i < s->sb->nslots; i++) {
+	for (i = 0; i < sb_count(s->sb); i++) {
 		sl = &s->sb->slots[i];
 		st = sl->state;
 		if (st < SB_PREAUTH || st > SB_UPDATE ||
@@ -390,7 +390,7 @@ ctl_kick(struct satcheld *s, int fd, char **argv, int argc)
 	(void)argc;
 	/* The slot holds the escaped canonical name. */
 	log_vis(vis, sizeof(vis), argv[1], strlen(argv[1]));
-	for (i = 0; i < s->sb->nslots; i++) {
+	for (i = 0; i < sb_count(s->sb); i++) {
 		if (!ctl_user_slot(s, i, vis))
 			continue;
 		/* Copied first: the worker clears them as it ends. */
@@ -415,7 +415,7 @@ ctl_kick(struct satcheld *s, int fd, char **argv, int argc)
 	 * before a worker went to sleep is only seen at the next one.
 	 */
 	for (waited = 0; waited < CONTROL_KICK_WAIT_MS; waited += 50) {
-		for (i = 0, left = 0; i < s->sb->nslots; i++)
+		for (i = 0, left = 0; i < sb_count(s->sb); i++)
 			if (ctl_user_slot(s, i, vis)) {
 				left++;
 				if (waited % 250 == 200)
@@ -494,7 +494,7 @@ ctl_stats(struct satcheld *s, int fd, char **argv, int argc)
 	(void)argc;
 	memset(per, 0, sizeof(per));
 	master_counts(s, &workers, &auth, &old);
-	for (i = 0; i < s->sb->nslots; i++) {
+	for (i = 0; i < sb_count(s->sb); i++) {
 		if (master_worker_pid(i) == -1)
 			continue;
 		st = s->sb->slots[i].state;
@@ -556,7 +556,7 @@ control_takeovers(struct satcheld *s)
 
 	if (s->cf->lock_conflict != LOCK_CONFLICT_TAKEOVER)
 		return;
-	for (i = 0; i < s->sb->nslots; i++) {
+	for (i = 0; i < sb_count(s->sb); i++) {
 		nw = &s->sb->slots[i];
 		if (nw->takeover == 0)
 			continue;
@@ -564,7 +564,7 @@ control_takeovers(struct satcheld *s)
 		if (nw->user[0] == '\0' || master_worker_pid(i) == -1)
 			continue;
 		found = 0;
-		for (j = 0; j < s->sb->nslots; j++) {
+		for (j = 0; j < sb_count(s->sb); j++) {
 			if (j == i || !ctl_user_slot(s, j, nw->user))
 				continue;
 			ol = &s->sb->slots[j];

@@ -52,7 +52,7 @@ limit_connect(const struct config *cf, const struct scoreboard *sb,
 	if (trusted && cf->limits_exempt_trusted)
 		return 0;
 	maxpre = limit_preauth_max(cf);
-	for (i = 0; i < sb->nslots; i++) {
+	for (i = 0; i < sb_count(sb); i++) {
 		o = &sb->slots[i];
 		st = __atomic_load_n(&o->state, __ATOMIC_ACQUIRE);
 		if (!limit_busy(st))
@@ -91,7 +91,7 @@ limit_user(const struct config *cf, const struct scoreboard *sb,
 	if (cf->max_sessions_per_user == 0 ||
 	    (trusted && cf->limits_exempt_trusted) || self->user[0] == '\0')
 		return 0;
-	for (i = 0; i < sb->nslots; i++) {
+	for (i = 0; i < sb_count(sb); i++) {
 		o = &sb->slots[i];
 		if (o == self || !limit_busy(__atomic_load_n(&o->state,
 		    __ATOMIC_ACQUIRE)))

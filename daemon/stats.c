@@ -233,7 +233,7 @@ stats_main(struct satcheld *s, int fd)
 	auth_fail_forget();
 	if (s->sb != NULL)
 		(void)munmap(s->sb, sizeof(*s->sb) +
-		    (size_t)s->sb->nslots * sizeof(struct sb_slot));
+		    (size_t)sb_count(s->sb) * sizeof(struct sb_slot));
 	s->sb = NULL;
 	stats_keep(STATS_ROLE_READER);
 	if (sandbox_caps_drop() == -1 ||

@@ -20,6 +20,20 @@
 #include "tarpit.h"
 #include "compat/poison.h"
 
+/*
+ * The slot count as this process knows it: set by sb_create() in the
+ * master before any fork, so every child inherits its own copy.  The
+ * nslots field in the mapping is shared, and a compromised worker could
+ * write anything there; readers bound their loops with sb_count().
+ */
+static const struct scoreboard *sb_mine;
+static uint32_t sb_mine_nslots;
+
+uint32_t
+sb_count(const struct scoreboard *sb)
+{
+	return sb == sb_mine ? sb_mine_nslots : 0;
+}
 
 struct scoreboard *
 sb_create(uint32_t nslots)
@@ -36,6 +50,8 @@ sb_create(uint32_t nslots)
 	}
 	memset(sb, 0, size);
 	sb->nslots = nslots;
+	sb_mine = sb;
+	sb_mine_nslots = nslots;
 	return sb;
 }
 

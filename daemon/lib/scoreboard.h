@@ -68,6 +68,12 @@ struct scoreboard {
 
 /* Map a scoreboard with nslots worker slots.  NULL on error. */
 struct scoreboard *sb_create(uint32_t nslots);
+/*
+ * How many slots sb has, from this process's own memory, never from the
+ * shared nslots field (a worker may have written it): 0 for a mapping
+ * this process did not create or inherit from sb_create().
+ */
+uint32_t sb_count(const struct scoreboard *sb);
 /* Set a slot's state (and the time it changed). */
 void	 sb_set(struct sb_slot *s, uint32_t state);
 const char *sb_state_name(uint32_t state);

@@ -282,7 +282,7 @@ stats_pool(const struct scoreboard *sb, uint32_t busy, uint32_t idle,
 	if (sm == NULL || srole != STATS_ROLE_MASTER)
 		return;
 	memset(states, 0, sizeof(states));
-	for (i = 0; sb != NULL && i < sb->nslots; i++) {
+	for (i = 0; sb != NULL && i < sb_count(sb); i++) {
 		st = __atomic_load_n(&sb->slots[i].state, __ATOMIC_RELAXED);
 		if (st < STATS_STATES)
 			states[st]++;
