@@ -379,7 +379,8 @@ session_run(struct satcheld *d, int fd, const struct session_origin *o,
 	 * APOP: the pool makes the banner's challenge and keeps it.  With
 	 * tls_required, only a banner sent inside TLS (POP3S) offers it.
 	 */
-	if (s->d->apop && !SESSION_TLS_MISSING(s) && (s->apop_fd = authc_connect(s->d)) != -1 &&
+	if (s->d->apop && !SESSION_TLS_MISSING(s) &&
+	    (s->apop_fd = authc_connect(s->d)) != -1 &&
 	    authc_challenge(s->apop_fd, MECH_APOP, s->apop_ts,
 	    sizeof(s->apop_ts)) == -1) {
 		close(s->apop_fd);

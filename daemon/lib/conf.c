@@ -519,6 +519,7 @@ conf_validate(struct config *cf)
 	/* A key in error left its member unset: check nothing further. */
 	if (cf->errors > 0)
 		return 0;
+	conf_check_section_mail(cf);
 	for (l = 0; l < cf->nlisten; l++)
 		ntls += cf->listen[l].tls;
 	if ((ntls > 0 || cf->ntls_sni > 0) && (cf->tls_cert[0] == '\0' ||

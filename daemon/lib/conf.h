@@ -73,8 +73,8 @@ struct config {
 	size_t			 nauth;
 	char			*module_dir;
 	char			*mail_location;	/* default for users */
-	char			*auth_username_format;	/* "": as sent */
-	int			 mail_home_create;	/* mkdir a missing home */
+	char			*auth_username_format;	/* "": none */
+	int			 mail_home_create;	/* mkdir homes */
 	long			 mail_uid, mail_gid;	/* -1 unset; a name
 						 * is resolved at load */
 	char			*mail_extra_groups;	/* e.g. "mail" */
@@ -110,7 +110,7 @@ struct config {
 	char			*tls_ciphersuites;	/* TLS 1.3 list */
 	unsigned int		 tls_ticket_rotate;	/* seconds, 0: off */
 	int			 disable_plaintext_auth;
-	int			 tls_required;	/* no login before TLS */
+	int			 tls_required;	/* login only in TLS */
 	struct conf_net {
 		int		 family;
 		unsigned char	 addr[16];

@@ -65,6 +65,11 @@ extern const struct conf_kind conf_kinds[K_MAX];
 /* "file:line: key 'k'[ in [section]]: message"; counts an error. */
 void	conf_kerr(struct conf_ctx *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+/*
+ * Every "mail" key of a module section ([pam] mail = ...) is a mail
+ * location: checked like mail_location, errors counted with the line.
+ */
+void	conf_check_section_mail(struct config *);
 /* ADDRESS[/PREFIX] into n; -1 if it is not one. */
 int	conf_parse_net(struct config *, const char *, struct conf_net *);
 

@@ -550,6 +550,28 @@ set_expire(struct conf_ctx *x, void *field, const char *v)
 	return set_string(x, field, v);
 }
 
+void
+conf_check_section_mail(struct config *cf)
+{
+	static const struct satchel_conf_key k = { .key = "mail",
+	    .kind = K_MAILLOC };
+	struct conf_entry *e;
+	struct conf_ctx x;
+	char *tmp;
+
+	for (e = cf->entries; e != NULL; e = e->next) {
+		if (e->section[0] == '\0' || strcmp(e->key, "mail") != 0)
+			continue;
+		x.cf = cf;
+		x.section = e->section;
+		x.k = &k;
+		x.line = e->line;
+		tmp = NULL;
+		(void)set_mailloc(&x, &tmp, e->value);
+		free(tmp);
+	}
+}
+
 /* auth_username_format: known %-sequences only (userfmt.h). */
 static int
 set_userfmt(struct conf_ctx *x, void *field, const char *v)

@@ -28,7 +28,7 @@
 #include "compat/poison.h"
 
 static int log_foreground = 1;
-static int log_journal;		/* stderr is the journal: "<N>" prefixes */
+static int log_journal;		/* stderr is the journal: "<N>" */
 static int log_level = SATCHEL_LOG_INFO;
 static const char *log_name = "master";
 

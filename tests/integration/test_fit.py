@@ -414,3 +414,18 @@ def test_check_config_messages(env):
         env.conf.clear()
     rc, err = _check_conf(env, tls_cert=cert, tls_key=key)
     eq(rc, 0, "-t with a good certificate: %r" % err)
+
+
+def test_check_section_mail(env):
+    """A module section's mail key ([pam] mail = ...) is checked like
+    mail_location, with its line."""
+    env.add_user("alice")
+    env.port = S.free_port()
+    text = env.config_text(auth="file pam") + \
+        "\n[pam]\nmail = maildr:var/mail/%u\n"
+    env.write_config(text=text)
+    r = subprocess.run([env.satcheld, "-t", "-c", env.conf_path],
+                       capture_output=True, text=True, timeout=20)
+    check(r.returncode != 0, "-t accepts [pam] mail = maildr:...")
+    check(re.search(r"satchel\.conf:\d+: key 'mail' in \[pam\]: unknown "
+                    r"storage driver 'maildr'", r.stderr), r.stderr)

@@ -34,7 +34,9 @@
 #
 # Prints "ok"/"not ok" per check and a last line
 # "package: N passed, N failed"; exits 0 when nothing failed.  Bounded
-# by a time limit (PKG_TEST_TIMEOUT, 470 s); cleans up on any exit.
+# by a time limit (PKG_TEST_TIMEOUT, 470 s; the build alone by
+# PKG_BUILD_TIMEOUT, 300 s: raise both on a loaded machine); cleans up
+# on any exit.
 
 set -u
 
@@ -157,7 +159,8 @@ rm -rf "$T/debian"
 cp -a "$SRC/packaging/debian" "$T/debian"
 note "building in $T"
 if (cd "$T" && DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=$(nproc)" \
-    timeout 300 dpkg-buildpackage -us -uc -b) >"$W/build.log" 2>&1; then
+    timeout "${PKG_BUILD_TIMEOUT:-300}" dpkg-buildpackage -us -uc -b) \
+    >"$W/build.log" 2>&1; then
 	ok "dpkg-buildpackage -us -uc -b"
 else
 	tail -40 "$W/build.log"
