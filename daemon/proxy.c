@@ -95,6 +95,19 @@ proxy_configure(const struct config *cf)
 	const char *file = cf->proxy_ssl_ca_file;
 	SSL_CTX *ctx;
 
+	/*
+	 * Without a CA file there is nothing to verify a backend with
+	 * (Dovecot's ssl_client_ca_file is empty by default too): no
+	 * context, and ssl= users fail with a log line that says so.
+	 * Nor is the system bundle loaded into every Satchel that never
+	 * proxies: it would be parsed in the master and carried by every
+	 * child it forks.
+	 */
+	if (proxy_ctx != NULL)
+		SSL_CTX_free(proxy_ctx);
+	proxy_ctx = NULL;
+	if (file[0] == '\0')
+		return 0;
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		log_warnx("proxy: SSL_CTX_new failed");
 		return -1;
@@ -111,21 +124,13 @@ proxy_configure(const struct config *cf)
 	 * would open files at verification time, in the chroot, under
 	 * a seccomp list that forbids open().
 	 */
-	if (file[0] == '\0')
-		file = X509_get_default_cert_file();
 	if (SSL_CTX_load_verify_locations(ctx, file, NULL) != 1) {
 		ERR_clear_error();
-		if (cf->proxy_ssl_ca_file[0] != '\0') {
-			log_warnx("%s: key 'proxy_ssl_ca_file': cannot load "
-			    "CA certificates from %s", cf->path, file);
-			SSL_CTX_free(ctx);
-			return -1;
-		}
-		/* No bundle: every backend certificate fails to verify. */
-		log_debug("proxy: no CA bundle at %s", file);
+		log_warnx("%s: key 'proxy_ssl_ca_file': cannot load CA "
+		    "certificates from %s", cf->path, file);
+		SSL_CTX_free(ctx);
+		return -1;
 	}
-	if (proxy_ctx != NULL)
-		SSL_CTX_free(proxy_ctx);
 	proxy_ctx = ctx;
 #else
 	(void)cf;
@@ -223,7 +228,8 @@ proxy_tls_connect(struct conn *b, const char *host, int timeout_ms,
 	long vr;
 	int r, e, isip;
 
-	*err_r = "TLS to backends is not available";
+	*err_r = "ssl= needs proxy_ssl_ca_file (no CA to verify the "
+	    "backend with)";
 	if (proxy_ctx == NULL)
 		return -1;
 	if ((ssl = SSL_new(proxy_ctx)) == NULL || SSL_set_fd(ssl, b->fd) !=

@@ -16,9 +16,9 @@ struct session;
 /*
  * Master, at start and on reload, before any fork: the TLS client
  * context for ssl=yes|starttls backends, trusting proxy_ssl_ca_file
- * (or the system bundle, X509_get_default_cert_file(), when unset).
- * The CA file is read here, so the chrooted, sandboxed worker never
- * opens a file.  0, or -1 (logged, naming the file).
+ * (none when unset: ssl= users then fail, logged).  The CA file is
+ * read here, so the chrooted, sandboxed worker never opens a file.
+ * 0, or -1 (logged, naming the file).
  */
 int	 proxy_configure(const struct config *cf);
 
