@@ -70,20 +70,6 @@
 
 #ifdef HAVE_OPENSSL
 static SSL_CTX *proxy_ctx;		/* built by the master */
-
-static ssize_t ptls_read(struct conn *, void *, size_t, short *);
-static ssize_t ptls_write(struct conn *, const void *, size_t, short *);
-static size_t ptls_pending(struct conn *);
-static void ptls_close(struct conn *);
-
-/* The backend's TLS, as a transport of struct conn (io.h). */
-static const struct conn_transport proxy_tls = {
-	.read = ptls_read,
-	.write = ptls_write,
-	.sendfile = NULL,
-	.pending = ptls_pending,
-	.close = ptls_close,
-};
 #endif
 
 /* ---- the master: the TLS client context ------------------------- */
@@ -138,79 +124,9 @@ proxy_configure(const struct config *cf)
 	return 0;
 }
 
-/* ---- the backend's TLS transport --------------------------------- */
+/* ---- TLS to the backend (tls.c's transport) ---------------------- */
 
 #ifdef HAVE_OPENSSL
-static ssize_t
-ptls_result(struct conn *c, int r, short *want)
-{
-	switch (SSL_get_error(c->tls, r)) {
-	case SSL_ERROR_WANT_READ:
-		*want = POLLIN;
-		errno = EAGAIN;
-		return -1;
-	case SSL_ERROR_WANT_WRITE:
-		*want = POLLOUT;
-		errno = EAGAIN;
-		return -1;
-	case SSL_ERROR_ZERO_RETURN:
-		return 0;
-	case SSL_ERROR_SYSCALL:
-		if (ERR_peek_error() == 0 && errno == 0)
-			return 0;
-		/* FALLTHROUGH */
-	default:
-		ERR_clear_error();
-		if (errno == 0 || errno == EAGAIN)
-			errno = EIO;
-		return -1;
-	}
-}
-
-static ssize_t
-ptls_read(struct conn *c, void *p, size_t len, short *want)
-{
-	int r;
-
-	ERR_clear_error();
-	errno = 0;
-	if (len > INT32_MAX)
-		len = INT32_MAX;
-	if ((r = SSL_read(c->tls, p, (int)len)) > 0)
-		return r;
-	return ptls_result(c, r, want);
-}
-
-static ssize_t
-ptls_write(struct conn *c, const void *p, size_t len, short *want)
-{
-	int r;
-
-	ERR_clear_error();
-	errno = 0;
-	if (len > INT32_MAX)
-		len = INT32_MAX;
-	if ((r = SSL_write(c->tls, p, (int)len)) > 0)
-		return r;
-	return ptls_result(c, r, want);
-}
-
-static size_t
-ptls_pending(struct conn *c)
-{
-	return (size_t)SSL_pending(c->tls);
-}
-
-static void
-ptls_close(struct conn *c)
-{
-	if (c->tls != NULL) {
-		(void)SSL_shutdown(c->tls);
-		SSL_free(c->tls);
-		c->tls = NULL;
-	}
-}
-
 /*
  * TLS client handshake on b within timeout_ms, checking the backend's
  * certificate chain and that it names host (a DNS name, or an IP
@@ -282,7 +198,7 @@ proxy_tls_connect(struct conn *b, const char *host, int timeout_ms,
 		}
 	}
 	b->tls = ssl;
-	b->tr = &proxy_tls;
+	b->tr = &tls_transport;
 	return 0;
 }
 #endif

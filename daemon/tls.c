@@ -36,7 +36,7 @@ static ssize_t tls_write(struct conn *, const void *, size_t, short *);
 static size_t tls_pending(struct conn *);
 static void tls_close(struct conn *);
 
-static const struct conn_transport conn_tls = {
+const struct conn_transport tls_transport = {
 	.read = tls_read,
 	.write = tls_write,
 	.pending = tls_pending,
@@ -174,7 +174,7 @@ tls_accept(struct satcheld *s, struct conn *c, int timeout_ms,
 		}
 	}
 	c->tls = ssl;
-	c->tr = &conn_tls;
+	c->tr = &tls_transport;
 #ifdef SSL_OP_ENABLE_KTLS
 	if (BIO_get_ktls_send(SSL_get_wbio(ssl)))
 		c->tr = &conn_ktls;

@@ -35,5 +35,11 @@ int	 tls_accept(struct satcheld *s, struct conn *c, int timeout_ms,
 	    const char **err_r);
 /* "TLSv1.3/TLS_AES_256_GCM_SHA384" for logs, or "no". */
 const char *tls_describe(struct conn *c);
+/*
+ * OpenSSL over a non-blocking socket as a struct conn transport (io.h),
+ * for any SSL in c->tls: the client's sessions, and proxy.c's TLS to a
+ * backend.
+ */
+extern const struct conn_transport tls_transport;
 
 #endif /* SATCHEL_TLS_H */
