@@ -470,8 +470,11 @@ class Env:
                 raise Failure("satcheld not listening after 10 s; log:\n%s"
                               % self.log()[-2000:])
             time.sleep(0.05)
-        # That probe was a session too: let the pool settle.
-        self.wait_idle(int(self.conf.get("workers_min_spare", 2)), 5)
+        # That probe was a session too: let the pool settle.  At least
+        # min_spare: the probe's worker went busy, so the master may have
+        # started one more, and both are idle now (max_spare allows it).
+        self.wait_idle(int(self.conf.get("workers_min_spare", 2)), 5,
+                       at_least=True)
         return self
 
     def master_pid(self):
@@ -552,10 +555,15 @@ class Env:
         return sorted(p for p, c in self.children().items()
                       if c.startswith("satcheld: worker (idle)"))
 
-    def wait_idle(self, n, timeout=5):
-        return wait_for(lambda: len(self.idle_workers()) == n, timeout,
-                        what="%d idle workers (have %r)" % (
-                            n, self.children()))
+    def wait_idle(self, n, timeout=5, at_least=False):
+        def ok():
+            k = len(self.idle_workers())
+            return k >= n if at_least else k == n
+        try:
+            return wait_for(ok, timeout, what="%s%d idle workers" % (
+                "at least " if at_least else "", n))
+        except Failure as e:
+            raise Failure("%s (have %r)" % (e, self.children()))
 
     def group_procs(self, prefix):
         """pids in the daemon's process group whose title starts so."""

@@ -577,7 +577,9 @@ def test_master_sizes_the_pool_from_its_own_table(env):
     nslots = 24
     env.start(workers_min_spare=2, workers_max_spare=4, workers_max=nslots)
     liar = ScoreboardLiar(env, nslots)
-    check(liar.lie(SB_PREAUTH), "found the scoreboard in a worker's memory")
+    # A new worker writes its pid into its slot just after it starts.
+    satchel.wait_for(lambda: liar.lie(SB_PREAUTH), 5,
+                     what="the scoreboard in a worker's memory")
     mark = len(env.log())
 
     def workers():

@@ -25,6 +25,7 @@
 #include "compat/poison.h"
 
 static const struct satchel_auth_ops *ops;
+static struct module *loaded;	/* unloaded at the end of main */
 static const struct satchel_core *core;
 static char passwd[512], passwd_tmp[512], conf_path[512];
 
@@ -44,6 +45,7 @@ load_module(void)
 	TEST_START("module: module_load and descriptor");
 	if ((mod = test_load_module("file", SATCHEL_MODULE_AUTH)) == NULL)
 		exit(2);
+	loaded = mod;
 	m = mod->desc;
 	ASSERT_INT_EQ(m->abi_major, SATCHEL_ABI_MAJOR);
 	ASSERT_TRUE(m->abi_minor <= SATCHEL_ABI_MINOR);
@@ -594,5 +596,6 @@ main(void)
 	test_reload();
 	test_big();
 	test_timing();
+	module_unload(loaded);
 	return test_summary();
 }
