@@ -20,6 +20,12 @@
 #include "tarpit.h"
 #include "compat/poison.h"
 
+/* tests/integration/test_privsep.py writes slots by this layout. */
+_Static_assert(sizeof(struct sb_slot) == 200 &&
+    offsetof(struct scoreboard, slots) == 8 &&
+    offsetof(struct sb_slot, state) == 8, "scoreboard layout changed: "
+    "update SB_SLOT in tests/integration/test_privsep.py");
+
 /*
  * The slot count as this process knows it: set by sb_create() in the
  * master before any fork, so every child inherits its own copy.  The

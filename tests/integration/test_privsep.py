@@ -488,8 +488,9 @@ def test_master_closes_inherited_descriptors(env):
 
 # daemon/lib/scoreboard.h: struct scoreboard { uint32_t nslots; (pad)
 # struct sb_slot slots[]; }, a slot is pid, generation, state, agent,
-# since, sessions, user[64], peer[64]: 160 octets from offset 8.
-SB_HEADER, SB_SLOT, SB_STATE = 8, 160, 8
+# since, sessions, user[64], peer[64], session[20], bytes, takeover,
+# kick: 200 octets from offset 8 (scoreboard.c asserts the size).
+SB_HEADER, SB_SLOT, SB_STATE = 8, 200, 8
 SB_IDLE, SB_PREAUTH = 2, 3
 
 
