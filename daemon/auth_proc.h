@@ -160,6 +160,10 @@ void	 conn_conclude(struct auth_ctx *a, struct aconn *c, uint32_t r);
 void	 conn_send_result(struct auth_ctx *a, struct aconn *c);
 void	 conn_timer(struct auth_ctx *a, struct aconn *c);
 
+/* auth_addr.c: the client's address, from the worker's socket */
+int	 conn_client_addr(struct auth_ctx *a, struct aconn *c, int fd,
+	    const struct msg_auth_request *rq);
+
 /* auth_ctl.c: satchelctl's auth test and user, handed over by the
  * master (MSG_CTL_HANDOFF, allowed from the master only). */
 int	 auth_ctl_handoff(struct auth_ctx *a, struct aconn *c,

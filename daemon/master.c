@@ -139,8 +139,6 @@ static int master_spawn_worker(struct satcheld *);
 static int master_spawn_auth(struct satcheld *);
 static void master_reload(struct satcheld *);
 static void master_close_inherited(struct satcheld *, int);
-static int master_open_pidfile(const char *);
-static int master_write_pidfile(int, const char *);
 static void master_shutdown(struct satcheld *);
 static int master_idle_workers(struct satcheld *);
 static int master_ready(void *);
@@ -222,22 +220,6 @@ master_close_inherited(struct satcheld *s, int kind)
 	stats_keep(kind == CHILD_WORKER ? STATS_ROLE_WORKER : STATS_ROLE_AUTH);
 }
 
-static void
-child_signals(void)
-{
-	struct sigaction sa;
-	sigset_t set;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigemptyset(&set);
-	sigprocmask(SIG_SETMASK, &set, NULL);
-}
-
 static int
 master_spawn_worker(struct satcheld *s)
 {
@@ -269,7 +251,7 @@ master_spawn_worker(struct satcheld *s)
 		close(ch[1]);
 		return -1;
 	case 0:
-		child_signals();
+		master_child_signals();
 		close(ch[0]);
 		master_close_inherited(s, CHILD_WORKER);
 		s->chan = ch[1];
@@ -323,7 +305,7 @@ master_spawn_auth(struct satcheld *s)
 		log_warn("fork auth process");
 		return -1;
 	case 0:
-		child_signals();
+		master_child_signals();
 		/* The auth process keeps root: tie it now. */
 		if (priv_tie_to_parent(s->master_pid, SIGKILL) == -1)
 			_exit(0);
@@ -647,41 +629,6 @@ master_reload(struct satcheld *s)
 	log_info("reloaded: generation %u", s->generation);
 }
 
-/*
- * The pidfile is opened before daemon() so that an unwritable path is
- * reported on the terminal, and written after it, with the final pid.
- */
-static int
-master_open_pidfile(const char *path)
-{
-	int fd;
-
-	if (path[0] == '\0')
-		return -2;
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-	    O_NOFOLLOW, 0644)) == -1)
-		log_warn("%s: key 'pidfile': %s", sd->cf->path, path);
-	return fd;
-}
-
-static int
-master_write_pidfile(int fd, const char *path)
-{
-	char buf[32];
-	int n;
-
-	if (fd == -2)
-		return 0;
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (write(fd, buf, (size_t)n) != n) {
-		log_warn("pidfile %s", path);
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
 static void
 master_shutdown(struct satcheld *s)
 {
@@ -745,7 +692,7 @@ master_run(struct satcheld *s)
 	if (stats_setup(s) == -1)	/* metrics_listen: map and bind */
 		return 1;
 
-	if ((pidfd = master_open_pidfile(s->cf->pidfile)) == -1)
+	if ((pidfd = master_open_pidfile(s->cf->path, s->cf->pidfile)) == -1)
 		return 1;
 	if (control_open(s) == -1)	/* satchelctl's socket */
 		return 1;

@@ -88,6 +88,13 @@ int		 master_auth_socket(struct satcheld *s);
 pid_t		 master_worker_pid(uint32_t slot);
 void		 master_counts(const struct satcheld *s, unsigned int *workers,
 		    unsigned int *auth, unsigned int *old);
+/*
+ * master_proc.c: the pidfile (-2 for none, -1 on error, logged with the
+ * config path cfpath; written 0/-1) and a new child's signal state.
+ */
+int		 master_open_pidfile(const char *cfpath, const char *path);
+int		 master_write_pidfile(int fd, const char *path);
+void		 master_child_signals(void);
 /* Release modules and config of a state (not listeners). */
 void		 master_free_config(struct satcheld *s);
 

@@ -55,6 +55,8 @@ struct conf_kind {
 	conf_setter	*set;
 	size_t		 size;	/* member size (restart check); 0: char * */
 };
+/* conf.c's table of the top-level keys, ended by key == NULL. */
+extern const struct satchel_conf_key conf_keys[];
 /* Indexed by kind; a kind without a setter has set == NULL. */
 extern const struct conf_kind conf_kinds[K_MAX];
 #define KIND_IS_STR(kd)	((kd) == SATCHEL_CONF_STRING ||			\

@@ -75,6 +75,7 @@ static const struct satchel_core core = {
 	.uidl_parse = core_uidl_parse,
 	.uidl_expand = core_uidl_expand,
 	.uidl_pins = core_uidl_pins,
+	.uidl_conf = core_uidl_conf,
 };
 
 const struct satchel_core *

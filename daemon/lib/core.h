@@ -50,6 +50,9 @@ struct core_pin;
 int	 core_pins_parse(char *buf, size_t len, struct core_pin **pins_r,
 	    size_t *n_r);
 int	 core_uidl_pins(int dirfd, const char *path, char **uids, size_t n);
+struct satchel_conf;
+int	 core_uidl_conf(const struct satchel_conf *conf, unsigned int refused,
+	    const char *refused_why, char **fmt_r, unsigned int *vars_r);
 int	 core_array_grow(void *arrp, size_t *cap, size_t n, size_t size,
 	    size_t first);
 

@@ -466,3 +466,41 @@ out:
 	(void)close(fd);
 	return ret;
 }
+
+/*
+ * A storage module's uidl_format (see satchel/module.h): the section's
+ * key first, else the global one.  Through the core table, so that the
+ * section's key is marked used and messages carry the module's name.
+ */
+int
+core_uidl_conf(const struct satchel_conf *conf, unsigned int refused,
+    const char *refused_why, char **fmt_r, unsigned int *vars_r)
+{
+	const struct satchel_core *core = core_get();
+	const char *s = NULL, *err = NULL;
+	int local = 0;
+
+	*fmt_r = NULL;
+	*vars_r = 0;
+	if (conf != NULL && (s = core->conf_get(conf, "uidl_format")) != NULL)
+		local = 1;
+	else if (conf != NULL)
+		s = core->conf_global(conf, "uidl_format");
+	if (s == NULL || *s == '\0')
+		return 0;
+	if (core_uidl_parse(s, vars_r, &err) == -1)
+		;
+	else if (*vars_r & refused)
+		err = refused_why;
+	if (err != NULL) {
+		if (local)
+			core->conf_error(conf, "uidl_format", "%s", err);
+		else
+			core->log(SATCHEL_LOG_ERR, "uidl_format = %s: %s", s,
+			    err);
+		return -1;
+	}
+	if ((*fmt_r = strdup(s)) == NULL)
+		return -1;
+	return 1;
+}

@@ -285,6 +285,20 @@ struct satchel_core {
 	 */
 	int		(*uidl_pins)(int dirfd, const char *path, char **uids,
 			    size_t n);
+	/*
+	 * uidl_conf: a storage module's uidl_format, read from its section
+	 * (conf_get), else the top-level key (conf_global); checked with
+	 * uidl_parse, and refused with the message refused_why when it uses
+	 * a SATCHEL_UIDL_* variable in refused (one the module cannot
+	 * fill).  An error names the section's key (conf_error) or the
+	 * global value (log).  Returns 1 with *fmt_r (malloc'ed, the
+	 * module frees it) and *vars_r the variables used; 0 when unset or
+	 * empty (*fmt_r NULL); -1 on error (logged) or out of memory.  At
+	 * module init, in the master.
+	 */
+	int		(*uidl_conf)(const struct satchel_conf *conf,
+			    unsigned int refused, const char *refused_why,
+			    char **fmt_r, unsigned int *vars_r);
 };
 
 /* ABI 1.3: the variables of uidl_format (core->uidl_parse/_expand). */

@@ -151,44 +151,27 @@ maildir_init(const struct satchel_core *core,
 }
 
 /*
- * uidl_format: the [maildir] key, else the top-level one.  %m is
- * refused: Dovecot has no header MD5 for Maildir either.
+ * uidl_format: the [maildir] key, else the top-level one (the core's
+ * uidl_conf).  %m is refused: Dovecot has no header MD5 for Maildir
+ * either.
  */
 static int
 md_uidl_conf(const struct satchel_core *core,
     const struct satchel_conf *conf, struct maildir_ctx *ctx)
 {
-	const char *s = NULL, *err;
-	int local = 0;
+	const char *s;
 
-	if (conf != NULL && (s = core->conf_get(conf, "uidl_format")) != NULL)
-		local = 1;
-	else if (conf != NULL && SATCHEL_CORE_HAS(core, conf_global))
-		s = core->conf_global(conf, "uidl_format");
-	if (s == NULL || *s == '\0')
+	if (SATCHEL_CORE_HAS(core, uidl_conf))
+		return core->uidl_conf(conf, SATCHEL_UIDL_MD5, "%m (header "
+		    "MD5) is not available for Maildir, as in Dovecot",
+		    &ctx->uidl_format, &ctx->uidl_vars) == -1 ? -1 : 0;
+	/* An older core: only its own section's key, and it cannot. */
+	if (conf == NULL || (s = core->conf_get(conf, "uidl_format")) == NULL ||
+	    *s == '\0')
 		return 0;
-	if (!SATCHEL_CORE_HAS(core, uidl_pins)) {
-		core->log(SATCHEL_LOG_ERR, "uidl_format needs a core of module "
-		    "ABI 1.3");
-		return -1;
-	}
-	err = NULL;
-	if (core->uidl_parse(s, &ctx->uidl_vars, &err) == -1)
-		;
-	else if (ctx->uidl_vars & SATCHEL_UIDL_MD5)
-		err = "%m (header MD5) is not available for Maildir, as in "
-		    "Dovecot";
-	if (err != NULL) {
-		if (local)
-			core->conf_error(conf, "uidl_format", "%s", err);
-		else
-			core->log(SATCHEL_LOG_ERR, "uidl_format = %s: %s", s,
-			    err);
-		return -1;
-	}
-	if ((ctx->uidl_format = strdup(s)) == NULL)
-		return -1;
-	return 0;
+	core->log(SATCHEL_LOG_ERR, "uidl_format needs a core of module ABI "
+	    "1.3");
+	return -1;
 }
 
 static void

@@ -184,37 +184,21 @@ int
 mb_uidl_conf(const struct satchel_core *core,
     const struct satchel_conf *conf, struct mbox_ctx *ctx)
 {
-	const char *s = NULL, *err = NULL;
-	int local = 0;
+	const char *s;
 
-	if (conf != NULL && (s = core->conf_get(conf, "uidl_format")) != NULL)
-		local = 1;
-	else if (conf != NULL && SATCHEL_CORE_HAS(core, conf_global))
-		s = core->conf_global(conf, "uidl_format");
-	if (s == NULL || *s == '\0')
-		return 0;
-	if (!SATCHEL_CORE_HAS(core, uidl_pins)) {
-		core->log(SATCHEL_LOG_ERR, "uidl_format needs a core of module "
-		    "ABI 1.3");
+	if (SATCHEL_CORE_HAS(core, uidl_conf))
+		return core->uidl_conf(conf, SATCHEL_UIDL_FILENAME |
+		    SATCHEL_UIDL_MD5 | SATCHEL_UIDL_GUID, "only %u and %v work "
+		    "for mbox (Dovecot keeps no file name, and its header MD5 "
+		    "and GUIDs only in its index); use x_uidl = yes for "
+		    "X-UIDL: headers", &ctx->uidl_format,
+		    &ctx->uidl_vars) == -1 ? -1 : 0;
+	if (conf != NULL && (s = core->conf_get(conf, "uidl_format")) !=
+	    NULL && *s != '\0') {
+		core->log(SATCHEL_LOG_ERR, "uidl_format needs a core of "
+		    "module ABI 1.3");
 		return -1;
 	}
-	if (core->uidl_parse(s, &ctx->uidl_vars, &err) == -1)
-		;
-	else if (ctx->uidl_vars & (SATCHEL_UIDL_FILENAME | SATCHEL_UIDL_MD5 |
-	    SATCHEL_UIDL_GUID))
-		err = "only %u and %v work for mbox (Dovecot keeps no file "
-		    "name, and its header MD5 and GUIDs only in its index); "
-		    "use x_uidl = yes for X-UIDL: headers";
-	if (err != NULL) {
-		if (local)
-			core->conf_error(conf, "uidl_format", "%s", err);
-		else
-			core->log(SATCHEL_LOG_ERR, "uidl_format = %s: %s", s,
-			    err);
-		return -1;
-	}
-	if ((ctx->uidl_format = strdup(s)) == NULL)
-		return -1;
 	return 0;
 }
 
