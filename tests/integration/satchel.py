@@ -470,9 +470,10 @@ class Env:
                 raise Failure("satcheld not listening after 10 s; log:\n%s"
                               % self.log()[-2000:])
             time.sleep(0.05)
-        # That probe was a session too: let the pool settle.  At least
-        # min_spare: the probe's worker went busy, so the master may have
-        # started one more, and both are idle now (max_spare allows it).
+        # That probe was a session too: let the pool settle, every worker
+        # idle (the probe's one too) and at least min_spare of them: the
+        # probe's worker went busy, so the master may have started one
+        # more (max_spare allows it).
         self.wait_idle(int(self.conf.get("workers_min_spare", 2)), 5,
                        at_least=True)
         return self
@@ -558,7 +559,12 @@ class Env:
     def wait_idle(self, n, timeout=5, at_least=False):
         def ok():
             k = len(self.idle_workers())
-            return k >= n if at_least else k == n
+            if not at_least:
+                return k == n
+            busy = [c for c in self.children().values()
+                    if c.startswith("satcheld: worker") and
+                    not c.startswith("satcheld: worker (idle)")]
+            return k >= n and not busy
         try:
             return wait_for(ok, timeout, what="%s%d idle workers" % (
                 "at least " if at_least else "", n))
