@@ -120,6 +120,9 @@ satchel_conf() {
 		echo "module_dir = $BUILDDIR/.libs"
 		echo "mail_location = maildir:$W/mail/%d/%n"
 		echo "pidfile = "
+		# each instance its own control socket (satchelctl), so
+		# several run side by side
+		echo "control_socket = $f.ctl"
 		echo "first_valid_uid = 100"
 		echo "log_level = warning"
 		echo "shutdown_timeout = 5"

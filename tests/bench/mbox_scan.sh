@@ -118,6 +118,7 @@ auth = file
 module_dir = $builddir/.libs
 mail_location = mbox:$d/mail/%u
 pidfile = $d/satcheld.pid
+control_socket = $d/satcheld.ctl
 first_valid_uid = 100
 workers_min_spare = 2
 
