@@ -337,6 +337,8 @@ auth_main(struct satcheld *s)
 				break;
 			}
 		}
+		if (a->call_ended)
+			conn_wake_held(a);
 		now = auth_fail_now_ms();
 		auth_timers(a, now);
 		groups_maintain(a, now);

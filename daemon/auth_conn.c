@@ -156,6 +156,7 @@ conn_free(struct auth_ctx *a, struct aconn *c)
 	if (c->state == CS_CALL && c->chain < a->ngroups) {
 		struct agroup *g = &a->groups[c->chain];
 
+		a->call_ended = 1;	/* one fewer under way */
 		for (pp = &g->qhead; *pp != NULL; pp = &(*pp)->qnext)
 			if (*pp == c) {
 				*pp = c->qnext;
@@ -333,11 +334,32 @@ conn_inflight(struct auth_ctx *a, const char *key, int user, int scram)
  * under way, so that many connections at once buy no more guesses
  * than one.
  */
+/*
+ * An attempt from c's address that came before c and waits only for
+ * that address's count of attempts under way: c must not overtake it,
+ * or a busy address (a NAT, a webmail host, a load balancer without
+ * the PROXY protocol) would keep some of its logins waiting as long as
+ * new ones keep coming.
+ */
+static int
+conn_older_held(struct auth_ctx *a, const struct aconn *c)
+{
+	const struct aconn *o;
+
+	for (o = a->conns; o != NULL; o = o->next)
+		if (o != c && !o->dead && o->state == CS_HOLD &&
+		    o->held_addr && o->seq < c->seq &&
+		    strcmp(o->key_addr, c->key_addr) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 conn_try_start(struct auth_ctx *a, struct aconn *c)
 {
 	uint64_t now = auth_fail_now_ms(), hold, h2;
 	size_t amax;
+	int user_ok;
 
 	hold = auth_fail_hold(c->key_user, now);
 	if ((h2 = auth_fail_hold(c->key_addr, now)) > hold)
@@ -346,14 +368,57 @@ conn_try_start(struct auth_ctx *a, struct aconn *c)
 	    INFLIGHT_ADDR_MAX;
 	if (tarpit_allowed(a->s->cf, c->remote))
 		amax = SIZE_MAX;
-	if (hold <= now && conn_inflight(a, c->key_user, 1,
-	    c->mech == MECH_SCRAM) == 0 &&
-	    conn_inflight(a, c->key_addr, 0, 0) < amax) {
+	if (c->seq == 0)
+		c->seq = ++a->seq;
+	user_ok = hold <= now && conn_inflight(a, c->key_user, 1,
+	    c->mech == MECH_SCRAM) == 0;
+	c->held_addr = 0;
+	if (user_ok && conn_inflight(a, c->key_addr, 0, 0) < amax &&
+	    !conn_older_held(a, c)) {
 		conn_start(a, c);
 		return;
 	}
+	c->held_addr = user_ok;
 	c->state = CS_HOLD;
 	c->wake_at = hold > now ? hold : now + HOLD_RECHECK_MS;
+}
+
+/*
+ * A module call ended (auth.c, after each round of events): the
+ * attempts held for their address's count start in the order they
+ * came, at once rather than at their next timer, before any newer
+ * one.  Oldest first: the list is newest first.  Once one of an
+ * address stays held, the rest of that address stay too, so a round
+ * costs one pass per address that waits (AUTH_WAKE_ADDRS at most).
+ */
+#define AUTH_WAKE_ADDRS	8
+
+void
+conn_wake_held(struct auth_ctx *a)
+{
+	const char *full[AUTH_WAKE_ADDRS];
+	struct aconn *o, *prev;
+	size_t nfull = 0, i;
+
+	a->call_ended = 0;
+	for (o = a->conns; o != NULL && o->next != NULL; o = o->next)
+		;
+	for (; o != NULL; o = prev) {
+		prev = o->prev;
+		if (o->dead || o->state != CS_HOLD || !o->held_addr)
+			continue;
+		for (i = 0; i < nfull; i++)
+			if (strcmp(full[i], o->key_addr) == 0)
+				break;
+		if (i < nfull)
+			continue;
+		conn_try_start(a, o);
+		if (o->state == CS_HOLD && o->held_addr) {
+			if (nfull == AUTH_WAKE_ADDRS)
+				break;
+			full[nfull++] = o->key_addr;
+		}
+	}
 }
 
 #ifdef HAVE_OPENSSL

@@ -114,6 +114,7 @@ aw_gone(struct auth_ctx *a, struct aworker *w, const char *why)
 	w->ev.fd = -1;
 	w->pid = 0;
 	w->busy = NULL;
+	a->call_ended = 1;
 	if (!w->served) {
 		/* Died before serving anything: back off (Postfix's
 		 * throttle), one log line per delay. */
@@ -157,6 +158,7 @@ aw_readable(struct auth_ctx *a, struct aworker *w)
 	w->busy = NULL;
 	w->served = 1;
 	w->g->deaths = 0;
+	a->call_ended = 1;	/* held attempts may start: auth.c */
 	conn_module_answer(a, c, &rp);
 	explicit_bzero(&rp, sizeof(rp));
 	group_dispatch(a, w->g);

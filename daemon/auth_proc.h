@@ -86,6 +86,10 @@ struct aconn {
 	 * satchelctl's (auth_ctl.c) its request, else NULL. */
 	uint32_t		 reason;
 	struct actl		*ctl;
+	/* Order of arrival (conn_try_start), and whether the last check
+	 * held it only for its address's count of attempts under way. */
+	uint64_t		 seq;
+	int			 held_addr;
 };
 
 struct agroup;
@@ -141,6 +145,8 @@ struct auth_ctx {
 	char			 host[128];
 	int			 quitting;
 	pid_t			 spawner_pid;
+	uint64_t		 seq;		/* last aconn seq given */
+	int			 call_ended;	/* a module call ended */
 };
 
 /* auth.c */
@@ -159,6 +165,7 @@ void	 conn_module_answer(struct auth_ctx *a, struct aconn *c,
 void	 conn_conclude(struct auth_ctx *a, struct aconn *c, uint32_t r);
 void	 conn_send_result(struct auth_ctx *a, struct aconn *c);
 void	 conn_timer(struct auth_ctx *a, struct aconn *c);
+void	 conn_wake_held(struct auth_ctx *a);
 
 /* auth_addr.c: the client's address, from the worker's socket */
 int	 conn_client_addr(struct auth_ctx *a, struct aconn *c, int fd,
