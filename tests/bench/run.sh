@@ -504,6 +504,17 @@ scen_idle() {	# server: PSS of all server processes with IDLE sessions
 		last=$n
 		sleep 0.1
 	done
+	# A Satchel says itself when its last session is gone (satchelctl
+	# who): a reused worker or agent keeps the tree's size, and a
+	# session still closing would hold its lock against the next
+	# server's logins of the same users (they would all be [IN-USE]).
+	case $s in satchel*)
+		for i in $(seq 1 300); do
+			"$BUILDDIR/satchelctl" -c "$W/$s/satchel.conf" who \
+			    2>/dev/null | grep -q "@$BENCH_DOMAIN" || break
+			sleep 0.1
+		done ;;
+	esac
 }
 
 scen_big() {	# server: first and second login+STAT+UIDL on BIG messages
