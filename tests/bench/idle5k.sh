@@ -28,8 +28,6 @@ PID_satchel=
 IDLE_PID=
 ulimit -n 65536 2>/dev/null || ulimit -n 16384
 
-log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
-
 finish() {
 	[ -n "$IDLE_PID" ] && kill -TERM "$IDLE_PID" 2>/dev/null
 	[ -n "$IDLE_PID" ] && wait "$IDLE_PID" 2>/dev/null
@@ -39,17 +37,9 @@ finish() {
 trap finish EXIT
 trap 'exit 1' INT TERM
 
-field() {	# name line: the value of name=... in line
-	sed -nE "s/.*[ ]$1=([^ ]*).*/\1/p" <<<"$2" | head -n 1
-}
-
 main() {
 	local port i out base pss procs ready t0 t1
-	[ -x "$BUILDDIR/satcheld" ] || { log "no $BUILDDIR/satcheld"; return 1; }
-	[ "$(id -u)" = 0 ] || { log "run as root"; return 1; }
-	bench_build_tools || return 1
-	bench_users
-	bench_hash
+	bench_prepare || return 1
 
 	log "mailboxes: $IDLE idle + $NLOGIN login users, 2 messages each"
 	mkdir -p "$W/empty" "$W/mail"

@@ -1,10 +1,26 @@
-# tests/bench/lib.sh -- shell helpers shared by tests/bench/run.sh and
-# tests/bench/smoke.  Sourced, not run.  Needs: BENCH_DIR (this
+# tests/bench/lib.sh -- shell helpers shared by tests/bench/run.sh,
+# smoke, idle5k.sh and proxytier.sh.  Sourced, not run.  Needs: BENCH_DIR (this
 # directory), W (a private temporary directory), BIN (where the tools are
 # built).  Every wait is bounded; every server is stopped by its pid.
 
 BENCH_USER_PW=bench-pw-1
 BENCH_DOMAIN=bench.example
+
+log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
+
+field() {	# name line: the value of name=... in line
+	sed -nE "s/.*[ ]$1=([^ ]*).*/\1/p" <<<"$2" | head -n 1
+}
+
+# The start of a Satchel-only bench (idle5k.sh, proxytier.sh): root, a
+# built satcheld in BUILDDIR, the tools, the users and the hash.
+bench_prepare() {
+	[ -x "$BUILDDIR/satcheld" ] || { log "no $BUILDDIR/satcheld"; return 1; }
+	[ "$(id -u)" = 0 ] || { log "run as root"; return 1; }
+	bench_build_tools || return 1
+	bench_users
+	bench_hash
+}
 
 bench_build_tools() {	# build popload, mkmail, tcpceil into $BIN
 	mkdir -p "$BIN"

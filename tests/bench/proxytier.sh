@@ -40,8 +40,6 @@ PID_backend=
 PID_front=
 ulimit -n 65536 2>/dev/null || ulimit -n 16384
 
-log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
-
 finish() {
 	stop_pid "$PID_front" 10
 	stop_pid "$PID_backend" 10
@@ -49,10 +47,6 @@ finish() {
 }
 trap finish EXIT
 trap 'exit 1' INT TERM
-
-field() {	# name line: the value of name=... in line
-	sed -nE "s/.*[ ]$1=([^ ]*).*/\1/p" <<<"$2" | head -n 1
-}
 
 median() {	# target scenario: the median of its values in $R
 	awk -v t="$1" -v s="$2" '$2 == t && $3 == s { print $4 }' "$R" |
@@ -81,11 +75,7 @@ run_download() {	# target port
 
 main() {
 	local bport hport fport i r t
-	[ -x "$BUILDDIR/satcheld" ] || { log "no $BUILDDIR/satcheld"; return 1; }
-	[ "$(id -u)" = 0 ] || { log "run as root"; return 1; }
-	bench_build_tools || return 1
-	bench_users
-	bench_hash
+	bench_prepare || return 1
 
 	log "mailboxes: $NUSERS x 4 messages of 1-16 KiB, dl0: $DL_MSGS x $DL_SIZE"
 	mkdir -p "$W/empty" "$W/mail"

@@ -73,8 +73,6 @@ R=$W/results		# one line per measurement: server scenario value...
 declare -A PORT PORT_TLS PID
 ulimit -n 65536 2>/dev/null || ulimit -n 16384
 
-log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
-
 cleanup() {
 	local s
 	for s in $SERVERS; do
@@ -395,10 +393,6 @@ pl() {	# popload with the bench user and password; bounded by timeout
 	local secs=$1
 	shift
 	timeout "$secs" "$BIN/popload" -P "$BENCH_USER_PW" "$@"
-}
-
-field() {	# name line: the value of name=... in line
-	sed -nE "s/.*[ ]$1=([^ ]*).*/\1/p" <<<"$2" | head -n 1
 }
 
 uformat() {	# server kind(login|dl|dlw): popload's -u for it
