@@ -310,15 +310,8 @@ ctl_next(struct auth_ctx *a, struct actl *t)
 		a->conns->prev = c;
 	a->conns = c;
 	a->nconns++;
-	c->state = CS_CALL;
 	g = &a->groups[t->idx];
-	c->qnext = NULL;
-	if (g->qtail != NULL)
-		g->qtail->qnext = c;
-	else
-		g->qhead = c;
-	g->qtail = c;
-	group_dispatch(a, g);
+	group_enqueue(a, g, c);
 }
 
 /* The user record as a login would resolve it (conn_agent_id). */
