@@ -211,6 +211,17 @@ void	 conn_proxy_start(struct auth_ctx *a, struct aconn *c);
 void	 conn_proxy_ready(struct auth_ctx *a, struct aconn *c);
 void	 conn_proxy_timeout(struct auth_ctx *a, struct aconn *c);
 void	 conn_proxy_free(struct aconn *c);
+void	 conn_proxy_answer(struct auth_ctx *a, struct aconn *c,
+	    uint32_t status, const char *why);
+/* auth_proxy_master.c: the backend login with a master user */
+#define PS_NONE		0
+#define PS_CONNECT	1	/* connect() under way */
+#define PS_GREETING	2	/* waiting for the backend's +OK */
+#define PS_AUTH		3	/* AUTH PLAIN sent */
+#define PS_DONE		4	/* logged in: pline is its +OK line */
+int	 proxy_master_check(struct auth_ctx *a, struct aconn *c);
+void	 proxy_master_begin(struct auth_ctx *a, struct aconn *c, int in_epoll);
+void	 proxy_master_readable(struct auth_ctx *a, struct aconn *c);
 
 /* auth_master.c: master users (issue 14) */
 int	 auth_master_serves(const struct aconn *c, const struct agroup *g);

@@ -201,6 +201,7 @@ authc_take_result(const struct privsep_msg *m, struct auth_result *res)
 		res->proxy_loggedin = pp.loggedin != 0;
 		strlcpy(res->proxy_okline, pp.okline,
 		    sizeof(res->proxy_okline));
+		strlcpy(res->data, pp.data, sizeof(res->data));
 		return 0;
 	}
 	if (msg_get_auth_result(m, &rp) == -1 ||

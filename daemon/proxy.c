@@ -529,6 +529,15 @@ proxy_session(struct session *s, struct auth_result *res,
 	    fcntl(b.fd, F_SETFL, fl | O_NONBLOCK) == -1) {
 		err = "fcntl";
 		r = -1;
+	} else if (res->proxy_loggedin) {
+		/* The auth pool logged in there with a master user
+		 * (auth_proxy_master.c): the master password never came
+		 * here; the backend's +OK line did. */
+		strlcpy(reply, res->proxy_okline, sizeof(reply));
+		proxy_clean(reply);
+		r = strncmp(reply, "+OK", 3) == 0 ? 1 : -1;
+		if (r == -1)
+			err = "pool's master login line is not +OK";
 	} else if (password == NULL) {
 		err = "no password to log in with";
 		r = -1;
@@ -565,10 +574,11 @@ proxy_session(struct session *s, struct auth_result *res,
 		return CMD_OK;
 	}
 	log_info("session=%s event=proxy user=%s destuser=%s backend=%s "
-	    "result=ok ssl=%s haproxy=%s", s->id, vis, dvis, res->proxy_addr,
+	    "result=ok ssl=%s haproxy=%s%s", s->id, vis, dvis, res->proxy_addr,
 	    res->proxy_ssl == SATCHEL_PROXY_SSL_YES ? "yes" :
 	    res->proxy_ssl == SATCHEL_PROXY_SSL_STARTTLS ? "starttls" : "no",
-	    res->proxy_haproxy ? "yes" : "no");
+	    res->proxy_loggedin ? "pool" : res->proxy_haproxy ? "yes" : "no",
+	    res->proxy_loggedin ? " login=master" : "");
 	s->state = S_TRANS;
 	sb_set(s->slot, SB_TRANSACTION);
 	setproctitle_fmt("satcheld: worker [%s] %s proxy", s->peer, vis);

@@ -270,7 +270,8 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 		return CMD_CLOSE;
 	}
 	log_info("session=%s event=auth user=%s%s method=%s result=ok "
-	    "tls=%s addr=%s%s%s", s->id, vis, mvis, method, s->tls ? "yes" : "no",
+	    "tls=%s addr=%s%s%s", s->id, vis, mvis, method,
+	    s->tls ? "yes" : "no",
 	    s->peer, res->proxy ? " proxy=" : "", res->proxy ?
 	    res->proxy_addr : "");
 	if (res->proxy)

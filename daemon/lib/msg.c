@@ -128,6 +128,7 @@ lay_auth_proxy(struct codec *c, struct msg_auth_proxy *v)
 	C_STR(c, v->addr);
 	c_u32(c, &v->loggedin);
 	C_STR(c, v->okline);
+	C_STR(c, v->data);
 	if (!c->packing && (v->ssl > SATCHEL_PROXY_SSL_STARTTLS ||
 	    v->haproxy > 1 || v->port > 65535 || v->loggedin > 1))
 		c->u.err = 1;

@@ -160,6 +160,7 @@ struct msg_auth_proxy {
 	 * and okline is the backend's +OK line for the client. */
 	uint32_t	 loggedin;
 	char		 okline[MSG_DATA_MAX];
+	char		 data[MSG_DATA_MAX];	/* SCRAM server-final */
 };
 
 struct msg_aw_call {

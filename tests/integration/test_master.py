@@ -139,3 +139,135 @@ def test_master_plain_authzid_refused_without_master(env):
         check(r.startswith("+OK"), "authzid == authcid: %r" % r)
     r = S.try_login(env, "%s*admin@%s" % (alice, S.DOMAIN), MASTER_PW)
     eq(r, "-ERR [AUTH] Authentication failed", "no separator configured")
+
+
+# ---- proxying with a master user ----------------------------------------
+
+CLIENT = "127.0.0.9"
+
+
+def _master_backend(users):
+    """A backend Satchel with master users (admin), a `haproxy` listener
+    trusting the front (127.0.0.1), and users {local: body}."""
+    b = S.Env()
+    try:
+        for local, body in users.items():
+            b.add_user(local, password="backend-own-" + local,
+                       messages=[S.simple_message(1, body)])
+        b.port = S.free_port()
+        start_with_masters(b, listen="127.0.0.1:%d haproxy" % b.port,
+                           haproxy_trusted_networks="127.0.0.1")
+    except BaseException:
+        b.cleanup()
+        raise
+    return b
+
+
+def _front(env, lines, **over):
+    env.users = {"(written by _front)": None}
+    with open(env.users_path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.chmod(env.users_path, 0o640)
+    import test_tls as T
+    over.setdefault("sasl", T.ALL_MECHS)
+    env.start(apop="yes", **over)
+
+
+def _proxy_workers(env):
+    return [pid for pid, c in env.children().items()
+            if c.startswith("satcheld: worker") and "proxy" in c]
+
+
+def test_master_proxy_scram_and_apop_users(env):
+    """A SCRAM-SHA-256 user and an APOP user of the front, whose own
+    passwords the front cannot relay, are proxied via the master user:
+    the auth process logs in at the backend with AUTH PLAIN (authzid
+    the user, authcid admin) after a PROXY v2 header; the client RETRs
+    its backend mail; the relaying worker's memory holds no master
+    password."""
+    import test_mysql as M
+    import test_tls as T
+    M.need_mysql(env)
+    dom = S.DOMAIN
+    b = _master_backend({"alice": b"alice on the BACKEND",
+                         "bob": b"bob on the BACKEND"})
+    try:
+        extras = ("proxy=y host=127.0.0.1 port=%d master=%s pass=%s"
+                  % (b.port, MASTER, MASTER_PW))
+        _front(env, [
+            "alice@%s:%s::::::%s" % (dom, T._scram_stored("alice-scram"),
+                                     extras),
+            "bob@%s:{PLAIN}bob-apop::::::%s" % (dom, extras)])
+        import test_fit as F
+        for who in ("alice", "bob"):
+            with S.Pop(env.port, source=CLIENT) as p:
+                if who == "alice":
+                    r, _ = T._scram(p, "alice@" + dom, "alice-scram")
+                else:
+                    r = F._apop(p, "bob@" + dom, "bob-apop")
+                check(r.startswith("+OK"), "%s via the front: %r"
+                      % (who, r))
+                st, lines = p.cmd_multi("RETR 1")
+                check(st.startswith("+OK"), "RETR 1: %r" % st)
+                check(("%s on the BACKEND" % who) in "\n".join(lines),
+                      "%s's backend mail" % who)
+                workers = _proxy_workers(env)
+                eq(len(workers), 1, "one proxying worker")
+                from test_proxy import _memory
+                mem = _memory(workers[0])
+                check(len(mem) > 100000, "read the worker's memory")
+                check(MASTER_PW.encode() not in mem and
+                      base64.b64encode(("%s@%s\0%s\0%s" % (
+                          who, dom, MASTER, MASTER_PW)).encode())
+                      not in mem,
+                      "the master password never reached the worker")
+                eq(p.cmd("QUIT")[:3], "+OK", "QUIT through the proxy")
+            b.wait_log(r"event=auth user=%s@\S+ master=%s method=plain "
+                       r"result=ok tls=no addr=127\.0\.0\.9" % (who, MASTER))
+            env.wait_log(r"event=proxy user=%s@\S+ destuser=%s@\S+ "
+                         r"backend=127\.0\.0\.1:%d result=ok ssl=no "
+                         r"haproxy=pool login=master" % (who, who, b.port))
+        check(MASTER_PW not in env.log() and MASTER_PW not in b.log(),
+              "no master password in either log")
+    finally:
+        b.cleanup()
+
+
+def test_master_proxy_refusals(env):
+    """A wrong master password at the backend: [SYS/TEMP] for the client
+    and a log line at the front with the backend's answer; master= with
+    ssl=: [SYS/PERM] and a clear log line (a TLS session cannot be handed
+    from the auth process to the worker); master= without pass=: the
+    same."""
+    import test_mysql as M
+    M.need_mysql(env)
+    dom = S.DOMAIN
+    b = _master_backend({"alice": b"x", "carol": b"y", "dave": b"z"})
+    try:
+        _front(env, [
+            "alice@%s:{PLAIN}pw1::::::proxy=y host=127.0.0.1 port=%d "
+            "master=%s pass=wrong-master" % (dom, b.port, MASTER),
+            "carol@%s:{PLAIN}pw2::::::proxy=y host=127.0.0.1 port=%d "
+            "ssl=starttls master=%s pass=%s" % (dom, b.port, MASTER,
+                                                MASTER_PW),
+            "dave@%s:{PLAIN}pw3::::::proxy=y host=127.0.0.1 port=%d "
+            "master=%s" % (dom, b.port, MASTER)])
+        r = S.try_login(env, "alice@" + dom, "pw1")
+        check(r.startswith("-ERR [SYS/TEMP]"), "wrong master pw: %r" % r)
+        env.wait_log(r"event=proxy user=alice@\S+ backend=127\.0\.0\.1:%d "
+                     r"result=fail reason=master-login error=\"AUTH PLAIN "
+                     r"as master refused: -ERR \[AUTH\]" % b.port)
+        b.wait_log(r"event=auth user=alice@\S+ method=plain "
+                   r"addr=127\.0\.0\.1 result=fail .*master=%s" % MASTER)
+        r = S.try_login(env, "carol@" + dom, "pw2")
+        check(r.startswith("-ERR [SYS/PERM]"), "master with ssl: %r" % r)
+        env.wait_log(r"event=proxy user=carol@\S+ result=error "
+                     r"reason=master-with-ssl")
+        r = S.try_login(env, "dave@" + dom, "pw3")
+        check(r.startswith("-ERR [SYS/PERM]"), "master, no pass: %r" % r)
+        env.wait_log(r"event=proxy user=dave@\S+ result=error "
+                     r"reason=master-without-pass")
+        check("carol" not in b.log() and "dave" not in b.log(),
+              "refused before any connection to the backend")
+    finally:
+        b.cleanup()
