@@ -54,10 +54,10 @@ proxy_mech_name(uint32_t mech)
 }
 
 /*
- * The backend's address: hostip= when given, else host= when it is an
- * IP address, else host= resolved.  Caution: a name is resolved with
- * getaddrinfo(), which blocks this process's event loop while DNS
- * answers; doc/SCALING tells admins to give addresses (or hostip=).
+ * The backend's address: hostip= (given, or resolved from host= by the
+ * module worker that did the lookup: auth_worker.c), else host= when it
+ * is an IP address.  Numeric only: nothing here waits for DNS, so one
+ * slow answer cannot hold up this event loop.
  */
 static int
 proxy_addr(const struct satchel_user *u, unsigned int port,
@@ -74,13 +74,10 @@ proxy_addr(const struct satchel_user *u, unsigned int port,
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
 	(void)snprintf(serv, sizeof(serv), "%u", port);
-	if ((e = getaddrinfo(h, serv, &hints, &res)) == EAI_NONAME &&
-	    u->proxy_hostip[0] == '\0') {
-		hints.ai_flags = AI_NUMERICSERV;
-		e = getaddrinfo(h, serv, &hints, &res);
-	}
-	if (e != 0 || res == NULL) {
-		*err_r = e != 0 ? gai_strerror(e) : "no address";
+	if ((e = getaddrinfo(h, serv, &hints, &res)) != 0 || res == NULL) {
+		*err_r = e == EAI_NONAME ? "host= is a name the module "
+		    "worker could not resolve" : e != 0 ? gai_strerror(e) :
+		    "no address";
 		return -1;
 	}
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
@@ -248,11 +245,13 @@ conn_proxy_answer(struct auth_ctx *a, struct aconn *c, uint32_t status,
 	memset(&p, 0, sizeof(p));
 	p.status = status;
 	if (status != SATCHEL_AUTH_OK) {
-		log_warnx("session=%s event=proxy user=%s backend=%s "
-		    "result=fail reason=%s error=\"%s\"", c->session, vis,
-		    c->paddr[0] != '\0' ? c->paddr : "?",
-		    c->pstep > PS_CONNECT ? "master-login" : "connect",
-		    why != NULL ? why : "?");
+		/* why NULL: the caller logged it already. */
+		if (why != NULL)
+			log_warnx("session=%s event=proxy user=%s backend=%s "
+			    "result=fail reason=%s error=\"%s\"", c->session,
+			    vis, c->paddr[0] != '\0' ? c->paddr : "?",
+			    c->pstep > PS_CONNECT ? "master-login" : "connect",
+			    why);
 		conn_proxy_free(c);
 	} else
 		log_debug("session=%s event=proxy user=%s backend=%s "

@@ -504,3 +504,31 @@ def test_proxy_bad_fields_and_mechanisms(env):
                      r"reason=mech-apop")
     finally:
         b1.cleanup()
+
+
+def test_proxy_host_name_resolved_by_the_module_worker(env):
+    """host=localhost (a name from /etc/hosts, no hostip=) is resolved
+    in the module worker that did the lookup, not in the auth process's
+    event loop: the login reaches the backend at 127.0.0.1; a name that
+    does not resolve gives [SYS/TEMP] and a resolve log line from the
+    module worker; an ordinary login is not held up meanwhile."""
+    b1 = _backend({"alice": [S.simple_message(1, b"alice via localhost")]})
+    try:
+        _front_users(env, [
+            _line("alice", "proxy=y host=localhost port=%d" % b1.port),
+            _line("bob", "proxy=y host=no-such-host.invalid port=%d"
+                  % b1.port)])
+        env.start(proxy_send_haproxy="no")
+        body = _first_body(env, "alice")
+        check("alice via localhost" in body, "alice's mail via localhost")
+        env.wait_log(r"event=proxy user=alice@\S+ destuser=alice@\S+ "
+                     r"backend=127\.0\.0\.1:%d result=ok" % b1.port)
+        r = S.try_login(env, _user("bob"), PW)
+        check(r.startswith("-ERR [SYS/TEMP]"), "unresolvable host: %r" % r)
+        env.wait_log(r"auth-module: session=\S+ event=proxy "
+                     r"host=no-such-host\.invalid result=fail "
+                     r"reason=resolve")
+        env.wait_log(r"auth: session=\S+ event=proxy user=bob@\S+ "
+                     r"host=no-such-host\.invalid result=fail reason=resolve")
+    finally:
+        b1.cleanup()
