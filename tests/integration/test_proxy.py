@@ -313,6 +313,12 @@ def test_proxy_retr_10mib_byte_for_byte(env):
                   "front worker peak memory grew by %d KiB (idle %d KiB)"
                   % (peak - base, base))
             p.cmd("QUIT")
+        # Neither side is TLS: the zero-copy relay (splice) moved it.
+        env.wait_log(r"event=proxy-end user=alice@\S+ .* in=\d+ "
+                     r"out=(\d+) reason=client-closed relay=splice")
+        out = int(re.findall(r"event=proxy-end .* out=(\d+) ",
+                             env.log())[-1])
+        check(out > len(S.wire(big)), "relayed byte count %d" % out)
     finally:
         b1.cleanup()
 
@@ -391,6 +397,9 @@ def test_proxy_tls_and_starttls_verified(env):
                     r"tls=yes")
         env.wait_log(r"event=proxy user=tls@\S+ .*result=ok ssl=yes")
         env.wait_log(r"event=proxy user=stls@\S+ .*result=ok ssl=starttls")
+        # TLS to the backend: the buffered relay, never splice.
+        env.wait_log(r"event=proxy-end user=tls@\S+ .* relay=buffered")
+        env.wait_log(r"event=proxy-end user=stls@\S+ .* relay=buffered")
         for local, why in (("impostor", "certificate verification failed"),
                            ("wrongname", "certificate verification failed")):
             with S.Pop(env.port, source=CLIENT) as p:
