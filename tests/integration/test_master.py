@@ -271,3 +271,37 @@ def test_master_proxy_refusals(env):
               "refused before any connection to the backend")
     finally:
         b.cleanup()
+
+
+def test_master_proxy_mysql_columns(env):
+    """master and pass as mysql result columns (next to proxy, host,
+    port): a front user in MariaDB is proxied via the master user even
+    with USER/PASS, and its own password never reaches the backend."""
+    import test_mysql as M
+    M.need_mysql(env)
+    b = _master_backend({"erin": b"erin on the BACKEND"})
+    try:
+        db = M.shared_db()
+        M.clear_users(env, [db])
+        M.add_mysql_user(env, [db], "erin", password="erin-front-pw")
+        q = ("SELECT password, CONCAT('maildir:', %s, maildir) AS mail, "
+             "active, 'Y' AS proxy, '127.0.0.1' AS host, %d AS port, "
+             "%s AS master, %s AS pass FROM mailbox WHERE username = %%u"
+             % (M.lit(env.mail + "/"), b.port, M.lit(MASTER),
+                M.lit(MASTER_PW)))
+        M.start_mysql(env, "mysql", M.mysql_section(env, db, query=q))
+        with S.Pop(env.port, source=CLIENT) as p:
+            r = p.login("erin@" + S.DOMAIN, "erin-front-pw")
+            check(r.startswith("+OK"), "erin via the front: %r" % r)
+            st, lines = p.cmd_multi("RETR 1")
+            check(st.startswith("+OK") and
+                  "erin on the BACKEND" in "\n".join(lines),
+                  "erin's backend mail: %r" % st)
+            p.cmd("QUIT")
+        b.wait_log(r"event=auth user=erin@\S+ master=%s method=plain "
+                   r"result=ok" % MASTER)
+        env.wait_log(r"event=proxy user=erin@\S+ .*result=ok ssl=no "
+                     r"haproxy=pool login=master")
+    finally:
+        M.clear_users(env, [M.shared_db()])
+        b.cleanup()
