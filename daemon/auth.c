@@ -159,6 +159,10 @@ auth_setup(struct auth_ctx *a, struct satcheld *s)
 		if ((v = conf_get(s->cf, gp->name, "timeout")) != NULL &&
 		    conf_parse_uint(v, 1, 3600, &n) == 0)
 			gp->timeout_ms = (unsigned int)n * 1000;
+		/* Issue 14: "master = yes", a master-only passdb. */
+		if ((v = conf_get(s->cf, gp->name, "master")) != NULL &&
+		    conf_parse_bool(v, &gp->master) == -1)
+			gp->master = 0;
 		if ((gp->w = calloc(gp->maxw, sizeof(*gp->w))) == NULL)
 			_exit(1);
 		a->ngroups++;

@@ -30,6 +30,9 @@ struct auth_result {
 	char		 proxy_host[SATCHEL_HOST_MAX + 1];
 	char		 proxy_destuser[SATCHEL_USER_MAX + 1];
 	char		 proxy_addr[MSG_ADDR_MAX];
+	/* Issue 14: the pool logged in there with a master user. */
+	int		 proxy_loggedin;
+	char		 proxy_okline[MSG_DATA_MAX];
 };
 
 /*
@@ -37,7 +40,8 @@ struct auth_result {
  * for APOP and CRAM-MD5 first authc_challenge() (the pool makes the
  * challenge and takes one answer to it on this connection), then
  * authc_request() with the client's socket (the pool reads the client
- * address from it), for SCRAM authc_continue() and authc_scram_final(),
+ * address from it; master non-NULL and not "" for a master user login,
+ * user being the target), for SCRAM authc_continue() and authc_scram_final(),
  * and last authc_result(), which closes the connection.  The pool
  * delays a failure's answer itself.  -1 means the pool could not be
  * reached or broke the protocol (the caller answers [SYS/TEMP]).
@@ -45,7 +49,10 @@ struct auth_result {
 int	 authc_connect(const struct satcheld *d);
 int	 authc_challenge(int fd, uint32_t mech, char *out, size_t outsz);
 int	 authc_request(int fd, uint32_t mech, const char *user,
-	    const char *secret, const char *session, int tls, int client_fd);
+	    const char *master, const char *secret, const char *session,
+	    int tls, int client_fd);
+/* Some module of the chain is a master passdb (master = yes). */
+int	 authc_master_enabled(struct satcheld *d);
 int	 authc_continue(int fd, char *out, size_t outsz);
 int	 authc_scram_final(int fd, const char *msg);
 int	 authc_result(int fd, struct auth_result *res);

@@ -32,6 +32,8 @@
 static int conn_on_haproxy(const struct satcheld *,
     const struct sockaddr_storage *);
 static int conn_numeric(const char *, char *, size_t);
+static int conn_sockaddr(const char *, struct sockaddr_storage *,
+    socklen_t *);
 
 /*
  * Read the client's address from its socket, never from the worker's
@@ -73,6 +75,11 @@ conn_client_addr(struct auth_ctx *a, struct aconn *c, int fd,
 		strlcpy(c->local, "unknown", sizeof(c->local));
 		llen = 0;
 	}
+	/* For the PROXY header of a master login at a backend. */
+	memcpy(&c->csrc, &ss, sizeof(ss));
+	c->csrclen = len;
+	memcpy(&c->cdst, &ls, sizeof(ls));
+	c->cdstlen = llen;
 	proxied = llen > 0 && conn_on_haproxy(a->s, &ls) &&
 	    conf_in_nets(a->s->cf->haproxy_trusted,
 	    a->s->cf->nhaproxy_trusted, (struct sockaddr *)&ss);
@@ -89,7 +96,32 @@ conn_client_addr(struct auth_ctx *a, struct aconn *c, int fd,
 		    "haproxy listener");
 		return -1;
 	}
+	/* The header's addresses, ports unknown (0). */
+	conn_sockaddr(c->remote, &c->csrc, &c->csrclen);
+	if (conn_sockaddr(c->local, &c->cdst, &c->cdstlen) == -1)
+		c->cdstlen = 0;
 	return 0;
+}
+
+static int
+conn_sockaddr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		*len = sizeof(*s4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		*len = sizeof(*s6);
+		return 0;
+	}
+	*len = 0;
+	return -1;
 }
 
 /* The socket's local address is a haproxy listener's (or in its

@@ -276,6 +276,12 @@ req_request(struct auth_ctx *a, struct aconn *c, struct privsep_msg *m)
 		explicit_bzero(&rq, sizeof(rq));
 		return -1;
 	}
+	/* A master user login (auth_master.c): USER/PASS or PLAIN only. */
+	if (rq.master[0] != '\0' && rq.mech != MECH_PASS) {
+		explicit_bzero(&rq, sizeof(rq));
+		return -1;
+	}
+	strlcpy(c->master, rq.master, sizeof(c->master));
 	c->mech = rq.mech;
 	c->tls = rq.tls != 0;
 	strlcpy(c->session, rq.session, sizeof(c->session));
@@ -301,7 +307,12 @@ req_request(struct auth_ctx *a, struct aconn *c, struct privsep_msg *m)
 	 */
 	(void)userfmt_rewrite(a->s->cf->auth_username_format, c->user,
 	    sizeof(c->user));
-	lower_copy(c->key_user, sizeof(c->key_user), "u:", c->user);
+	if (c->master[0] != '\0')
+		(void)userfmt_rewrite(a->s->cf->auth_username_format,
+		    c->master, sizeof(c->master));
+	/* A master login's failures are the master's. */
+	lower_copy(c->key_user, sizeof(c->key_user), "u:",
+	    auth_charged_user(c));
 	(void)snprintf(c->key_addr, sizeof(c->key_addr), "a:%s", c->remote);
 	conn_try_start(a, c);
 	return 0;
@@ -514,7 +525,8 @@ conn_start(struct auth_ctx *a, struct aconn *c)
 	c->start = auth_fail_now_ms();
 	c->wake_at = 0;
 	c->chain = 0;
-	if (c->user[0] == '\0' || user_name_valid(c->user) == -1) {
+	if (c->user[0] == '\0' || user_name_valid(c->user) == -1 ||
+	    auth_master_start(a, c) == -1) {
 		/* Same answer and time as a wrong password. */
 		conn_conclude(a, c, SATCHEL_AUTH_FAIL);
 		return;
@@ -530,7 +542,7 @@ conn_chain(struct auth_ctx *a, struct aconn *c)
 	struct agroup *g;
 
 	for (; c->chain < a->ngroups; c->chain++)
-		if (c->mech == MECH_PASS || a->groups[c->chain].lookup)
+		if (auth_master_serves(c, &a->groups[c->chain]))
 			break;
 	if (c->chain == a->ngroups) {
 #ifdef HAVE_OPENSSL
@@ -549,14 +561,7 @@ conn_chain(struct auth_ctx *a, struct aconn *c)
 		conn_conclude(a, c, SATCHEL_AUTH_TEMPFAIL);
 		return;
 	}
-	c->state = CS_CALL;
-	c->qnext = NULL;
-	if (g->qtail != NULL)
-		g->qtail->qnext = c;
-	else
-		g->qhead = c;
-	g->qtail = c;
-	group_dispatch(a, g);
+	group_enqueue(a, g, c);
 }
 
 /* Compare an APOP or CRAM-MD5 digest with one made from the secret. */
@@ -632,6 +637,8 @@ conn_module_answer(struct auth_ctx *a, struct aconn *c,
 		conn_free(a, c);
 		return;
 	}
+	if (auth_master_answer(a, c, r))
+		return;
 	if (r == SATCHEL_AUTH_NOUSER) {
 		c->chain++;
 		conn_chain(a, c);
@@ -665,27 +672,28 @@ conn_failure(struct auth_ctx *a, struct aconn *c)
 {
 	uint64_t now = auth_fail_now_ms(), at;
 	uint32_t delay;
-	char vis[128];
+	char vis[128], mvis[140];
 
 	/*
 	 * Counted from the start of processing, not from its end: every
 	 * failure takes the same time whatever the module or scheme did.
 	 */
-	delay = tarpit_login(a->s->cf, c->user, c->remote, c->status,
-	    c->start);
+	delay = tarpit_login(a->s->cf, auth_charged_user(c), c->remote,
+	    c->status, c->start);
 	at = c->start + delay;
 	log_vis(vis, sizeof(vis), c->user, strlen(c->user));
+	auth_master_log(c, mvis, sizeof(mvis));
 	log_info("session=%s event=auth-check user=%s addr=%s mech=%s "
-	    "result=%s failures=%u delay_ms=%u", c->session, vis, c->remote,
+	    "result=%s failures=%u delay_ms=%u%s", c->session, vis, c->remote,
 	    mech_name(c->mech), c->status == SATCHEL_AUTH_ERROR ? "error" :
 	    "fail", auth_fail_count(c->key_addr, TARPIT_WINDOW_MS, now),
-	    delay);
+	    delay, mvis);
 	if (a->s->cf->auth_verbose)
 		log_info("session=%s event=auth-reason user=%s addr=%s "
-		    "mech=%s module=%s reason=%s", c->session, vis, c->remote,
-		    mech_name(c->mech), c->chain < a->ngroups ?
+		    "mech=%s module=%s reason=%s%s", c->session, vis,
+		    c->remote, mech_name(c->mech), c->chain < a->ngroups ?
 		    a->groups[c->chain].name : "-",
-		    auth_reason_name(c->status, c->reason));
+		    auth_reason_name(c->status, c->reason), mvis);
 	c->state = CS_REPLY;
 	c->wake_at = at;
 	if (at <= now)
@@ -746,8 +754,8 @@ conn_conclude(struct auth_ctx *a, struct aconn *c, uint32_t r)
 		conn_send_result(a, c);
 		return;
 	}
-	(void)tarpit_login(a->s->cf, c->user, c->remote, SATCHEL_AUTH_OK,
-	    c->start);
+	(void)tarpit_login(a->s->cf, auth_charged_user(c), c->remote,
+	    SATCHEL_AUTH_OK, c->start);
 	/* Proxy mode: no mailbox here; the backend's socket instead. */
 	if (c->urec.proxy) {
 		conn_proxy_start(a, c);

@@ -41,6 +41,7 @@
 #include "auth_proc.h"
 #include "conf.h"
 #include "log.h"
+#include "peercred.h"
 #include "mailloc.h"
 #include "master.h"
 #include "msg.h"
@@ -147,13 +148,11 @@ int
 auth_ctl_handoff(struct auth_ctx *a, struct aconn *c, struct privsep_msg *m)
 {
 	struct msg_ctl_handoff h;
-	struct ucred cred;
-	socklen_t credlen = sizeof(cred);
 	struct actl *t;
 	char vis[128];
 
-	if (getsockopt(c->ev.fd, SOL_SOCKET, SO_PEERCRED, &cred,
-	    &credlen) == -1 || cred.uid != 0 || cred.pid != getppid() ||
+	/* Only the master (root, our parent) hands satchelctl over. */
+	if (peercred_is(c->ev.fd, 0, getppid(), NULL, NULL) != 1 ||
 	    m->fd == -1 || msg_get_ctl_handoff(m, &h) == -1 ||
 	    (h.op != CTL_OP_AUTH_TEST && h.op != CTL_OP_USER))
 		return -1;	/* logged as a violation by the caller */
@@ -310,15 +309,8 @@ ctl_next(struct auth_ctx *a, struct actl *t)
 		a->conns->prev = c;
 	a->conns = c;
 	a->nconns++;
-	c->state = CS_CALL;
 	g = &a->groups[t->idx];
-	c->qnext = NULL;
-	if (g->qtail != NULL)
-		g->qtail->qnext = c;
-	else
-		g->qhead = c;
-	g->qtail = c;
-	group_dispatch(a, g);
+	group_enqueue(a, g, c);
 }
 
 /* The user record as a login would resolve it (conn_agent_id). */

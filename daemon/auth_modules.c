@@ -46,11 +46,26 @@
 #endif
 #include "compat/poison.h"
 
+/* Queue c for a worker of g (a login's or satchelctl's call). */
+void
+group_enqueue(struct auth_ctx *a, struct agroup *g, struct aconn *c)
+{
+	c->state = CS_CALL;
+	c->qnext = NULL;
+	if (g->qtail != NULL)
+		g->qtail->qnext = c;
+	else
+		g->qhead = c;
+	g->qtail = c;
+	group_dispatch(a, g);
+}
+
 void
 group_dispatch(struct auth_ctx *a, struct agroup *g)
 {
 	struct msg_aw_call call;
 	struct aconn *c;
+	const char *who;
 	size_t i;
 
 	for (i = 0; i < g->nw && g->qhead != NULL; i++) {
@@ -70,10 +85,9 @@ group_dispatch(struct auth_ctx *a, struct agroup *g)
 			continue;
 		}
 		memset(&call, 0, sizeof(call));
-		call.op = c->mech == MECH_PASS ? AW_VERIFY :
-		    c->mech == MECH_SCRAM ? AW_SCRAM :
-		    c->mech == MECH_CTL_USER ? AW_USER : AW_LOOKUP;
-		strlcpy(call.user, c->user, sizeof(call.user));
+		/* The part of a master login decides (auth_master.c). */
+		call.op = auth_master_op(c, &who);
+		strlcpy(call.user, who, sizeof(call.user));
 		if (call.op == AW_VERIFY)
 			memcpy(call.password, c->secret,
 			    sizeof(call.password));

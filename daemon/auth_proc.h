@@ -9,6 +9,7 @@
 #define SATCHEL_AUTH_PROC_H
 
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -90,7 +91,25 @@ struct aconn {
 	 * held it only for its address's count of attempts under way. */
 	uint64_t		 seq;
 	int			 held_addr;
+	/*
+	 * Issue 14, master users (auth_master.c): the master's name, the
+	 * target being user; mphase MP_* says which part of the chain is
+	 * asked.  And for proxying with a master user (auth_proxy.c) the
+	 * backend dialogue: its step, a line buffer, and the client's
+	 * socket addresses for the PROXY v2 header.
+	 */
+	char			 master[SATCHEL_USER_MAX + 1];
+	int			 mphase;
+	int			 pstep;
+	char			 pline[MSG_DATA_MAX];
+	size_t			 plen;
+	struct sockaddr_storage	 csrc, cdst;
+	socklen_t		 csrclen, cdstlen;
 };
+
+#define MP_NONE		0	/* an ordinary login */
+#define MP_MASTER	1	/* verifying the master's password */
+#define MP_TARGET	2	/* looking the target up, no password */
 
 struct agroup;
 struct actl;
@@ -108,6 +127,7 @@ struct agroup {
 	size_t			 idx;		/* in s->auth[] */
 	const char		*name;
 	int			 lookup;	/* the module has lookup() */
+	int			 master;	/* master = yes: master users only */
 	struct aworker		*w;
 	size_t			 nw, maxw;
 	unsigned int		 timeout_ms;
@@ -198,8 +218,29 @@ void	 conn_proxy_start(struct auth_ctx *a, struct aconn *c);
 void	 conn_proxy_ready(struct auth_ctx *a, struct aconn *c);
 void	 conn_proxy_timeout(struct auth_ctx *a, struct aconn *c);
 void	 conn_proxy_free(struct aconn *c);
+void	 conn_proxy_answer(struct auth_ctx *a, struct aconn *c,
+	    uint32_t status, const char *why);
+/* auth_proxy_master.c: the backend login with a master user */
+#define PS_NONE		0
+#define PS_CONNECT	1	/* connect() under way */
+#define PS_GREETING	2	/* waiting for the backend's +OK */
+#define PS_AUTH		3	/* AUTH PLAIN sent */
+#define PS_DONE		4	/* logged in: pline is its +OK line */
+int	 proxy_master_check(struct auth_ctx *a, struct aconn *c);
+void	 proxy_master_begin(struct auth_ctx *a, struct aconn *c, int in_epoll);
+void	 proxy_master_readable(struct auth_ctx *a, struct aconn *c);
+
+/* auth_master.c: master users (issue 14) */
+int	 auth_master_serves(const struct aconn *c, const struct agroup *g);
+int	 auth_master_answer(struct auth_ctx *a, struct aconn *c, uint32_t r);
+int	 auth_master_start(struct auth_ctx *a, struct aconn *c);
+const char *auth_charged_user(const struct aconn *c);
+uint32_t auth_master_op(const struct aconn *c, const char **user_r);
+void	 auth_master_log(const struct aconn *c, char *out, size_t outsz);
 
 /* auth_modules.c: module workers */
+void	 group_enqueue(struct auth_ctx *a, struct agroup *g,
+	    struct aconn *c);
 void	 group_dispatch(struct auth_ctx *a, struct agroup *g);
 void	 aw_gone(struct auth_ctx *a, struct aworker *w, const char *why);
 void	 aw_readable(struct auth_ctx *a, struct aworker *w);

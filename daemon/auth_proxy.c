@@ -43,8 +43,8 @@
 #include "msg.h"
 #include "compat/poison.h"
 
-static void proxy_answer(struct auth_ctx *, struct aconn *, uint32_t,
-    const char *);
+static void conn_proxy_connected(struct auth_ctx *, struct aconn *, int);
+
 
 static const char *
 proxy_mech_name(uint32_t mech)
@@ -54,10 +54,10 @@ proxy_mech_name(uint32_t mech)
 }
 
 /*
- * The backend's address: hostip= when given, else host= when it is an
- * IP address, else host= resolved.  Caution: a name is resolved with
- * getaddrinfo(), which blocks this process's event loop while DNS
- * answers; doc/SCALING tells admins to give addresses (or hostip=).
+ * The backend's address: hostip= (given, or resolved from host= by the
+ * module worker that did the lookup: auth_worker.c), else host= when it
+ * is an IP address.  Numeric only: nothing here waits for DNS, so one
+ * slow answer cannot hold up this event loop.
  */
 static int
 proxy_addr(const struct satchel_user *u, unsigned int port,
@@ -74,13 +74,10 @@ proxy_addr(const struct satchel_user *u, unsigned int port,
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
 	(void)snprintf(serv, sizeof(serv), "%u", port);
-	if ((e = getaddrinfo(h, serv, &hints, &res)) == EAI_NONAME &&
-	    u->proxy_hostip[0] == '\0') {
-		hints.ai_flags = AI_NUMERICSERV;
-		e = getaddrinfo(h, serv, &hints, &res);
-	}
-	if (e != 0 || res == NULL) {
-		*err_r = e != 0 ? gai_strerror(e) : "no address";
+	if ((e = getaddrinfo(h, serv, &hints, &res)) != 0 || res == NULL) {
+		*err_r = e == EAI_NONAME ? "host= is a name the module "
+		    "worker could not resolve" : e != 0 ? gai_strerror(e) :
+		    "no address";
 		return -1;
 	}
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
@@ -115,22 +112,26 @@ conn_proxy_start(struct auth_ctx *a, struct aconn *c)
 	 * Logging in at the backend takes the user's password, which the
 	 * worker has only for USER/PASS and AUTH PLAIN/LOGIN.
 	 */
-	if (c->mech != MECH_PASS) {
+	if (c->mech != MECH_PASS && u->proxy_master[0] == '\0') {
 		log_warnx("session=%s event=proxy user=%s result=error "
 		    "reason=mech-%s (a proxied user logs in with USER/PASS "
-		    "or AUTH PLAIN)", c->session, vis,
+		    "or AUTH PLAIN, or master= and pass= are needed)",
+		    c->session, vis,
 		    proxy_mech_name(c->mech));
 		c->status = SATCHEL_AUTH_ERROR;
 		conn_send_result(a, c);
 		return;
 	}
+	/* Issue 14: a master user logs in there, here (auth_proxy_master.c). */
+	if (u->proxy_master[0] != '\0' && proxy_master_check(a, c) == -1)
+		return;
 	port = u->proxy_port != 0 ? u->proxy_port :
 	    u->proxy_ssl == SATCHEL_PROXY_SSL_YES ? 995 : 110;
 	if (proxy_addr(u, port, &ss, &len, &err) == -1) {
 		log_warnx("session=%s event=proxy user=%s host=%s result=fail "
 		    "reason=resolve error=\"%s\"", c->session, vis,
 		    u->proxy_host, err);
-		proxy_answer(a, c, SATCHEL_AUTH_TEMPFAIL, NULL);
+		conn_proxy_answer(a, c, SATCHEL_AUTH_TEMPFAIL, NULL);
 		return;
 	}
 	if (getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), NULL,
@@ -143,28 +144,40 @@ conn_proxy_start(struct auth_ctx *a, struct aconn *c)
 	    SOCK_CLOEXEC, 0)) == -1) {
 		log_warn("session=%s event=proxy backend=%s: socket",
 		    c->session, c->paddr);
-		proxy_answer(a, c, SATCHEL_AUTH_TEMPFAIL, NULL);
+		conn_proxy_answer(a, c, SATCHEL_AUTH_TEMPFAIL, NULL);
 		return;
 	}
 	c->pev.fd = fd;
+	c->state = CS_PROXY;
+	c->wake_at = auth_fail_now_ms() +
+	    (uint64_t)a->s->cf->proxy_connect_timeout * 1000;
 	if (connect(fd, (struct sockaddr *)&ss, len) == 0) {
-		proxy_answer(a, c, SATCHEL_AUTH_OK, NULL);
+		conn_proxy_connected(a, c, 0);
 		return;
 	}
 	if (errno != EINPROGRESS) {
-		proxy_answer(a, c, SATCHEL_AUTH_TEMPFAIL, strerror(errno));
+		conn_proxy_answer(a, c, SATCHEL_AUTH_TEMPFAIL, strerror(errno));
 		return;
 	}
 	memset(&ee, 0, sizeof(ee));
 	ee.events = EPOLLOUT;
 	ee.data.ptr = &c->pev;
 	if (epoll_ctl(a->ep, EPOLL_CTL_ADD, fd, &ee) == -1) {
-		proxy_answer(a, c, SATCHEL_AUTH_TEMPFAIL, strerror(errno));
+		conn_proxy_answer(a, c, SATCHEL_AUTH_TEMPFAIL, strerror(errno));
 		return;
 	}
-	c->state = CS_PROXY;
-	c->wake_at = auth_fail_now_ms() +
-	    (uint64_t)a->s->cf->proxy_connect_timeout * 1000;
+	c->pstep = PS_CONNECT;
+}
+
+/* Connected: the worker takes it from here, or a master login first. */
+static void
+conn_proxy_connected(struct auth_ctx *a, struct aconn *c, int in_epoll)
+{
+	if (c->urec.proxy_master[0] != '\0') {
+		proxy_master_begin(a, c, in_epoll);
+		return;
+	}
+	conn_proxy_answer(a, c, SATCHEL_AUTH_OK, NULL);
 }
 
 /* The backend's socket is writable: connected, or refused. */
@@ -177,13 +190,20 @@ conn_proxy_ready(struct auth_ctx *a, struct aconn *c)
 
 	if (c->state != CS_PROXY)
 		return;
+	if (c->pstep > PS_CONNECT) {
+		proxy_master_readable(a, c);
+		return;
+	}
 	if (getsockopt(c->pev.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
 	if (err == EINPROGRESS)
 		return;
+	if (err == 0) {
+		conn_proxy_connected(a, c, 1);
+		return;
+	}
 	c->wake_at = 0;
-	proxy_answer(a, c, err == 0 ? SATCHEL_AUTH_OK : SATCHEL_AUTH_TEMPFAIL,
-	    err == 0 ? NULL : strerror(err));
+	conn_proxy_answer(a, c, SATCHEL_AUTH_TEMPFAIL, strerror(err));
 }
 
 void
@@ -191,9 +211,10 @@ conn_proxy_timeout(struct auth_ctx *a, struct aconn *c)
 {
 	char msg[64];
 
-	(void)snprintf(msg, sizeof(msg), "no connection within %u s",
+	(void)snprintf(msg, sizeof(msg), c->pstep > PS_CONNECT ?
+	    "no master login within %u s" : "no connection within %u s",
 	    a->s->cf->proxy_connect_timeout);
-	proxy_answer(a, c, SATCHEL_AUTH_TEMPFAIL, msg);
+	conn_proxy_answer(a, c, SATCHEL_AUTH_TEMPFAIL, msg);
 }
 
 void
@@ -210,8 +231,8 @@ conn_proxy_free(struct aconn *c)
  * Tell the worker: OK with the connected socket, or TEMPFAIL (the
  * backend is down: logged with why).  Ends c.
  */
-static void
-proxy_answer(struct auth_ctx *a, struct aconn *c, uint32_t status,
+void
+conn_proxy_answer(struct auth_ctx *a, struct aconn *c, uint32_t status,
     const char *why)
 {
 	struct satchel_user *u = &c->urec;
@@ -224,10 +245,13 @@ proxy_answer(struct auth_ctx *a, struct aconn *c, uint32_t status,
 	memset(&p, 0, sizeof(p));
 	p.status = status;
 	if (status != SATCHEL_AUTH_OK) {
-		log_warnx("session=%s event=proxy user=%s backend=%s "
-		    "result=fail reason=connect error=\"%s\"", c->session, vis,
-		    c->paddr[0] != '\0' ? c->paddr : "?",
-		    why != NULL ? why : "?");
+		/* why NULL: the caller logged it already. */
+		if (why != NULL)
+			log_warnx("session=%s event=proxy user=%s backend=%s "
+			    "result=fail reason=%s error=\"%s\"", c->session,
+			    vis, c->paddr[0] != '\0' ? c->paddr : "?",
+			    c->pstep > PS_CONNECT ? "master-login" : "connect",
+			    why);
 		conn_proxy_free(c);
 	} else
 		log_debug("session=%s event=proxy user=%s backend=%s "
@@ -244,10 +268,20 @@ proxy_answer(struct auth_ctx *a, struct aconn *c, uint32_t status,
 	strlcpy(p.destuser, u->proxy_destuser[0] != '\0' ?
 	    u->proxy_destuser : u->name, sizeof(p.destuser));
 	strlcpy(p.addr, c->paddr, sizeof(p.addr));
+	/* SCRAM's server-final, for the client (a master login). */
+	if (status == SATCHEL_AUTH_OK)
+		strlcpy(p.data, c->data, sizeof(p.data));
+	/* Logged in there already with a master user: the +OK line. */
+	if (status == SATCHEL_AUTH_OK && c->pstep == PS_DONE) {
+		p.loggedin = 1;
+		p.haproxy = 0;		/* sent already */
+		strlcpy(p.okline, c->pline, sizeof(p.okline));
+	}
 	if (c->ev.fd != -1 && msg_send_auth_proxy(c->ev.fd, &p,
 	    status == SATCHEL_AUTH_OK ? c->pev.fd : -1) == -1)
 		log_warn("auth: proxy reply to worker %ld", (long)c->peer_pid);
 	explicit_bzero(&p, sizeof(p));
+	explicit_bzero(u->proxy_pass, sizeof(u->proxy_pass));
 	/* The worker has its own copy of the socket now. */
 	conn_free(a, c);
 }

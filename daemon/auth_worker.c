@@ -17,7 +17,10 @@
  * server-first message does not tell them apart.
  */
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+
+#include <netdb.h>
 
 #include <signal.h>
 #include <stdio.h>
@@ -77,6 +80,48 @@ aw_scram_keys(const char *user, uint32_t r, char *cred, size_t credsz)
 }
 #endif
 
+/*
+ * Proxy mode: a host= name without hostip= is resolved here, where a
+ * call may block (within the module's timeout), never in the auth
+ * process's event loop, where one slow DNS answer would hold up every
+ * login.  The first address goes to proxy_hostip (host= stays for the
+ * certificate check); if none, hostip stays empty and the auth process
+ * answers [SYS/TEMP] with a log line.
+ */
+static void
+aw_resolve(struct satchel_user *u, const char *session)
+{
+	struct addrinfo hints, *res = NULL;
+	char host[NI_MAXHOST];
+	int e;
+
+	if (!u->proxy || u->proxy_hostip[0] != '\0' ||
+	    u->proxy_host[0] == '\0')
+		return;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST;
+	if (getaddrinfo(u->proxy_host, NULL, &hints, &res) == 0) {
+		freeaddrinfo(res);
+		return;			/* an address already */
+	}
+	hints.ai_flags = AI_ADDRCONFIG;
+	if ((e = getaddrinfo(u->proxy_host, NULL, &hints, &res)) != 0 ||
+	    res == NULL || getnameinfo(res->ai_addr, res->ai_addrlen, host,
+	    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0 ||
+	    strlen(host) >= sizeof(u->proxy_hostip)) {
+		log_warnx("session=%s event=proxy host=%s result=fail "
+		    "reason=resolve error=\"%s\"", session, u->proxy_host,
+		    e != 0 ? gai_strerror(e) : "no usable address");
+		if (res != NULL)
+			freeaddrinfo(res);
+		return;
+	}
+	freeaddrinfo(res);
+	strlcpy(u->proxy_hostip, host, sizeof(u->proxy_hostip));
+}
+
 static void
 aw_call(struct module *m, struct msg_aw_call *call, struct msg_aw_reply *rp)
 {
@@ -126,6 +171,8 @@ aw_call(struct module *m, struct msg_aw_call *call, struct msg_aw_reply *rp)
 		    reason == SATCHEL_REASON_ONEWAY && rp->user.name[0] != '\0')
 			r = SATCHEL_AUTH_OK;
 	}
+	if (r == SATCHEL_AUTH_OK)
+		aw_resolve(&rp->user, call->session);
 	if (r != SATCHEL_AUTH_OK) {
 		explicit_bzero(rp->cred, sizeof(rp->cred));
 		memset(&rp->user, 0, sizeof(rp->user));

@@ -14,6 +14,7 @@
 
 #include "compat/compat.h"
 #include "auth.h"
+#include "conf.h"
 #include "log.h"
 #include "master.h"
 #include "msg.h"
@@ -99,8 +100,8 @@ authc_challenge(int fd, uint32_t mech, char *out, size_t outsz)
 }
 
 int
-authc_request(int fd, uint32_t mech, const char *user, const char *secret,
-    const char *session, int tls, int client_fd)
+authc_request(int fd, uint32_t mech, const char *user, const char *master,
+    const char *secret, const char *session, int tls, int client_fd)
 {
 	struct msg_auth_request rq;
 	int r;
@@ -110,7 +111,8 @@ authc_request(int fd, uint32_t mech, const char *user, const char *secret,
 	rq.tls = tls != 0;
 	if (strlcpy(rq.user, user, sizeof(rq.user)) >= sizeof(rq.user) ||
 	    strlcpy(rq.secret, secret, sizeof(rq.secret)) >=
-	    sizeof(rq.secret)) {
+	    sizeof(rq.secret) || (master != NULL && strlcpy(rq.master,
+	    master, sizeof(rq.master)) >= sizeof(rq.master))) {
 		explicit_bzero(&rq, sizeof(rq));
 		return -1;
 	}
@@ -195,6 +197,11 @@ authc_take_result(const struct privsep_msg *m, struct auth_result *res)
 		strlcpy(res->proxy_destuser, pp.destuser,
 		    sizeof(res->proxy_destuser));
 		strlcpy(res->proxy_addr, pp.addr, sizeof(res->proxy_addr));
+		/* Issue 14: logged in there already, with a master user. */
+		res->proxy_loggedin = pp.loggedin != 0;
+		strlcpy(res->proxy_okline, pp.okline,
+		    sizeof(res->proxy_okline));
+		strlcpy(res->data, pp.data, sizeof(res->data));
 		return 0;
 	}
 	if (msg_get_auth_result(m, &rp) == -1 ||
@@ -238,4 +245,22 @@ authc_result(int fd, struct auth_result *res)
 		close(mp->fd);
 	explicit_bzero(mp->data, mp->len);
 	return r;
+}
+
+/*
+ * Master user logins are on when some module of the chain is a master
+ * passdb ("master = yes" in its section; auth_master.c).
+ */
+int
+authc_master_enabled(struct satcheld *d)
+{
+	const char *v;
+	size_t i;
+	int b;
+
+	for (i = 0; i < d->cf->nauth; i++)
+		if ((v = conf_get(d->cf, d->cf->auth[i], "master")) != NULL &&
+		    conf_parse_bool(v, &b) == 0 && b)
+			return 1;
+	return 0;
 }

@@ -55,6 +55,7 @@
 #include "conf.h"
 #include "control.h"
 #include "log.h"
+#include "peercred.h"
 #include "master.h"
 #include "msg.h"
 #include "scoreboard.h"
@@ -237,8 +238,7 @@ control_accept(struct satcheld *s)
 {
 	char line[CONTROL_LINE_MAX + 2], vis[128], *argv[CONTROL_ARGS_MAX + 1];
 	char *p, *save;
-	struct ucred cred;
-	socklen_t credlen = sizeof(cred);
+	long puid, ppid;
 	struct timeval tv = { 2, 0 };
 	const struct ctl_cmd *cmd = NULL;
 	size_t i;
@@ -247,10 +247,9 @@ control_accept(struct satcheld *s)
 	if ((fd = accept4(s->control_fd, NULL, NULL, SOCK_CLOEXEC)) == -1)
 		return;
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == -1 ||
-	    cred.uid != 0) {
+	if (peercred_is(fd, 0, 0, &puid, &ppid) != 1) {
 		log_warnx("control: connection from uid %ld (pid %ld) "
-		    "refused: root only", (long)cred.uid, (long)cred.pid);
+		    "refused: root only", puid, ppid);
 		ctl_printf(fd, "-ERR permission denied: satchelctl is for "
 		    "root only");
 		close(fd);

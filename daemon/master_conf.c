@@ -72,7 +72,9 @@ master_load_modules(struct satcheld *s)
 {
 	struct config *cf = s->cf;
 	const struct satchel_auth_ops *ops;
+	const char *mv;
 	size_t i;
+	int mb;
 
 	for (i = 0; i < cf->nauth; i++) {
 		if ((s->auth[i] = module_load(cf->module_dir, cf->auth[i],
@@ -95,6 +97,12 @@ master_load_modules(struct satcheld *s)
 	for (i = 0; i < cf->nauth; i++) {
 		(void)conf_get(cf, cf->auth[i], "workers");
 		(void)conf_get(cf, cf->auth[i], "timeout");
+		/* issue 14: a master-only passdb (auth_master.c) */
+		if ((mv = conf_get(cf, cf->auth[i], "master")) != NULL &&
+		    conf_parse_bool(mv, &mb) == -1) {
+			conf_error(cf, cf->auth[i], "master", "not yes or no");
+			return -1;
+		}
 	}
 	if (master_check_auth_modules(s) == -1)
 		return -1;

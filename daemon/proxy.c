@@ -19,10 +19,15 @@
  * buffer (RELAY_MAX): a 10 MiB RETR streams through 256 KiB at most,
  * and a slow reader stops us reading from the other side.
  *
+ * When neither side is TLS the relay is zero-copy instead: splice(2)
+ * from one socket into a pipe and from the pipe into the other, the
+ * bytes never in our memory (proxy_relay_splice); if pipe2 fails, the
+ * buffered relay runs.
+ *
  * Runs in the worker: unprivileged, chrooted, under the worker's seccomp
- * list.  It needs nothing that list does not already allow: the socket
- * comes from the auth pool, the CA certificates were read by the master
- * (proxy_configure), and TLS uses read, write, poll and getrandom.
+ * list.  The socket comes from the auth pool, the CA certificates were
+ * read by the master (proxy_configure), TLS uses read, write, poll and
+ * getrandom; the list has splice and pipe2 for the zero-copy relay.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -508,6 +513,170 @@ proxy_relay(struct session *s, struct conn *b, int idle_ms)
 	}
 }
 
+/* ---- the zero-copy relay: splice(2) through a pipe ---------------- */
+
+#define SPLICE_CHUNK		(64 * 1024)	/* a pipe's default size */
+
+struct shalf {
+	int		 from, to;
+	int		 pr, pw;	/* the pipe */
+	size_t		 inpipe;	/* bytes spliced in, not yet out */
+	uint64_t	*count, *cin, *cout;
+	int		 eof;
+	short		 rwant, wwant;
+};
+
+/* Move what can move without waiting: 1 progress, 0 none, -1 error. */
+static int
+splice_step(struct shalf *h)
+{
+	ssize_t n;
+	int progress = 0;
+
+	h->rwant = h->wwant = 0;
+	if (!h->eof && h->inpipe < SPLICE_CHUNK) {
+		n = splice(h->from, NULL, h->pw, NULL, SPLICE_CHUNK - h->inpipe,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			h->inpipe += (size_t)n;
+			*h->cin += (uint64_t)n;
+			progress = 1;
+		} else if (n == 0) {
+			h->eof = 1;
+			progress = 1;
+		} else if (errno == EAGAIN)
+			h->rwant = POLLIN;
+		else if (errno == EINTR)
+			progress = 1;
+		else
+			return -1;
+	}
+	if (h->inpipe > 0) {
+		n = splice(h->pr, NULL, h->to, NULL, h->inpipe,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			h->inpipe -= (size_t)n;
+			*h->count += (uint64_t)n;
+			*h->cout += (uint64_t)n;
+			progress = 1;
+		} else if (n == -1 && errno == EAGAIN)
+			h->wwant = POLLOUT;
+		else if (n == -1 && errno == EINTR)
+			progress = 1;
+		else
+			return -1;
+	}
+	return progress;
+}
+
+/*
+ * The relay when neither side is TLS: the bytes go socket -> pipe ->
+ * socket inside the kernel, never through our memory.  What the
+ * buffers already hold (pipelined commands, the backend's first bytes)
+ * is written out first.  Returns the reason as proxy_relay() does, or
+ * NULL when splice is not available here (the caller falls back to
+ * the buffered relay; nothing was moved).
+ */
+static const char *
+proxy_relay_splice(struct session *s, struct conn *b, int idle_ms)
+{
+	struct shalf h[2];
+	struct pollfd pfd[2];
+	struct timespec last, now;
+	int p0[2] = { -1, -1 }, p1[2] = { -1, -1 }, r0, r1, n, left;
+	const char *why;
+
+	if (s->c.tls != NULL || b->tls != NULL)
+		return NULL;
+	if (pipe2(p0, O_NONBLOCK | O_CLOEXEC) == -1)
+		return NULL;
+	if (pipe2(p1, O_NONBLOCK | O_CLOEXEC) == -1) {
+		close(p0[0]);
+		close(p0[1]);
+		return NULL;
+	}
+	if (s->c.in.len > 0) {
+		s->proxy_in += s->c.in.len;
+		if (conn_write(b, buf_ptr(&s->c.in), s->c.in.len) == -1 ||
+		    conn_flush(b, IO_WRITE_TIMEOUT_MS) == -1) {
+			why = "relay-error";
+			goto done;
+		}
+		buf_reset(&s->c.in);
+	}
+	if (b->in.len > 0) {
+		s->proxy_out += b->in.len;
+		if (conn_write(&s->c, buf_ptr(&b->in), b->in.len) == -1 ||
+		    conn_flush(&s->c, IO_WRITE_TIMEOUT_MS) == -1) {
+			why = "relay-error";
+			goto done;
+		}
+		buf_reset(&b->in);
+	}
+	memset(h, 0, sizeof(h));
+	h[0].from = s->c.fd;
+	h[0].to = b->fd;
+	h[0].pr = p0[0];
+	h[0].pw = p0[1];
+	h[0].count = &s->proxy_in;
+	h[0].cin = &s->c.bytes_in;
+	h[0].cout = &b->bytes_out;
+	h[1].from = b->fd;
+	h[1].to = s->c.fd;
+	h[1].pr = p1[0];
+	h[1].pw = p1[1];
+	h[1].count = &s->proxy_out;
+	h[1].cin = &b->bytes_in;
+	h[1].cout = &s->c.bytes_out;
+	clock_gettime(CLOCK_MONOTONIC, &last);
+	for (;;) {
+		if ((r0 = splice_step(&h[0])) == -1 ||
+		    (r1 = splice_step(&h[1])) == -1) {
+			why = "relay-error";
+			break;
+		}
+		if (h[0].eof && h[0].inpipe == 0) {
+			why = "client-closed";
+			break;
+		}
+		if (h[1].eof && h[1].inpipe == 0) {
+			why = "backend-closed";
+			break;
+		}
+		if (r0 || r1) {
+			clock_gettime(CLOCK_MONOTONIC, &last);
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = idle_ms - (int)((now.tv_sec - last.tv_sec) * 1000 +
+		    (now.tv_nsec - last.tv_nsec) / 1000000);
+		if (left <= 0) {
+			why = "timeout";
+			break;
+		}
+		pfd[0].fd = s->c.fd;
+		pfd[0].events = h[0].rwant | h[1].wwant;
+		pfd[1].fd = b->fd;
+		pfd[1].events = h[1].rwant | h[0].wwant;
+		if (pfd[0].events == 0)
+			pfd[0].fd = -1;
+		if (pfd[1].events == 0)
+			pfd[1].fd = -1;
+		pfd[0].revents = pfd[1].revents = 0;
+		n = poll(pfd, 2, left);
+		if (n == -1 && errno != EINTR) {
+			why = "relay-error";
+			break;
+		}
+	}
+ done:
+	close(p0[0]);
+	close(p0[1]);
+	close(p1[0]);
+	close(p1[1]);
+	return why;
+}
+
 /* ---- the session ------------------------------------------------- */
 
 int
@@ -517,7 +686,7 @@ proxy_session(struct session *s, struct auth_result *res,
 	struct config *cf = s->d->cf;
 	struct conn b;
 	char reply[BACKEND_LINE_MAX], vis[128], dvis[128];
-	const char *err = NULL, *why;
+	const char *err = NULL, *why, *relay;
 	int r, fl;
 
 	conn_init(&b, res->agent_fd);
@@ -529,6 +698,15 @@ proxy_session(struct session *s, struct auth_result *res,
 	    fcntl(b.fd, F_SETFL, fl | O_NONBLOCK) == -1) {
 		err = "fcntl";
 		r = -1;
+	} else if (res->proxy_loggedin) {
+		/* The auth pool logged in there with a master user
+		 * (auth_proxy_master.c): the master password never came
+		 * here; the backend's +OK line did. */
+		strlcpy(reply, res->proxy_okline, sizeof(reply));
+		proxy_clean(reply);
+		r = strncmp(reply, "+OK", 3) == 0 ? 1 : -1;
+		if (r == -1)
+			err = "pool's master login line is not +OK";
 	} else if (password == NULL) {
 		err = "no password to log in with";
 		r = -1;
@@ -565,10 +743,11 @@ proxy_session(struct session *s, struct auth_result *res,
 		return CMD_OK;
 	}
 	log_info("session=%s event=proxy user=%s destuser=%s backend=%s "
-	    "result=ok ssl=%s haproxy=%s", s->id, vis, dvis, res->proxy_addr,
+	    "result=ok ssl=%s haproxy=%s%s", s->id, vis, dvis, res->proxy_addr,
 	    res->proxy_ssl == SATCHEL_PROXY_SSL_YES ? "yes" :
 	    res->proxy_ssl == SATCHEL_PROXY_SSL_STARTTLS ? "starttls" : "no",
-	    res->proxy_haproxy ? "yes" : "no");
+	    res->proxy_loggedin ? "pool" : res->proxy_haproxy ? "yes" : "no",
+	    res->proxy_loggedin ? " login=master" : "");
 	s->state = S_TRANS;
 	sb_set(s->slot, SB_TRANSACTION);
 	setproctitle_fmt("satcheld: worker [%s] %s proxy", s->peer, vis);
@@ -577,11 +756,17 @@ proxy_session(struct session *s, struct auth_result *res,
 		conn_close(&b);
 		return -1;
 	}
-	why = proxy_relay(s, &b, (int)cf->timeout_session * 1000);
+	/* Zero-copy when neither side is TLS, else the buffered relay. */
+	relay = "splice";
+	if ((why = proxy_relay_splice(s, &b, (int)cf->timeout_session *
+	    1000)) == NULL) {
+		relay = "buffered";
+		why = proxy_relay(s, &b, (int)cf->timeout_session * 1000);
+	}
 	log_info("session=%s event=proxy-end user=%s backend=%s in=%llu "
-	    "out=%llu reason=%s", s->id, vis, res->proxy_addr,
+	    "out=%llu reason=%s relay=%s", s->id, vis, res->proxy_addr,
 	    (unsigned long long)s->proxy_in,
-	    (unsigned long long)s->proxy_out, why);
+	    (unsigned long long)s->proxy_out, why, relay);
 	conn_close(&b);
 	s->reason = strcmp(why, "client-closed") == 0 ? "disconnect" :
 	    strcmp(why, "backend-closed") == 0 ? "proxy-backend-closed" :

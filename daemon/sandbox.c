@@ -140,6 +140,12 @@ static const int sandbox_worker_only[] = {
 	 * TLS).  It reads only descriptors the worker already holds.
 	 */
 	SYS_sendfile,
+	/*
+	 * Proxy mode's relay when neither side is TLS (proxy.c): socket to
+	 * pipe to socket in the kernel.  pipe2 makes only the pair of pipe
+	 * ends, splice moves between descriptors the worker holds.
+	 */
+	SYS_splice, SYS_pipe2,
 #ifdef SYS_fstat
 	SYS_fstat,
 #endif

@@ -138,8 +138,23 @@ session_login(struct session *s, uint32_t mech, const char *secret,
     const char *method)
 {
 	struct auth_result res;
+	const char *sep = s->d->cf->auth_master_user_separator;
+	char *p;
 	int fd, r = -1;
 
+	/*
+	 * USER "target*master" (auth_master_user_separator, Dovecot's
+	 * name): the first separator splits it.  AUTH PLAIN's authzid
+	 * set s->master already.
+	 */
+	if (mech == MECH_PASS && s->master[0] == '\0' && sep != NULL &&
+	    sep[0] != '\0' && (p = strstr(s->user, sep)) != NULL &&
+	    p != s->user && p[strlen(sep)] != '\0') {
+		strlcpy(s->master, p + strlen(sep), sizeof(s->master));
+		*p = '\0';
+	}
+	if (mech != MECH_PASS)
+		s->master[0] = '\0';
 	sb_set(s->slot, SB_AUTH);
 	if (mech == MECH_APOP || mech == MECH_CRAM) {
 		fd = s->chal_fd;
@@ -150,8 +165,8 @@ session_login(struct session *s, uint32_t mech, const char *secret,
 		fd = authc_connect(s->d);
 	memset(&res, 0, sizeof(res));
 	if (fd != -1) {
-		if (authc_request(fd, mech, s->user, secret, s->id, s->tls,
-		    s->c.fd) == 0)
+		if (authc_request(fd, mech, s->user, s->master, secret, s->id,
+		    s->tls, s->c.fd) == 0)
 			r = authc_result(fd, &res);
 		else
 			close(fd);
@@ -160,6 +175,7 @@ session_login(struct session *s, uint32_t mech, const char *secret,
 	s->proxy_secret = mech == MECH_PASS ? secret : NULL;
 	r = session_auth_result(s, r, &res, method);
 	s->proxy_secret = NULL;
+	memset(s->master, 0, sizeof(s->master));
 	return r;
 }
 
@@ -167,14 +183,21 @@ int
 session_auth_result(struct session *s, int r, struct auth_result *res,
     const char *method)
 {
-	char vis[128];
+	char vis[128], mvis[160];
 
 	log_vis(vis, sizeof(vis), s->user, strlen(s->user));
+	/* A master user login names both (user=target master=admin). */
+	mvis[0] = '\0';
+	if (s->master[0] != '\0') {
+		strlcpy(mvis, " master=", sizeof(mvis));
+		log_vis(mvis + 8, sizeof(mvis) - 8, s->master,
+		    strlen(s->master));
+	}
 	sb_set(s->slot, SB_PREAUTH);
 	if (r == -1) {
 		log_warnx("session=%s event=auth user=%s addr=%s "
-		    "result=tempfail reason=auth-pool-unreachable", s->id,
-		    vis, s->peer);
+		    "result=tempfail reason=auth-pool-unreachable%s", s->id,
+		    vis, s->peer, mvis);
 		return session_reply(s, "-ERR [SYS/TEMP] Authentication service "
 		    "unavailable, try again later");
 	}
@@ -192,14 +215,14 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 			    "unavailable, try again later");
 		}
 		log_info("session=%s event=auth user=%s method=%s addr=%s "
-		    "result=tempfail reason=backend", s->id, vis, method,
-		    s->peer);
+		    "result=tempfail reason=backend%s", s->id, vis, method,
+		    s->peer, mvis);
 		return session_reply(s, "-ERR [SYS/TEMP] Temporary authentication "
 		    "failure, try again later");
 	case SATCHEL_AUTH_ERROR:
 		log_info("session=%s event=auth user=%s method=%s addr=%s "
-		    "result=error reason=account-misconfigured", s->id, vis,
-		    method, s->peer);
+		    "result=error reason=account-misconfigured%s", s->id, vis,
+		    method, s->peer, mvis);
 		s->failures++;
 		if (session_reply(s, "-ERR [SYS/PERM] Authentication failed: "
 		    "account misconfigured, contact the administrator") == -1)
@@ -215,8 +238,8 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 		s->failures++;
 		/* The line fail2ban and CrowdSec match (packaging/fail2ban). */
 		log_info("session=%s event=auth user=%s method=%s addr=%s "
-		    "result=fail reason=bad-credentials failures=%u", s->id,
-		    vis, method, s->peer, s->failures);
+		    "result=fail reason=bad-credentials failures=%u%s", s->id,
+		    vis, method, s->peer, s->failures, mvis);
 		s->have_user = 0;
 		if (session_reply(s, "-ERR [AUTH] Authentication failed") == -1)
 			return -1;
@@ -246,8 +269,9 @@ session_auth_result(struct session *s, int r, struct auth_result *res,
 		    "user, try again later");
 		return CMD_CLOSE;
 	}
-	log_info("session=%s event=auth user=%s method=%s result=ok "
-	    "tls=%s addr=%s%s%s", s->id, vis, method, s->tls ? "yes" : "no",
+	log_info("session=%s event=auth user=%s%s method=%s result=ok "
+	    "tls=%s addr=%s%s%s", s->id, vis, mvis, method,
+	    s->tls ? "yes" : "no",
 	    s->peer, res->proxy ? " proxy=" : "", res->proxy ?
 	    res->proxy_addr : "");
 	if (res->proxy)

@@ -71,6 +71,9 @@ struct session {
 	const char		*proxy_secret;
 	const struct session_origin *origin;	/* session_run()'s */
 	uint64_t		 proxy_in, proxy_out;	/* relayed bytes */
+	/* Issue 14: a master user login's master (user is the target),
+	 * while session_login() runs; "" otherwise. */
+	char			 master[SATCHEL_USER_MAX + 1];
 };
 
 

@@ -176,7 +176,7 @@ cmd_auth(struct session *s, const struct proto_cmd *cmd)
 {
 	const struct sasl_mech *sm;
 	char mech[32], data[SASL_LINE_MAX], user[SATCHEL_USER_MAX + 1];
-	char pass[256], chal[MSG_DATA_MAX];
+	char pass[256], chal[MSG_DATA_MAX], authz[SATCHEL_USER_MAX + 1];
 	const char *sp, *ir = NULL;
 	size_t i, mlen, irlen = 0, len;
 	int r;
@@ -239,14 +239,24 @@ cmd_auth(struct session *s, const struct proto_cmd *cmd)
 			    &len)) != 0)
 				return r == -2 ? CMD_CLOSE : 0;
 		}
-		r = sasl_plain_parse(data, len, user, sizeof(user), pass,
-		    sizeof(pass));
+		r = sasl_plain_parse_authz(data, len, authz, sizeof(authz),
+		    user, sizeof(user), pass, sizeof(pass));
 		explicit_bzero(data, sizeof(data));
-		if (r == -1) {
+		/*
+		 * An authzid that is not the authcid asks for a master user
+		 * login (RFC 4616): only with a master passdb configured,
+		 * else refused as malformed, as before master users.
+		 */
+		if (r == -1 || (authz[0] != '\0' &&
+		    !authc_master_enabled(s->d))) {
 			explicit_bzero(pass, sizeof(pass));
 			return session_reply(s, "-ERR Malformed PLAIN response");
 		}
-		strlcpy(s->user, user, sizeof(s->user));
+		if (authz[0] != '\0') {
+			strlcpy(s->user, authz, sizeof(s->user));
+			strlcpy(s->master, user, sizeof(s->master));
+		} else
+			strlcpy(s->user, user, sizeof(s->user));
 		r = session_login(s, MECH_PASS, pass, "plain");
 		explicit_bzero(pass, sizeof(pass));
 		return r;
@@ -364,7 +374,7 @@ cmd_auth(struct session *s, const struct proto_cmd *cmd)
 		sb_set(s->slot, SB_AUTH);
 		memset(&res, 0, sizeof(res));
 		if ((fd = authc_connect(s->d)) == -1 || authc_request(fd,
-		    MECH_SCRAM, "", data, s->id, s->tls, s->c.fd) == -1) {
+		    MECH_SCRAM, "", NULL, data, s->id, s->tls, s->c.fd) == -1) {
 			if (fd != -1)
 				close(fd);
 			explicit_bzero(data, sizeof(data));

@@ -200,6 +200,8 @@ const struct satchel_conf_key conf_keys[] = {
 	BOOL(proxy_send_haproxy, "yes", 0),
 	PATH(proxy_ssl_ca_file, "", RFILE),
 	UINT(proxy_connect_timeout, 1, 300, "10", 0),
+	/* master users (issue 14): "target*master" with USER; "" off */
+	STR(auth_master_user_separator, 8, "", 0),
 	/* metrics (issue 14): the stats process's socket, "" off */
 	STR(metrics_listen, 0, "", RESTART),
 	SATCHEL_CONF_KEYS_END

@@ -140,6 +140,8 @@ struct config {
 	int			 proxy_send_haproxy;	/* PROXY v2 header */
 	char			*proxy_ssl_ca_file;	/* "": system bundle */
 	unsigned int		 proxy_connect_timeout;	/* seconds */
+	/* Master users (issue 14): USER "target<sep>master"; "" off. */
+	char			*auth_master_user_separator;
 	/* Metrics (issue 14): "" off, else ADDR:PORT (stats.c). */
 	char			*metrics_listen;
 };

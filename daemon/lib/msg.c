@@ -89,6 +89,7 @@ lay_auth_request(struct codec *c, struct msg_auth_request *v)
 	C_STR(c, v->session);
 	C_STR(c, v->client);
 	C_STR(c, v->local);
+	C_STR(c, v->master);
 }
 
 static void
@@ -125,8 +126,11 @@ lay_auth_proxy(struct codec *c, struct msg_auth_proxy *v)
 	C_STR(c, v->host);
 	C_STR(c, v->destuser);
 	C_STR(c, v->addr);
+	c_u32(c, &v->loggedin);
+	C_STR(c, v->okline);
+	C_STR(c, v->data);
 	if (!c->packing && (v->ssl > SATCHEL_PROXY_SSL_STARTTLS ||
-	    v->haproxy > 1 || v->port > 65535))
+	    v->haproxy > 1 || v->port > 65535 || v->loggedin > 1))
 		c->u.err = 1;
 }
 
@@ -170,6 +174,9 @@ lay_aw_reply(struct codec *c, struct msg_aw_reply *v)
 		C_STR(c, v->user.proxy_host);
 		C_STR(c, v->user.proxy_hostip);
 		C_STR(c, v->user.proxy_destuser);
+		/* ABI 1.4: a master user for the backend login. */
+		C_STR(c, v->user.proxy_master);
+		C_STR(c, v->user.proxy_pass);
 		if (!c->packing) {
 			if (ssl > SATCHEL_PROXY_SSL_STARTTLS ||
 			    hap > SATCHEL_PROXY_HAPROXY_NO ||

@@ -125,6 +125,9 @@ struct msg_auth_request {
 	 * and the one it reached; "" for a direct connection. */
 	char		 client[MSG_ADDR_MAX];
 	char		 local[MSG_ADDR_MAX];
+	/* Master user login (issue 14): the master's name, user is the
+	 * target; "" for an ordinary login.  MECH_PASS only. */
+	char		 master[SATCHEL_USER_MAX + 1];
 };
 
 struct msg_auth_data {				/* CONTINUE, SCRAM_FINAL */
@@ -152,6 +155,12 @@ struct msg_auth_proxy {
 	char		 host[SATCHEL_HOST_MAX + 1];	/* for the TLS check */
 	char		 destuser[SATCHEL_USER_MAX + 1];
 	char		 addr[MSG_ADDR_MAX];	/* the backend, for logs */
+	/* Issue 14: the auth process logged in at the backend with a
+	 * master user (master= pass=): the socket is in TRANSACTION state
+	 * and okline is the backend's +OK line for the client. */
+	uint32_t	 loggedin;
+	char		 okline[MSG_DATA_MAX];
+	char		 data[MSG_DATA_MAX];	/* SCRAM server-final */
 };
 
 struct msg_aw_call {

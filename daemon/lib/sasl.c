@@ -129,8 +129,8 @@ sasl_b64_decode(const char *src, size_t len, void *dst, size_t dstsz)
 }
 
 int
-sasl_plain_parse(const char *msg, size_t len, char *user, size_t usersz,
-    char *pass, size_t passsz)
+sasl_plain_parse_authz(const char *msg, size_t len, char *authz,
+    size_t authzsz, char *user, size_t usersz, char *pass, size_t passsz)
 {
 	const char *z1, *z2, *authcid, *pw;
 	size_t zlen, ulen, plen;
@@ -144,15 +144,35 @@ sasl_plain_parse(const char *msg, size_t len, char *user, size_t usersz,
 	ulen = (size_t)(z2 - authcid);
 	pw = z2 + 1;
 	plen = len - zlen - 1 - ulen - 1;
+	/* An authzid equal to the authcid is no authzid at all. */
+	if (zlen == ulen && memcmp(msg, authcid, ulen) == 0)
+		zlen = 0;
 	if (ulen == 0 || plen == 0 || memchr(pw, '\0', plen) != NULL ||
-	    ulen >= usersz || plen >= passsz)
+	    ulen >= usersz || plen >= passsz || zlen >= authzsz ||
+	    memchr(msg, '\0', zlen) != NULL)
 		return -1;
-	if (zlen != 0 && (zlen != ulen || memcmp(msg, authcid, ulen) != 0))
-		return -1;
+	memcpy(authz, msg, zlen);
+	authz[zlen] = '\0';
 	memcpy(user, authcid, ulen);
 	user[ulen] = '\0';
 	memcpy(pass, pw, plen);
 	pass[plen] = '\0';
+	return 0;
+}
+
+int
+sasl_plain_parse(const char *msg, size_t len, char *user, size_t usersz,
+    char *pass, size_t passsz)
+{
+	char authz[256];
+
+	if (sasl_plain_parse_authz(msg, len, authz, sizeof(authz), user,
+	    usersz, pass, passsz) == -1)
+		return -1;
+	if (authz[0] != '\0') {
+		explicit_bzero(pass, passsz);
+		return -1;
+	}
 	return 0;
 }
 

@@ -30,6 +30,15 @@ int	 sasl_b64_decode(const char *src, size_t len, void *dst,
  */
 int	 sasl_plain_parse(const char *msg, size_t len, char *user,
 	    size_t usersz, char *pass, size_t passsz);
+/*
+ * The same with the authzid copied out to authz (a master user login,
+ * issue 14): "" when it was empty or equal to the authcid, else the
+ * user to log in as, with user the master.  authz shorter than
+ * authzsz.  Returns 0 or -1.
+ */
+int	 sasl_plain_parse_authz(const char *msg, size_t len, char *authz,
+	    size_t authzsz, char *user, size_t usersz, char *pass,
+	    size_t passsz);
 
 /*
  * One LOGIN step (draft-murchison-sasl-login), decoded: the user name

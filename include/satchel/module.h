@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #define SATCHEL_ABI_MAJOR	1	/* bump on any incompatible change */
-#define SATCHEL_ABI_MINOR	3	/* bump when appending members */
+#define SATCHEL_ABI_MINOR	4	/* bump when appending members */
 #define SATCHEL_MODULE_SYMBOL	"satchel_module"
 
 #define SATCHEL_MODULE_AUTH	1
@@ -35,6 +35,7 @@
 /* Limits shared by the core and the modules. */
 #define SATCHEL_USER_MAX	255	/* canonical user name, octets */
 #define SATCHEL_PATH_MAX	1024	/* mail location, home */
+#define SATCHEL_PASS_MAX	255	/* ABI 1.4: proxy pass=, octets */
 #define SATCHEL_UID_MAX		70	/* RFC 1939 unique-id, octets */
 #define SATCHEL_HASH_HEX	32	/* core->hash128_hex() digits */
 #define SATCHEL_HOST_MAX	255	/* ABI 1.3: proxy host name, octets */
@@ -366,6 +367,16 @@ struct satchel_user {
 	char		 proxy_host[SATCHEL_HOST_MAX + 1];	/* name or IP */
 	char		 proxy_hostip[64];	/* connect here, check host */
 	char		 proxy_destuser[SATCHEL_USER_MAX + 1];	/* "": name */
+	/* ABI 1.4 */
+	/*
+	 * Proxy mode with a master user (Dovecot's master= and pass=):
+	 * the front logs in at the backend with AUTH PLAIN, authzid the
+	 * destuser, authcid proxy_master, password proxy_pass.  That
+	 * login happens in the auth process; the password never reaches
+	 * a worker.  A module built for 1.3 leaves both empty.
+	 */
+	char		 proxy_master[SATCHEL_USER_MAX + 1];
+	char		 proxy_pass[SATCHEL_PASS_MAX + 1];
 };
 
 /* ABI 1.3: satchel_user.proxy_ssl and proxy_haproxy. */

@@ -99,6 +99,33 @@ check_plain(const char *msg, size_t len, size_t shrink)
 		    memcmp(msg + zlen + ulen + 2, pass, plen))
 			abort();
 	}
+	/* The authzid variant (master users): the same split, and an
+	 * authzid out only when it differs from the authcid. */
+	{
+		char *authz;
+		size_t asz = len + 1 > shrink / 3 ? len + 1 - shrink / 3 : 1;
+
+		if ((authz = malloc(asz)) == NULL)
+			abort();
+		if (sasl_plain_parse_authz(msg, len, authz, asz, user, usz,
+		    pass, psz) == 0) {
+			ulen = strlen(user);
+			plen = strlen(pass);
+			zlen = strlen(authz);
+			if (ulen == 0 || plen == 0 || zlen >= asz ||
+			    ulen + plen + zlen + 2 > len)
+				abort();
+			if (zlen != 0 && (zlen + ulen + plen + 2 != len ||
+			    memcmp(msg, authz, zlen) != 0 || (zlen == ulen &&
+			    memcmp(authz, user, ulen) == 0)))
+				abort();
+			if (zlen == 0 && len != ulen + plen + 2 &&
+			    (len != 2 * ulen + plen + 2 ||
+			    memcmp(msg, user, ulen) != 0))
+				abort();
+		}
+		free(authz);
+	}
 	free(user);
 	free(pass);
 }

@@ -68,10 +68,12 @@ def frame(mtype, payload):
 
 
 def auth_request(mech, user, secret, session="00112233deadbeef", tls=0,
-                 client="", local=""):
-    # client, local: a haproxy listener's PROXY header addresses
+                 client="", local="", master=""):
+    # client, local: a haproxy listener's PROXY header addresses;
+    # master: a master user login's master (issue 14), "" for none
     return frame(AUTH_REQUEST, struct.pack("=II", mech, tls) + pstr(user) +
-                 pstr(secret) + pstr(session) + pstr(client) + pstr(local))
+                 pstr(secret) + pstr(session) + pstr(client) + pstr(local) +
+                 pstr(master))
 
 
 def pool_address(env):

@@ -313,6 +313,12 @@ def test_proxy_retr_10mib_byte_for_byte(env):
                   "front worker peak memory grew by %d KiB (idle %d KiB)"
                   % (peak - base, base))
             p.cmd("QUIT")
+        # Neither side is TLS: the zero-copy relay (splice) moved it.
+        env.wait_log(r"event=proxy-end user=alice@\S+ .* in=\d+ "
+                     r"out=(\d+) reason=client-closed relay=splice")
+        out = int(re.findall(r"event=proxy-end .* out=(\d+) ",
+                             env.log())[-1])
+        check(out > len(S.wire(big)), "relayed byte count %d" % out)
     finally:
         b1.cleanup()
 
@@ -391,6 +397,9 @@ def test_proxy_tls_and_starttls_verified(env):
                     r"tls=yes")
         env.wait_log(r"event=proxy user=tls@\S+ .*result=ok ssl=yes")
         env.wait_log(r"event=proxy user=stls@\S+ .*result=ok ssl=starttls")
+        # TLS to the backend: the buffered relay, never splice.
+        env.wait_log(r"event=proxy-end user=tls@\S+ .* relay=buffered")
+        env.wait_log(r"event=proxy-end user=stls@\S+ .* relay=buffered")
         for local, why in (("impostor", "certificate verification failed"),
                            ("wrongname", "certificate verification failed")):
             with S.Pop(env.port, source=CLIENT) as p:
@@ -502,5 +511,33 @@ def test_proxy_bad_fields_and_mechanisms(env):
             p.cmd("QUIT")
         env.wait_log(r"event=proxy user=alice@\S+ result=error "
                      r"reason=mech-apop")
+    finally:
+        b1.cleanup()
+
+
+def test_proxy_host_name_resolved_by_the_module_worker(env):
+    """host=localhost (a name from /etc/hosts, no hostip=) is resolved
+    in the module worker that did the lookup, not in the auth process's
+    event loop: the login reaches the backend at 127.0.0.1; a name that
+    does not resolve gives [SYS/TEMP] and a resolve log line from the
+    module worker; an ordinary login is not held up meanwhile."""
+    b1 = _backend({"alice": [S.simple_message(1, b"alice via localhost")]})
+    try:
+        _front_users(env, [
+            _line("alice", "proxy=y host=localhost port=%d" % b1.port),
+            _line("bob", "proxy=y host=no-such-host.invalid port=%d"
+                  % b1.port)])
+        env.start(proxy_send_haproxy="no")
+        body = _first_body(env, "alice")
+        check("alice via localhost" in body, "alice's mail via localhost")
+        env.wait_log(r"event=proxy user=alice@\S+ destuser=alice@\S+ "
+                     r"backend=127\.0\.0\.1:%d result=ok" % b1.port)
+        r = S.try_login(env, _user("bob"), PW)
+        check(r.startswith("-ERR [SYS/TEMP]"), "unresolvable host: %r" % r)
+        env.wait_log(r"auth-module: session=\S+ event=proxy "
+                     r"host=no-such-host\.invalid result=fail "
+                     r"reason=resolve")
+        env.wait_log(r"auth: session=\S+ event=proxy user=bob@\S+ "
+                     r"host=no-such-host\.invalid result=fail reason=resolve")
     finally:
         b1.cleanup()

@@ -125,6 +125,12 @@ static const struct {
 	{ "ssl=any-cert", "ssl", "any-cert", -1 },
 	{ "destuser", "destuser", "bob@example.org", 1 },
 	{ "destuser blank", "destuser", "bob x", -1 },
+	{ "master", "master", "admin", 1 },
+	{ "master blank", "master", "ad min", -1 },
+	{ "master empty", "master", "", -1 },
+	{ "pass", "pass", "S3cret with space", 1 },
+	{ "pass empty", "pass", "", -1 },
+	{ "pass control", "pass", "a\tb", -1 },
 	{ "proxy_haproxy=n", "proxy_haproxy", "n", 1 },
 	{ "proxy_haproxy alone", "proxy_haproxy", NULL, -1 },
 	{ "other field", "quota_rule", "*:storage=1G", 0 },
@@ -165,6 +171,11 @@ test_fields(void)
 	ASSERT_INT_EQ(u.proxy_ssl, SATCHEL_PROXY_SSL_STARTTLS);
 	ASSERT_STR_EQ(u.proxy_destuser, "x@y");
 	ASSERT_INT_EQ(u.proxy_haproxy, SATCHEL_PROXY_HAPROXY_NO);
+	/* ABI 1.4: the backend login as a master user */
+	ASSERT_INT_EQ(proxyfield_set(&u, "master", "admin", &err), 1);
+	ASSERT_INT_EQ(proxyfield_set(&u, "pass", "pw pw", &err), 1);
+	ASSERT_STR_EQ(u.proxy_master, "admin");
+	ASSERT_STR_EQ(u.proxy_pass, "pw pw");
 	ASSERT_INT_EQ(proxyfield_set(&u, "proxy", "no", &err), 1);
 	ASSERT_INT_EQ(u.proxy, 0);
 	TEST_DONE();

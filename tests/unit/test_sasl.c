@@ -106,6 +106,32 @@ main(void)
 	    sizeof(pass)), -1);
 	TEST_DONE();
 
+	TEST_START("sasl_plain_parse_authz: master user logins (issue 14)");
+	{
+		char authz[16];
+
+		ASSERT_INT_EQ(sasl_plain_parse_authz("alice\0admin\0pw", 14,
+		    authz, sizeof(authz), user, sizeof(user), pass,
+		    sizeof(pass)), 0);
+		ASSERT_STR_EQ(authz, "alice");
+		ASSERT_STR_EQ(user, "admin");
+		ASSERT_STR_EQ(pass, "pw");
+		/* authzid == authcid, or empty: no authzid */
+		ASSERT_INT_EQ(sasl_plain_parse_authz("alice\0alice\0pw", 14,
+		    authz, sizeof(authz), user, sizeof(user), pass,
+		    sizeof(pass)), 0);
+		ASSERT_STR_EQ(authz, "");
+		ASSERT_INT_EQ(sasl_plain_parse_authz("\0alice\0pw", 9, authz,
+		    sizeof(authz), user, sizeof(user), pass, sizeof(pass)), 0);
+		ASSERT_STR_EQ(authz, "");
+		/* too long an authzid for its buffer; empty authcid */
+		ASSERT_INT_EQ(sasl_plain_parse_authz("alice\0admin\0pw", 14,
+		    authz, 5, user, sizeof(user), pass, sizeof(pass)), -1);
+		ASSERT_INT_EQ(sasl_plain_parse_authz("alice\0\0pw", 9, authz,
+		    sizeof(authz), user, sizeof(user), pass, sizeof(pass)), -1);
+	}
+	TEST_DONE();
+
 #ifdef HAVE_OPENSSL
 	TEST_START("SCRAM-SHA-256: RFC 7677 exchange");
 	{

@@ -5,8 +5,8 @@
  * Pure code: no core, no process state.  Values are checked strictly
  * here, once, so the auth pool and the worker can rely on them: a host
  * is letters, digits, '.', '-', '_' and ':' only (a name or an IP
- * address, never a path or an option), a port is 1-65535, destuser has
- * no blank or control character.
+ * address, never a path or an option), a port is 1-65535, destuser and
+ * master have no blank or control character, pass no control character.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +133,37 @@ proxyfield_set(struct satchel_user *u, const char *key, const char *val,
 				return -1;
 			}
 		memcpy(u->proxy_destuser, val, n + 1);
+		return 1;
+	}
+	/* ABI 1.4: log in at the backend as a master user. */
+	if (strcmp(key, "master") == 0) {
+		if (val == NULL || (n = strlen(val)) == 0 ||
+		    n > SATCHEL_USER_MAX) {
+			*err_r = "master: empty or too long";
+			return -1;
+		}
+		for (i = 0; i < n; i++)
+			if ((unsigned char)val[i] <= ' ' ||
+			    (unsigned char)val[i] == 0x7f) {
+				*err_r = "master: blank or control character";
+				return -1;
+			}
+		memcpy(u->proxy_master, val, n + 1);
+		return 1;
+	}
+	if (strcmp(key, "pass") == 0) {
+		if (val == NULL || (n = strlen(val)) == 0 ||
+		    n > SATCHEL_PASS_MAX) {
+			*err_r = "pass: empty or too long";
+			return -1;
+		}
+		for (i = 0; i < n; i++)
+			if ((unsigned char)val[i] < ' ' ||
+			    (unsigned char)val[i] == 0x7f) {
+				*err_r = "pass: control character";
+				return -1;
+			}
+		memcpy(u->proxy_pass, val, n + 1);
 		return 1;
 	}
 	if (strcmp(key, "proxy_haproxy") == 0) {

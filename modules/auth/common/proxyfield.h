@@ -2,7 +2,7 @@
  * Copyright (c) 2026 The Satchel authors.  ISC licence, see COPYING.
  *
  * proxyfield.h -- Dovecot's proxy passdb extra fields (proxy host hostip
- * port ssl destuser, and Satchel's proxy_haproxy) into the ABI 1.3
+ * port ssl destuser master pass, and Satchel's proxy_haproxy) into the ABI 1.3
  * members of struct satchel_user.  Pure code built into auth_file.so,
  * auth_mysql.so and tests/unit/test_proxyfield; runs in the auth
  * workers (root or auth_user) and in the master's config check.

@@ -306,6 +306,7 @@ file_fill_proxy(const struct file_entry *e, struct satchel_user *u)
 		{ "hostip", e->pf_hostip }, { "port", e->pf_port },
 		{ "ssl", e->pf_ssl }, { "destuser", e->pf_destuser },
 		{ "proxy_haproxy", e->pf_haproxy },
+		{ "master", e->pf_master }, { "pass", e->pf_pass },
 	};
 	const char *err;
 	size_t i;

@@ -46,6 +46,8 @@ struct file_entry {
 	 * the values as written, NULL when absent. */
 	const char	*pf_proxy, *pf_host, *pf_hostip, *pf_port, *pf_ssl,
 			*pf_destuser, *pf_haproxy;
+	/* ABI 1.4: master= and pass= for the backend login. */
+	const char	*pf_master, *pf_pass;
 };
 
 struct file_table {

@@ -160,6 +160,11 @@ file_proxy_field(struct file_entry *e, const char *key, const char *val,
 		e->pf_destuser = val;
 	else if (strcmp(key, "proxy_haproxy") == 0)
 		e->pf_haproxy = val;
+	else if (strcmp(key, "master") == 0)
+		e->pf_master = val;
+	else if (strcmp(key, "pass") == 0)
+		e->pf_pass = val;
+	file_wipe(scratch.proxy_pass, sizeof(scratch.proxy_pass));
 	return 1;
 }
 

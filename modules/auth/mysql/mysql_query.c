@@ -21,7 +21,7 @@
 static const char *const myq_col_names[COL_COUNT] = {
 	"", "password", "user", "uid", "gid", "home", "mail", "enabled",
 	"login_delay", "proxy", "host", "hostip", "port", "ssl", "destuser",
-	"proxy_haproxy",
+	"proxy_haproxy", "master", "pass",
 };
 
 static int	myq_err(char *, size_t, const char *, ...)

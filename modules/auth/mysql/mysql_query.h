@@ -24,7 +24,9 @@ enum my_col { COL_IGNORE, COL_PASSWORD, COL_USER, COL_UID, COL_GID,
     COL_HOME, COL_MAIL, COL_ENABLED, COL_DELAY,
     /* proxy mode (ABI 1.3): Dovecot's extra fields as columns */
     COL_PROXY, COL_HOST, COL_HOSTIP, COL_PORT, COL_SSL, COL_DESTUSER,
-    COL_PROXY_HAPROXY, COL_COUNT };
+    COL_PROXY_HAPROXY,
+    /* ABI 1.4: the backend login as a master user */
+    COL_MASTER, COL_PASS, COL_COUNT };
 #define COL_PROXY_FIRST	COL_PROXY
 
 struct myq_value {
