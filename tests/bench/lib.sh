@@ -169,3 +169,46 @@ satchel_start() {
 	fi
 	sleep 0.5	# let the pool fill
 }
+
+# ---- popa3d, the Debian way (run.sh, popa3d.sh, mbox_scan.sh) ---------
+# popa3d conflicts with dovecot-pop3d as a package (both are
+# pop3-server), so its .deb is fetched and unpacked into $W/popa3d; what
+# its postinst would make (the popa3d user, its chroot, its PAM file)
+# exists only for the run.
+
+POPA3D=
+POP_MADE_PAM=0
+POP_MADE_USER=0
+POP_MADE_DIR=0
+
+popa3d_fetch() {	# the .deb, unpacked into $W/popa3d; sets POPA3D
+	mkdir -p "$W/popa3d"
+	( cd "$W/popa3d" && apt-get download popa3d >>"$W/apt.log" 2>&1 ) ||
+	    { log "apt-get download popa3d failed"; return 1; }
+	dpkg-deb -x "$W"/popa3d/popa3d_*.deb "$W/popa3d/root" || return 1
+	POPA3D=$W/popa3d/root/usr/sbin/popa3d
+	[ -x "$POPA3D" ]
+}
+
+popa3d_prepare() {	# what the package's postinst would have made
+	getent passwd popa3d >/dev/null || { useradd --system -M \
+	    -d /var/lib/popa3d -s /usr/sbin/nologin popa3d && POP_MADE_USER=1; }
+	[ -d /var/lib/popa3d ] || { mkdir -p /var/lib/popa3d && POP_MADE_DIR=1; }
+	[ -f /etc/pam.d/popa3d ] || { cp "$W/popa3d/root/etc/pam.d/popa3d" \
+	    /etc/pam.d/popa3d && POP_MADE_PAM=1; }
+}
+
+popa3d_unprepare() {	# undo popa3d_prepare
+	[ "$POP_MADE_PAM" = 1 ] && rm -f /etc/pam.d/popa3d
+	[ "$POP_MADE_USER" = 1 ] && userdel popa3d 2>/dev/null
+	[ "$POP_MADE_DIR" = 1 ] && rmdir /var/lib/popa3d 2>/dev/null
+	return 0
+}
+
+popa3d_tcpserver() {	# port [max]: one popa3d per connection; sets POP_PID
+	setsid tcpserver -R -H -l 0 -c "${2:-40}" 127.0.0.1 "$1" "$POPA3D" \
+	    </dev/null >>"$W/popa3d.log" 2>&1 &
+	POP_PID=$!
+	wait_port "$1" 15 || { log "popa3d did not start:";
+	    tail -n 20 "$W/popa3d.log" >&2; return 1; }
+}

@@ -33,33 +33,21 @@ BIN=$W/bin
 . "$BENCH_DIR/lib.sh"
 U=benchpop
 SPID=
-TPID=
-MADE_PAM=0 MADE_USER=0 MADE_DIR=0
+POP_PID=
 cleanup() {
 	stop_pid "$SPID" 5
-	stop_pid "$TPID" 5
+	stop_pid "$POP_PID" 5
 	userdel "$U" 2>/dev/null
 	rm -f "/var/mail/$U" "/var/mail/$U.lock"
-	[ "$MADE_PAM" = 1 ] && rm -f /etc/pam.d/popa3d
-	[ "$MADE_USER" = 1 ] && userdel popa3d 2>/dev/null
-	[ "$MADE_DIR" = 1 ] && rmdir /var/lib/popa3d 2>/dev/null
+	popa3d_unprepare
 	rm -rf "$W"
 }
 trap cleanup EXIT
 command -v tcpserver >/dev/null || DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -qq ucspi-tcp >/dev/null 2>&1 ||
     { echo "no tcpserver (ucspi-tcp)"; exit 1; }
-# popa3d conflicts with dovecot-pop3d (both are pop3-server): unpack it.
-mkdir -p "$W/popa3d"
-( cd "$W/popa3d" && apt-get download popa3d >/dev/null 2>&1 ) &&
-    dpkg-deb -x "$W"/popa3d/popa3d_*.deb "$W/popa3d/root" ||
-    { echo "apt-get download popa3d failed"; exit 1; }
-POPA3D=$W/popa3d/root/usr/sbin/popa3d
-getent passwd popa3d >/dev/null || { useradd --system -M \
-    -d /var/lib/popa3d -s /usr/sbin/nologin popa3d && MADE_USER=1; }
-[ -d /var/lib/popa3d ] || { mkdir -p /var/lib/popa3d && MADE_DIR=1; }
-[ -f /etc/pam.d/popa3d ] || { cp "$W/popa3d/root/etc/pam.d/popa3d" \
-    /etc/pam.d/popa3d && MADE_PAM=1; }
+popa3d_fetch || exit 1
+popa3d_prepare
 bench_build_tools || exit 1
 bench_users
 bench_hash
@@ -80,10 +68,7 @@ pport=$(free_port)
 satchel_conf "$W/satchel.conf" "$port"
 satchel_start satchel "$W/satchel.conf" "$port" || exit 1
 SPID=$PID_satchel
-setsid tcpserver -R -H -l 0 127.0.0.1 "$pport" "$POPA3D" \
-    </dev/null >"$W/popa3d.log" 2>&1 &
-TPID=$!
-wait_port "$pport" 15 || { echo "tcpserver did not start"; exit 1; }
+popa3d_tcpserver "$pport" || exit 1
 one() {	# port user password [-Q]: MB/s of one RETR-everything stream
 	timeout 300 "$BIN/popload" -P "$3" -s download ${4:-} -p "$1" -c 1 \
 	    -t 120 -u "$2" 2>&1 | sed -nE 's/^result .* mbps=([^ ]*).*/\1/p'

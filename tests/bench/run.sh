@@ -311,28 +311,9 @@ setup_servers() {
 
 # ---- popa3d, the Debian way ------------------------------------------
 
-POPA3D=
-POP_MADE_PAM=0
-POP_MADE_USER=0
-POP_MADE_DIR=0
-
-popa3d_fetch() {	# the .deb, unpacked into $W/popa3d
-	mkdir -p "$W/popa3d"
-	( cd "$W/popa3d" && apt-get download popa3d >>"$W/apt.log" 2>&1 ) ||
-	    { log "apt-get download popa3d failed"; return 1; }
-	dpkg-deb -x "$W"/popa3d/popa3d_*.deb "$W/popa3d/root" || return 1
-	POPA3D=$W/popa3d/root/usr/sbin/popa3d
-	[ -x "$POPA3D" ]
-}
-
 popa3d_users() {	# system users bpop0.. and bpopdl0.., mboxes in /var/mail
 	local i
-	# What the package's postinst would have made.
-	getent passwd popa3d >/dev/null || { useradd --system -M \
-	    -d /var/lib/popa3d -s /usr/sbin/nologin popa3d && POP_MADE_USER=1; }
-	[ -d /var/lib/popa3d ] || { mkdir -p /var/lib/popa3d && POP_MADE_DIR=1; }
-	[ -f /etc/pam.d/popa3d ] || { cp "$W/popa3d/root/etc/pam.d/popa3d" \
-	    /etc/pam.d/popa3d && POP_MADE_PAM=1; }
+	popa3d_prepare
 	log "popa3d: $POP_USERS + $DL_STREAMS system users, mboxes in /var/mail"
 	"$BIN/mkmail" mbox "$W/pop-login.mbox" -n 10 -s 1k-32k -S 1 || exit 1
 	"$BIN/mkmail" mbox "$W/pop-dl.mbox" -n "$DL_MSGS" -s "$DL_SIZE" -S 2 ||
@@ -359,18 +340,14 @@ popa3d_cleanup() {
 		userdel "$u" 2>/dev/null
 		rm -f "/var/mail/$u" "/var/mail/$u.lock"
 	done
-	[ "$POP_MADE_PAM" = 1 ] && rm -f /etc/pam.d/popa3d
-	[ "$POP_MADE_USER" = 1 ] && userdel popa3d 2>/dev/null
-	[ "$POP_MADE_DIR" = 1 ] && rmdir /var/lib/popa3d 2>/dev/null
-	return 0
+	popa3d_unprepare
 }
 
 popa3d_start() {	# under tcpserver, one popa3d per connection
-	setsid tcpserver -R -H -l 0 -c $((IDLE + 200)) 127.0.0.1 \
-	    "${PORT[popa3d]}" "$POPA3D" </dev/null >>"$W/popa3d.log" 2>&1 &
-	PID[popa3d]=$!
-	wait_port "${PORT[popa3d]}" 15 || { log "popa3d did not start:";
-	    tail -n 20 "$W/popa3d.log" >&2; return 1; }
+	local r=0
+	popa3d_tcpserver "${PORT[popa3d]}" $((IDLE + 200)) || r=1
+	PID[popa3d]=$POP_PID	# stopped at the end even if it failed
+	return $r
 }
 
 # ---- CPU of a server ---------------------------------------------------

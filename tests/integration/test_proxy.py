@@ -114,6 +114,7 @@ def test_proxy_passwd_file_routing(env):
                    what="the backend deleting robert's message 2")
 
         # Pipelined commands right after PASS reach the backend in order.
+        piped = len(b1.log())
         with S.Pop(env.port, source=CLIENT) as p:
             p.send("USER %s\r\nPASS %s\r\nSTAT\r\nNOOP\r\nQUIT\r\n"
                    % (_user("alice"), PW))
@@ -122,7 +123,9 @@ def test_proxy_passwd_file_routing(env):
                   "pipelined USER/PASS/STAT/NOOP/QUIT: %r" % got)
             eq(got[2][:6], "+OK 1 ", "STAT of alice on backend 1")
 
-        # A wrong password stops at the front.
+        # A wrong password stops at the front.  (The backend logs the
+        # pipelined session's end after the client has its QUIT reply.)
+        b1.wait_log(r"event=logout user=alice@", start=piped)
         mark = len(b1.log())
         with S.Pop(env.port, source=CLIENT) as p:
             r = p.login(_user("alice"), "wrong-password")
