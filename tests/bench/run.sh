@@ -430,12 +430,15 @@ scen_idle() {	# server: PSS of all server processes with IDLE sessions
 	local s=$1 base pss procs procs0 i fifo pid ok=0 ready
 	procs0=$(nprocs "${PID[$s]}")
 	base=$(pss_kib "${PID[$s]}")
-	fifo=$W/idle.out
-	: >"$fifo"
+	fifo=$W/idle-$s.out
 	# Logins at a few per second on a loaded box take minutes: long,
-	# but bounded, timeouts.
-	pl $((IDLE / 2 + 600)) -s idle -p "${PORT[$s]}" -c "$IDLE" -d 600 \
-	    -H 180 -t 300 -u "user%d@$BENCH_DOMAIN" >"$fifo" 2>&1 &
+	# but bounded, timeouts.  timeout itself in the background (not the
+	# pl function, whose subshell a TERM would kill, leaving popload
+	# holding its sessions -- and their mailbox locks -- for the next
+	# server of the same users: the tuned column's logins all failed).
+	timeout $((IDLE / 2 + 600)) "$BIN/popload" -P "$BENCH_USER_PW" \
+	    -s idle -p "${PORT[$s]}" -c "$IDLE" -d 600 -H 180 -t 300 \
+	    -u "user%d@$BENCH_DOMAIN" >"$fifo" 2>&1 &
 	pid=$!
 	for i in $(seq 1 4000); do	# up to 400 s to log everyone in
 		grep -q '^idle: ready' "$fifo" && { ok=1; break; }
