@@ -12,10 +12,10 @@ X-IMAP, X-IMAPbase, X-Keywords, X-Status, X-UID: mbox_hide_headers in its
 src/lib-storage/index/mbox/mbox-storage.c); Satchel serves a message as
 one stored range and so keeps them.  The comparison removes exactly those
 header lines from Satchel's answer and their octets from its LIST size,
-and asserts that nothing else differs.  One more difference, in sizes
-only: for a message without a final newline both servers send a CRLF
-before the terminating dot; Satchel's LIST size counts it (LIST always
-equals the octets RETR sends), Dovecot's and popa3d's do not."""
+and asserts that nothing else differs.  A message without a final
+newline: both servers send a CRLF before the terminating dot and
+neither counts it in LIST (test_mbox_compat_no_final_newline, on a
+Maildir and on an mbox)."""
 import os
 import pwd
 import shutil
@@ -23,7 +23,9 @@ import signal
 import subprocess
 import time
 
-from satchel import (DOMAIN, Failure, Pop, check, ensure_tool, eq,
+from dovecot_helper import Dovecot as DovecotAt
+from satchel import (DOMAIN, DEFAULT_PASSWORD, Failure, Pop, check,
+                     ensure_tool, eq,
                      free_port, wire, wait_for)
 
 HIDDEN = (b"content-length", b"status", b"x-imap", b"x-imapbase",
@@ -302,15 +304,14 @@ def test_mbox_compat_dovecot_same_bytes(env):
         eq(got, d_got[i], "message %d: RETR bytes, Satchel vs Dovecot"
            % (i + 1))
         # A message without a final newline: both send a CRLF before
-        # the terminator; Satchel's size counts it (LIST == the octets
-        # RETR sends), Dovecot's (and popa3d's) does not.
+        # the terminator, and neither counts it in LIST.
         nonl = 0 if stored(parts, i).endswith(b"\n") else 2
-        eq(s_sizes[i] - removed - nonl, d_sizes[i],
+        eq(s_sizes[i] - removed, d_sizes[i],
            "message %d: LIST size" % (i + 1))
         # And Satchel serves exactly the stored bytes.
         eq(s_got[i], wire(stored(parts, i)), "message %d: as stored"
            % (i + 1))
-        eq(s_sizes[i], len(unstuff(s_got[i])),
+        eq(s_sizes[i] + nonl, len(unstuff(s_got[i])),
            "message %d: LIST size is the octets sent" % (i + 1))
     eq(box.read(), data, "Satchel left the mbox unchanged")
 
@@ -373,8 +374,9 @@ def test_mbox_compat_escape_modes(env):
             if mode != "none" and not has_cl(parts, i):
                 want = undo(want, mode)
             eq(got[i], wire(want), "escape = %s, message %d" % (mode, i + 1))
-            eq(sizes[i], len(unstuff(got[i])), "escape = %s, LIST %d"
-               % (mode, i + 1))
+            nonl = 0 if want.endswith(b"\n") else 2
+            eq(sizes[i] + nonl, len(unstuff(got[i])),
+               "escape = %s, LIST %d" % (mode, i + 1))
         # What the modes promise, spelled out on message 1's lines.
         lines = got[0].split(b"\r\n")
         exp = {"none": (b">From the start of a line", b">>From twice"),
@@ -484,6 +486,78 @@ def test_mbox_compat_wire_messages(env):
         eq(len(got), len(msgs), "count")
         for i, m in enumerate(msgs):
             eq(got[i], wire(m), "round %d message %d" % (rnd, i + 1))
-            eq(sizes[i], len(unstuff(got[i])), "LIST %d" % (i + 1))
+            nonl = 0 if m.endswith(b"\n") else 2
+            eq(sizes[i] + nonl, len(unstuff(got[i])), "LIST %d" % (i + 1))
         eq(sizes[0], len(msgs[0]), "the wire message's size is its length")
     eq(box.read(), data, "mbox unchanged")
+
+
+NONL = [
+    b"Subject: crlf, no final newline\r\nMessage-ID: <n1@x>\r\n\r\n"
+    b"line one\r\nthe end",
+    b"Subject: lf, no final newline\nMessage-ID: <n2@x>\n\nline\nend",
+    b"Subject: ends in CR\nMessage-ID: <n3@x>\n\nline\nend\r",
+    b"Subject: header only, no newline",
+    b"Subject: normal\nMessage-ID: <n5@x>\n\nbody\n",
+]
+
+
+def fetch_user(port, user):
+    return fetch_all(port, user, DEFAULT_PASSWORD)
+
+
+def test_mbox_compat_no_final_newline(env):
+    """A message without a final newline: LIST gives Dovecot's size (the
+    CRLF sent before the terminator is not counted), RETR its bytes, on a
+    Maildir and on an mbox."""
+    # Maildir.
+    user = env.add_user("alice")
+    for i, m in enumerate(NONL):
+        env.put_message(user, "cur", "%d.M%dP1.host:2,S" % (1700000000 + i,
+                                                            i), m)
+    md = env.maildir(user)
+    dc = DovecotAt(env, user, "maildir:%s" % md)
+    try:
+        dc.start()
+        d_sizes, d_got = fetch_user(dc.port, user)
+    finally:
+        dc.stop()
+    env.start()
+    s_sizes, s_got = fetch_user(env.port, user)
+    env.stop()
+    eq(len(d_got), len(NONL), "Dovecot's Maildir count")
+    for i, m in enumerate(NONL):
+        eq(s_got[i], d_got[i], "Maildir message %d: RETR bytes (LIST %r %r)" % (i + 1, s_sizes, d_sizes))
+        eq(s_sizes[i], d_sizes[i], "Maildir message %d: LIST" % (i + 1))
+        eq(s_got[i], wire(m), "Maildir message %d: as stored" % (i + 1))
+    eq(s_sizes[0], len(NONL[0]), "an all-CRLF message without a final "
+       "newline: its size is its length")
+    # mbox: Content-Length frames the bodies that lack a final newline.
+    data = b""
+    for i, m in enumerate(NONL):
+        # LF messages with a body; not the one ending in a CR (with
+        # Content-Length, then the separator, Dovecot 2.3 panics).
+        if b"\r" in m or b"\n\n" not in m:
+            continue
+        head, body = m.split(b"\n\n", 1)
+        if not m.endswith(b"\n"):
+            head += b"\nContent-Length: %d" % len(body)
+        data += fl(i) + b"\n" + head + b"\n\n" + body + b"\n"
+    box = Box(env, "bob", data)
+    d2 = Dovecot(env.dir + "/d2", data)
+    d2.start()
+    try:
+        d_sizes, d_got = fetch_all(d2.port, "dove", "dove-pw")
+    except (OSError, Failure) as e:
+        raise Failure("Dovecot on the mbox: %r; its log:\n%s"
+                      % (e, d2.log()[-2000:]))
+    finally:
+        d2.stop()
+    env.start()
+    s_sizes, s_got = fetch_user(env.port, box.user)
+    eq(len(s_got), len(d_got), "mbox count, Satchel vs Dovecot")
+    for i in range(len(d_got)):
+        got, removed = strip_hidden(s_got[i])
+        eq(got, d_got[i], "mbox message %d: RETR bytes" % (i + 1))
+        eq(s_sizes[i] - removed, d_sizes[i], "mbox message %d: LIST"
+           % (i + 1))

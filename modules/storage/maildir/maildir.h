@@ -22,7 +22,7 @@
 #define MD_CACHE_MAX	(64 * 1024 * 1024)
 #define MD_CACHE_FILE	".satchel.sizes"
 #define MD_CACHE_TMP	".satchel.sizes.tmp"
-#define MD_CACHE_MAGIC	"satchel-sizes 1\n"
+#define MD_CACHE_MAGIC	"satchel-sizes 2\n"
 #define MD_LOCK_FILE	".satchel.lock"
 #define MD_DOVECOT_UIDLIST "dovecot-uidlist"
 #define MD_STATE_FILE	".satchel.uidlist"

@@ -27,7 +27,7 @@
 #define MB_SESSION_MS	500		/* wait for the session lock */
 #define MB_HVAL		512		/* Message-ID and Date kept */
 #define MB_INDEX_MAX	((off_t)512 * 1024 * 1024)
-#define MB_INDEX_MAGIC	"satchel-mbox-index 2"
+#define MB_INDEX_MAGIC	"satchel-mbox-index 3"
 
 struct mbox_ctx {
 	const struct satchel_core *core;
@@ -75,6 +75,7 @@ struct mb_scan {
 	uint64_t	 empty_off;
 	int		 open, in_from, in_hdr, hdr_cur;
 	uint64_t	 fed, cl_until;
+	int		 last_lf;	/* the last byte fed was a LF */
 	struct satchel_msgsize st;
 	uint64_t	 size;
 	/* The header sized without unescaping too (escape set), in case a

@@ -75,6 +75,7 @@ mb_feed(struct mb_scanner *s, uint64_t to)
 		p = s->buf + (sc->fed - sc->base);
 		n = (size_t)(to - sc->fed);
 		sc->size += s->core->msg_size_feed(&sc->st, p, n);
+		sc->last_lf = p[n - 1] == '\n';
 		if (sc->in_hdr && s->escape != 0)
 			sc->size0 += s->core->msg_size_feed(&sc->st0, p, n);
 		sc->fed = to;
@@ -145,12 +146,15 @@ mb_close_msg(struct mb_scanner *s, uint64_t end)
 	m->size = sc->size;
 	/*
 	 * Already wire bytes?  With nothing to unescape the converter only
-	 * ever adds bytes (CRLF for a bare LF or CR, a final CRLF), so a
-	 * size equal to the stored length proves every line ends CRLF, the
-	 * last one too; dot-stuffing is not counted in sizes, so no line
-	 * may start with '.'.  Then the worker may sendfile() it unread.
+	 * ever adds bytes (CRLF for a bare LF or CR), so a size equal to
+	 * the stored length proves every line ends CRLF, if the last one
+	 * ends at all: the final CRLF RETR adds is not counted (Dovecot's
+	 * size), so the last byte must be a LF.  Dot-stuffing is not
+	 * counted in sizes, so no line may start with '.'.  Then the
+	 * worker may sendfile() it unread.
 	 */
-	if (m->flags == 0 && !sc->dot && m->size == m->length)
+	if (m->flags == 0 && !sc->dot && m->size == m->length &&
+	    m->length > 0 && sc->last_lf)
 		m->flags |= SATCHEL_MSG_WIRE;
 	memcpy(key, sc->from, sc->from_len);
 	k = sc->from_len;
@@ -375,6 +379,7 @@ mb_line_end(struct mb_scanner *s)
 			sc->from_len--;
 		memcpy(sc->from, p, sc->from_len);
 		sc->fed = sc->off;
+		sc->last_lf = 0;
 		sc->size = sc->size0 = 0;
 		sc->cur.flags = s->escape;
 		s->core->msg_size_init(&sc->st, s->escape);
