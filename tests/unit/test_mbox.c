@@ -407,6 +407,7 @@ test_fixtures(void)
 
 	TEST_START("the module refuses a bad [mbox] section");
 	ASSERT_TRUE(ctx_with("escape = mboxcl2\n") == NULL);
+	ASSERT_TRUE(ctx_with("hide_headers = yes\n") == NULL);
 	ASSERT_TRUE(ctx_with("lock_timeout_ms = soon\n") == NULL);
 	TEST_DONE();
 }
@@ -1465,6 +1466,60 @@ test_cl_update(void)
 	TEST_DONE();
 }
 
+/*
+ * hide_headers = dovecot: every message carries SATCHEL_MSG_HIDE (never
+ * _WIRE), sizes leave Dovecot's header lines out, and the index written
+ * with one setting is not believed with the other.
+ */
+static void
+test_hide_headers(void)
+{
+	static const char box[] =
+	    "From a@b Mon Jan  1 00:00:00 2024\r\n"
+	    "Status: RO\r\nX-UID: 7\r\nSubject: s\r\n\r\nbody\r\n\r\n"
+	    "From a@b Mon Jan  1 00:00:01 2024\r\n"
+	    "Subject: t\r\n\r\nclean\r\n";
+	char path[1024];
+	struct satchel_msgref ref;
+	struct blob w;
+	void *c, *mb;
+	int round;
+
+	TEST_START("hide_headers = dovecot: flags, sizes, the index");
+	path_in(path, sizeof(path), "hide.mbox");
+	test_write_file(path, box, sizeof(box) - 1);
+	for (round = 0; round < 4; round++) {
+		/* off, on, on (from the index), off again */
+		c = round == 1 || round == 2 ?
+		    ctx_with("hide_headers = dovecot\n") : ctx_with("");
+		ASSERT_TRUE(c != NULL);
+		if (c == NULL)
+			break;
+		ASSERT_INT_EQ(mb_open_ctx(c, path, &mb), SATCHEL_MBOX_OK);
+		if (mb == NULL)
+			break;
+		ASSERT_INT_EQ(ops->count(mb), 2);
+		w = wire_of(mb, 0, &ref);
+		if (round == 1 || round == 2) {
+			ASSERT_INT_EQ(ref.flags, SATCHEL_MSG_HIDE);
+			ASSERT_MEM_EQ(w.p, w.len, "Subject: s\r\n\r\nbody\r\n",
+			    20);
+			ASSERT_U64_EQ(size_of(mb, 0), 20);
+		} else {
+			ASSERT_INT_EQ(ref.flags, SATCHEL_MSG_WIRE);
+			ASSERT_U64_EQ(size_of(mb, 0), 42);
+		}
+		free(w.p);
+		w = wire_of(mb, 1, &ref);
+		ASSERT_INT_EQ(ref.flags, round == 1 || round == 2 ?
+		    SATCHEL_MSG_HIDE : SATCHEL_MSG_WIRE);
+		ASSERT_U64_EQ(size_of(mb, 1), 21);
+		free(w.p);
+		ops->close(mb);
+	}
+	TEST_DONE();
+}
+
 int
 main(void)
 {
@@ -1499,6 +1554,7 @@ main(void)
 	test_cl_update();
 	test_enospc();
 	test_kill_loop();
+	test_hide_headers();
 
 	ops->fini(ctx);
 	ctx_free_all();

@@ -32,6 +32,7 @@
 struct mbox_ctx {
 	const struct satchel_core *core;
 	uint32_t	 escape;	/* SATCHEL_MSG_MBOXRD, _MBOXO or 0 */
+	uint32_t	 hide;		/* hide_headers: SATCHEL_MSG_HIDE or 0 */
 	int		 content_length, dotlock, x_uidl, index;
 	int		 lock_timeout_ms;
 	char		 state_dir[SATCHEL_PATH_MAX];
@@ -108,6 +109,7 @@ struct mb_scan {
 struct mb_scanner {
 	const struct satchel_core *core;
 	uint32_t	 escape;
+	uint32_t	 hide;		/* SATCHEL_MSG_HIDE or 0, on every message */
 	int		 content_length, x_uidl;
 	ssize_t		(*read)(void *arg, void *buf, size_t len,
 			    uint64_t off);

@@ -129,7 +129,7 @@ mb_cl_check(struct mb_scanner *s)
 		sc->st = sc->st0;
 		sc->size = sc->size0;
 	}
-	sc->cur.flags = 0;
+	sc->cur.flags = s->hide;
 }
 
 static void
@@ -381,9 +381,9 @@ mb_line_end(struct mb_scanner *s)
 		sc->fed = sc->off;
 		sc->last_lf = 0;
 		sc->size = sc->size0 = 0;
-		sc->cur.flags = s->escape;
-		s->core->msg_size_init(&sc->st, s->escape);
-		s->core->msg_size_init(&sc->st0, 0);
+		sc->cur.flags = s->escape | s->hide;
+		s->core->msg_size_init(&sc->st, s->escape | s->hide);
+		s->core->msg_size_init(&sc->st0, s->hide);
 		return;
 	}
 	if ((llen == 1 && p[0] == '\n') ||
