@@ -153,6 +153,57 @@ def test_dovecot_mbox_same_uidls(env):
         dc2.stop()
 
 
+MD5_MSGS = [
+    # Date and Message-ID hashed (no Received).
+    b"From: a@test.example\nDate: Mon, 1 Jan 2024 00:00:01 +0000\n"
+    b"Message-ID: <md5-1@test.example>\nSubject: one\n\nbody\n",
+    # Date before the first Received counts, after it not; a folded
+    # Received; a second Received is not hashed.
+    b"Date: Mon, 1 Jan 2024 00:00:02 +0000\nReceived: from a by b;\n"
+    b"\tMon, 1 Jan 2024 00:00:02 +0000\n  (folded twice)\n"
+    b"Received: from c by d; Mon, 1 Jan 2024 00:00:00 +0000\n"
+    b"Message-ID: <md5-2@test.example>\nSubject: two\n\nbody\n",
+    # Delivered-To and X-Delivery-ID always; names in other cases, LWSP
+    # before ':', no space after it.
+    b"delivered-to: alice@test.example\nDELIVERED-TO:bob@test.example\n"
+    b"X-Delivery-ID : 42\nmessage-id:<md5-3@test.example>\n"
+    b"Subject: three\n\nbody\n",
+    # None of them: the MD5 of nothing.
+    b"From: b@test.example\nSubject: four\n\nbody\n",
+    # CRLF line ends; a header with trailing spaces; no body.
+    b"Received: by x; Mon, 1 Jan 2024 00:00:05 +0000  \r\n"
+    b"Message-ID: <md5-5@test.example>\r\nSubject: five\r\n",
+    # Only a Date, twice.
+    b"Date: Mon, 1 Jan 2024 00:00:06 +0000\nDate:   again\n\nb\n",
+]
+
+
+def test_dovecot_mbox_md5_uidls(env):
+    """uidl_format = %m on an mbox: Satchel's UIDL list is Dovecot's
+    (pop3_uidl_format = %m, its default mbox_md5 = apop3d)."""
+    box = MboxBox(env, "alice", list(enumerate(MD5_MSGS)))
+    dc = Dovecot(env, box.user, box.dovecot_mail(), uidl_format="%m")
+    try:
+        dc.start()
+        dlist = uidl_list(dc.port, box.user)
+    finally:
+        dc.stop()
+    eq(len(dlist), len(MD5_MSGS), "Dovecot's message count")
+    check(all(re.fullmatch(r"[0-9a-f]{32}", u) for _, u in dlist),
+          "Dovecot's %%m UIDLs: %r" % dlist)
+    eq(len(set(u for _, u in dlist)), len(MD5_MSGS),
+       "Dovecot's %m UIDLs are distinct")
+    # In [mbox]: the top-level key would be the maildir module's too,
+    # which refuses %m.
+    orig = env.config_text
+    env.config_text = lambda **o: orig(**o) + "\n[mbox]\nuidl_format = %m\n"
+    env.start()
+    slist = uidl_list(env.port, box.user)
+    eq(slist, dlist, "Satchel's %m UIDLs vs Dovecot's")
+    eq(uidl_list(env.port, box.user), slist, "the next Satchel session")
+    # (Maildir: refused, test_uidl_format_config_checked.)
+
+
 def fetchmail(env, port, user, idfile, out):
     """One fetchmail run (keep, UIDL tracking) into out; its output."""
     ensure_tool("fetchmail", "fetchmail")
@@ -302,7 +353,7 @@ def test_uidl_format_config_checked(env):
             ({"uidl_format": "%m"}, "", "not available for Maildir"),
             ({}, "\n[maildir]\nuidl_format = %08Xu%",
              "ends inside a %-variable"),
-            ({}, "\n[mbox]\nuidl_format = %f", "only %u and %v work")):
+            ({}, "\n[mbox]\nuidl_format = %f", "only %u, %v and %m work")):
         text = env.config_text(**over) + extra + "\n"
         path = os.path.join(env.dir, "check.conf")
         with open(path, "w") as f:

@@ -424,6 +424,8 @@ mb_scanner_setup(struct mbox *mb, struct mb_scanner *s, int fd,
 	s->core = mb->core;
 	s->escape = mb->ctx->escape;
 	s->hide = mb->ctx->hide;
+	s->md5 = mb->ctx->uidl_format != NULL &&
+	    (mb->ctx->uidl_vars & SATCHEL_UIDL_MD5) != 0;
 	s->content_length = mb->ctx->content_length;
 	s->x_uidl = mb->ctx->x_uidl;
 	s->read = mb_read;
