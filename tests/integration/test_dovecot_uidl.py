@@ -9,14 +9,11 @@ Satchel downloads no message twice.  satchel-uidl capture/import/verify
 round trip against Dovecot with pop3_uidl_format = %f."""
 import os
 import re
-import shutil
-import signal
 import subprocess
-import time
 
-from dovecot_helper import Dovecot
-from satchel import (DOMAIN, DEFAULT_PASSWORD, Failure, Pop, Skip, check,
-                     ensure_tool, eq, free_port, wait_for)
+from compat_helpers import Dovecot, MboxBox
+from satchel import (DEFAULT_PASSWORD, Pop, check,
+                     ensure_tool, eq, free_port)
 
 FMT = "%08Xu%08Xv"
 
@@ -89,43 +86,14 @@ def mbox_from(i):
         i, i % 60)
 
 
-class MboxBox:
-    """An mbox at DIR/mbox/DOMAIN/<local>, as tests/test_mbox.py keeps
-    them, for Satchel (mail_location mbox:) and for Dovecot."""
-
-    def __init__(self, env, local, msgs):
-        self.env = env
-        self.user = env.add_user(local)
-        pw = env.mail_pw
-        self.dir = os.path.join(env.dir, "mbox", DOMAIN)
-        os.makedirs(self.dir, exist_ok=True)
-        for d in (os.path.dirname(self.dir), self.dir):
-            os.chown(d, pw.pw_uid, pw.pw_gid)
-            os.chmod(d, 0o755)
-        self.path = os.path.join(self.dir, local)
-        self.root = os.path.join(env.dir, "mbox-root")
-        os.makedirs(self.root, exist_ok=True)
-        os.chown(self.root, pw.pw_uid, pw.pw_gid)
-        with open(self.path, "wb") as f:
-            f.write(b"".join(mbox_from(i) + m + b"\n" for i, m in msgs))
-        os.chown(self.path, pw.pw_uid, pw.pw_gid)
-        os.chmod(self.path, 0o600)
-        env.conf["mail_location"] = "mbox:%s/mbox/%%d/%%n" % env.dir
-
-    def dovecot_mail(self):
-        return "mbox:%s:INBOX=%s" % (self.root, self.path)
-
-    def append(self, i, m):
-        with open(self.path, "ab") as f:
-            f.write(mbox_from(i) + m + b"\n")
-
-    def read(self):
-        with open(self.path, "rb") as f:
-            return f.read()
+def mbox_of(msgs):
+    """[(i, message)] -> mbox bytes."""
+    return b"".join(mbox_from(i) + m + b"\n" for i, m in msgs)
 
 
 def test_dovecot_mbox_same_uidls(env):
-    box = MboxBox(env, "alice", [(i, new_message(i)) for i in range(4)])
+    box = MboxBox(env, "alice", mbox_of((i, new_message(i)) for i in
+                                          range(4)))
     dc = Dovecot(env, box.user, box.dovecot_mail())
     try:
         dc.start()
@@ -137,7 +105,7 @@ def test_dovecot_mbox_same_uidls(env):
     check(b"\nX-IMAPbase: " in data and b"\nX-UID: " in data,
           "Dovecot wrote X-IMAPbase/X-UID: %r" % data[:400])
     for i in range(4, 7):
-        box.append(i, new_message(i))   # mail Dovecot never saw
+        box.append(mbox_of([(i, new_message(i))]))  # Dovecot never saw
     env.start(uidl_format=FMT)
     slist = uidl_list(env.port, box.user)
     eq(slist[:4], dlist, "Satchel's UIDLs of the messages Dovecot listed")
@@ -181,7 +149,10 @@ MD5_MSGS = [
 def test_dovecot_mbox_md5_uidls(env):
     """uidl_format = %m on an mbox: Satchel's UIDL list is Dovecot's
     (pop3_uidl_format = %m, its default mbox_md5 = apop3d)."""
-    box = MboxBox(env, "alice", list(enumerate(MD5_MSGS)))
+    # In [mbox]: the top-level key would be the maildir module's too,
+    # which refuses %m.
+    box = MboxBox(env, "alice", mbox_of(enumerate(MD5_MSGS)),
+                  conf="uidl_format = %m\n")
     dc = Dovecot(env, box.user, box.dovecot_mail(), uidl_format="%m")
     try:
         dc.start()
@@ -193,10 +164,6 @@ def test_dovecot_mbox_md5_uidls(env):
           "Dovecot's %%m UIDLs: %r" % dlist)
     eq(len(set(u for _, u in dlist)), len(MD5_MSGS),
        "Dovecot's %m UIDLs are distinct")
-    # In [mbox]: the top-level key would be the maildir module's too,
-    # which refuses %m.
-    orig = env.config_text
-    env.config_text = lambda **o: orig(**o) + "\n[mbox]\nuidl_format = %m\n"
     env.start()
     slist = uidl_list(env.port, box.user)
     eq(slist, dlist, "Satchel's %m UIDLs vs Dovecot's")
@@ -418,7 +385,8 @@ def test_satchel_uidlist_state(env):
 def test_uidl_tool_mbox_pins(env):
     """import pins Dovecot's UIDLs onto an mbox Satchel serves with its
     own (hash) UIDs: verify fails before, passes after."""
-    box = MboxBox(env, "alice", [(i, new_message(i)) for i in range(3)])
+    box = MboxBox(env, "alice", mbox_of((i, new_message(i)) for i in
+                                          range(3)))
     dc = Dovecot(env, box.user, box.dovecot_mail())
     cap = os.path.join(env.dir, "alice.capture")
     try:

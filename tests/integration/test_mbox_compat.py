@@ -17,17 +17,8 @@ a test compares such an answer with Dovecot's.  A message without a
 final newline: both servers send a CRLF before the terminating dot and
 neither counts it in LIST (test_mbox_compat_no_final_newline, on a
 Maildir and on an mbox)."""
-import os
-import pwd
-import shutil
-import signal
-import subprocess
-import time
-
-from dovecot_helper import Dovecot as DovecotAt
-from satchel import (DOMAIN, DEFAULT_PASSWORD, Failure, Pop, check,
-                     ensure_tool, eq,
-                     free_port, wire, wait_for)
+from compat_helpers import Dovecot, MboxBox as Box, mbox_dovecot
+from satchel import DEFAULT_PASSWORD, Failure, Pop, check, eq, wire
 
 HIDDEN = (b"content-length", b"status", b"x-imap", b"x-imapbase",
           b"x-keywords", b"x-status", b"x-uid")
@@ -144,145 +135,6 @@ def fetch_all(port, user, password):
     return sizes, got
 
 
-class Dovecot:
-    """A private Dovecot (pop3 only) on 127.0.0.1 serving one mbox user
-    from DIR; stopped by the pid in its master.pid."""
-
-    def __init__(self, top, data):
-        self.dovecot = ensure_tool("dovecot", "dovecot-pop3d")
-        check(os.path.exists("/usr/lib/dovecot/pop3"),
-              "dovecot-pop3d not installed")
-        self.dir = os.path.join(top, "dovecot")
-        vm = pwd.getpwnam("vmail")
-        for d in ("", "base", "state", "mail"):
-            os.makedirs(os.path.join(self.dir, d), exist_ok=True)
-            os.chmod(os.path.join(self.dir, d), 0o755)
-        mail = os.path.join(self.dir, "mail")
-        os.chown(mail, vm.pw_uid, vm.pw_gid)
-        self.inbox = os.path.join(mail, "inbox")
-        with open(self.inbox, "wb") as f:
-            f.write(data)
-        os.chown(self.inbox, vm.pw_uid, vm.pw_gid)
-        os.chmod(self.inbox, 0o600)
-        self.port = free_port()
-        passwd = os.path.join(self.dir, "passwd")
-        with open(passwd, "w") as f:
-            f.write("dove:{PLAIN}dove-pw:%d:%d::%s::\n"
-                    % (vm.pw_uid, vm.pw_gid, mail))
-        os.chmod(passwd, 0o644)
-        self.conf = os.path.join(self.dir, "dovecot.conf")
-        with open(self.conf, "w") as f:
-            f.write("""\
-base_dir = {d}/base
-state_dir = {d}/state
-log_path = {d}/dovecot.log
-protocols = pop3
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-first_valid_uid = 100
-mail_location = mbox:{m}:INBOX={m}/inbox
-passdb {{
-  driver = passwd-file
-  args = {d}/passwd
-}}
-userdb {{
-  driver = passwd-file
-  args = {d}/passwd
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    address = 127.0.0.1
-    port = {p}
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-service pop3-login {{
-  chroot =
-}}
-""".format(d=self.dir, m=mail, p=self.port))
-        self.pidfile = os.path.join(self.dir, "base", "master.pid")
-
-    def start(self):
-        # It daemonizes: no pipes for it to inherit.
-        err = os.path.join(self.dir, "start.err")
-        with open(err, "wb") as ef:
-            r = subprocess.run([self.dovecot, "-c", self.conf],
-                               stdin=subprocess.DEVNULL, stdout=ef,
-                               stderr=ef, timeout=30)
-        if r.returncode != 0:
-            with open(err, "rb") as ef:
-                raise Failure("dovecot: %r" % ef.read())
-        import socket
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                s = socket.create_connection(("127.0.0.1", self.port), 0.5)
-                s.close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise Failure("dovecot not listening; log:\n%s"
-                                  % self.log()[-2000:])
-                time.sleep(0.1)
-
-    def log(self):
-        try:
-            with open(os.path.join(self.dir, "dovecot.log"), "r",
-                      errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def stop(self):
-        try:
-            with open(self.pidfile) as f:
-                pid = int(f.read().strip())
-        except (OSError, ValueError):
-            return
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
-        os.kill(pid, signal.SIGKILL)
-
-
-class Box:
-    """An mbox user of Satchel: the file env.dir/mbox/DOMAIN/local."""
-
-    def __init__(self, env, local, data, conf=""):
-        self.env = env
-        self.user = env.add_user(local)
-        pw = env.mail_pw
-        self.dir = os.path.join(env.dir, "mbox", DOMAIN)
-        os.makedirs(self.dir, exist_ok=True)
-        for d in (os.path.dirname(self.dir), self.dir):
-            os.chown(d, pw.pw_uid, pw.pw_gid)
-            os.chmod(d, 0o755)
-        self.path = os.path.join(self.dir, local)
-        with open(self.path, "wb") as f:
-            f.write(data)
-        os.chown(self.path, pw.pw_uid, pw.pw_gid)
-        os.chmod(self.path, 0o600)
-        orig = env.config_text
-        env.config_text = lambda **o: orig(**o) + "\n[mbox]\n" + conf
-        env.conf["mail_location"] = "mbox:%s/mbox/%%d/%%n" % env.dir
-
-    def read(self):
-        with open(self.path, "rb") as f:
-            return f.read()
-
-
 def hidden_parts():
     """build() and messages for hide_headers = dovecot: Dovecot's headers
     folded, in other cases, with LWSP before ':', a header of only hidden
@@ -325,13 +177,13 @@ def test_mbox_compat_dovecot_same_bytes(env):
     change of the setting."""
     parts = hidden_parts()
     data = mbox_bytes(parts)
-    dc = Dovecot(env.dir, data)
+    dc = mbox_dovecot(env, data)
     dc.start()
     try:
-        fetch_all(dc.port, "dove", "dove-pw")   # its sync writes headers
-        d_sizes, d_got = fetch_all(dc.port, "dove", "dove-pw")
-        d_top0 = fetch_top(dc.port, "dove", "dove-pw", len(d_got), 0)
-        d_top1 = fetch_top(dc.port, "dove", "dove-pw", len(d_got), 1)
+        fetch_all(dc.port, "dove", DEFAULT_PASSWORD)   # its sync writes headers
+        d_sizes, d_got = fetch_all(dc.port, "dove", DEFAULT_PASSWORD)
+        d_top0 = fetch_top(dc.port, "dove", DEFAULT_PASSWORD, len(d_got), 0)
+        d_top1 = fetch_top(dc.port, "dove", DEFAULT_PASSWORD, len(d_got), 1)
     finally:
         dc.stop()
     with open(dc.inbox, "rb") as f:
@@ -343,22 +195,22 @@ def test_mbox_compat_dovecot_same_bytes(env):
     box = Box(env, "alice", dfile, conf)
     env.start()
     for rnd in range(2):        # the second session reads the index
-        s_sizes, s_got = fetch_all(env.port, box.user, "s3cret-pw")
+        s_sizes, s_got = fetch_user(env.port, box.user)
         eq(len(s_got), len(parts), "Satchel's message count")
         for i in range(len(parts)):
             eq(s_got[i], d_got[i], "round %d, message %d: RETR bytes, "
                "Satchel vs Dovecot" % (rnd, i + 1))
             eq(s_sizes[i], d_sizes[i], "round %d, message %d: LIST size"
                % (rnd, i + 1))
-    eq(fetch_top(env.port, box.user, "s3cret-pw", len(parts), 0), d_top0,
+    eq(fetch_top(env.port, box.user, DEFAULT_PASSWORD, len(parts), 0), d_top0,
        "TOP n 0, Satchel vs Dovecot")
-    eq(fetch_top(env.port, box.user, "s3cret-pw", len(parts), 1), d_top1,
+    eq(fetch_top(env.port, box.user, DEFAULT_PASSWORD, len(parts), 1), d_top1,
        "TOP n 1, Satchel vs Dovecot")
     hid_sizes = s_sizes
     # The default: the stored bytes (popa3d's way), not stale sizes from
     # the index written with the setting on.
     restart(env, conf, "")
-    s_sizes, s_got = fetch_all(env.port, box.user, "s3cret-pw")
+    s_sizes, s_got = fetch_user(env.port, box.user)
     for i in range(len(parts)):
         got, removed = strip_hidden(s_got[i])
         eq(got, d_got[i], "hide_headers = none, message %d: only the "
@@ -375,7 +227,7 @@ def test_mbox_compat_as_stored(env):
     data = mbox_bytes(parts)
     box = Box(env, "alice", data)
     env.start()
-    s_sizes, s_got = fetch_all(env.port, box.user, "s3cret-pw")
+    s_sizes, s_got = fetch_user(env.port, box.user)
     eq(len(s_got), len(parts), "Satchel's message count")
     for i in range(len(parts)):
         nonl = 0 if stored(parts, i).endswith(b"\n") else 2
@@ -437,7 +289,7 @@ def test_mbox_compat_escape_modes(env):
             first = False
         else:
             restart(env, conf, "escape = %s\n" % mode)
-        sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+        sizes, got = fetch_user(env.port, box.user)
         eq(len(got), len(parts), "%s: message count" % mode)
         for i in range(len(parts)):
             want = stored(parts, i)
@@ -459,7 +311,7 @@ def test_mbox_compat_escape_modes(env):
               "escape = %s unescaped a Content-Length body" % mode)
     # content_length = no: message 2's body splits at its From lines.
     restart(env, conf, "escape = none\ncontent_length = no\n")
-    sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+    sizes, got = fetch_user(env.port, box.user)
     check(len(got) > len(parts), "content_length = no: %d messages"
           % len(got))
     eq(box.read(), data, "the mbox after sessions without DELE")
@@ -468,7 +320,7 @@ def test_mbox_compat_escape_modes(env):
 def dele_session(env, user, numbers):
     p = Pop(env.port, timeout=20)
     try:
-        r = p.login(user, "s3cret-pw")
+        r = p.login(user, DEFAULT_PASSWORD)
         check(r.startswith("+OK"), "login: %r" % r)
         st, lines = p.cmd_multi("UIDL")
         uids = [l.split()[1] for l in lines]
@@ -483,7 +335,7 @@ def dele_session(env, user, numbers):
 def uidl(env, user):
     p = Pop(env.port, timeout=20)
     try:
-        p.login(user, "s3cret-pw")
+        p.login(user, DEFAULT_PASSWORD)
         st, lines = p.cmd_multi("UIDL")
         p.cmd("QUIT")
     finally:
@@ -496,11 +348,11 @@ def test_mbox_compat_dele_keeps_bytes(env):
     data = mbox_bytes(parts)
     box = Box(env, "alice", data)
     env.start()
-    before_sizes, before = fetch_all(env.port, box.user, "s3cret-pw")
+    before_sizes, before = fetch_user(env.port, box.user)
     uids = dele_session(env, box.user, [2])
     left = [parts[i] for i in range(len(parts)) if i != 1]
     eq(box.read(), mbox_bytes(left), "the mbox after DELE 2")
-    sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+    sizes, got = fetch_user(env.port, box.user)
     keep = [i for i in range(len(parts)) if i != 1]
     eq(got, [before[i] for i in keep], "RETR of the others after DELE 2")
     eq(sizes, [before_sizes[i] for i in keep], "LIST after DELE 2")
@@ -511,20 +363,20 @@ def test_mbox_compat_dele_keeps_bytes(env):
     keep = keep[1:]
     eq(box.read(), mbox_bytes([parts[i] for i in keep]),
        "the mbox after DELE 1")
-    sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+    sizes, got = fetch_user(env.port, box.user)
     eq(got, [before[i] for i in keep], "RETR after DELE 1")
     dele_session(env, box.user, [1])    # message 3, no final newline
     keep = keep[1:]
     eq(box.read(), mbox_bytes([parts[i] for i in keep]),
        "the mbox after deleting the message without a final newline")
-    sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+    sizes, got = fetch_user(env.port, box.user)
     eq(got, [before[i] for i in keep], "RETR at the end")
     eq(uidl(env, box.user), [uids[i] for i in keep], "UIDL at the end")
     # And Dovecot reads the rewritten mbox the same way.
-    dc = Dovecot(env.dir, box.read())
+    dc = mbox_dovecot(env, box.read())
     dc.start()
     try:
-        d_sizes, d_got = fetch_all(dc.port, "dove", "dove-pw")
+        d_sizes, d_got = fetch_all(dc.port, "dove", DEFAULT_PASSWORD)
     finally:
         dc.stop()
     eq(len(d_got), len(keep), "Dovecot's count after Satchel's rewrite")
@@ -552,7 +404,7 @@ def test_mbox_compat_wire_messages(env):
     box = Box(env, "alice", data)
     env.start()
     for rnd in range(2):        # the second session uses the index
-        sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+        sizes, got = fetch_user(env.port, box.user)
         eq(len(got), len(msgs), "count")
         for i, m in enumerate(msgs):
             eq(got[i], wire(m), "round %d message %d" % (rnd, i + 1))
@@ -586,7 +438,7 @@ def test_mbox_compat_no_final_newline(env):
         env.put_message(user, "cur", "%d.M%dP1.host:2,S" % (1700000000 + i,
                                                             i), m)
     md = env.maildir(user)
-    dc = DovecotAt(env, user, "maildir:%s" % md)
+    dc = Dovecot(env, user, "maildir:%s" % md)
     try:
         dc.start()
         d_sizes, d_got = fetch_user(dc.port, user)
@@ -614,10 +466,10 @@ def test_mbox_compat_no_final_newline(env):
             head += b"\nContent-Length: %d" % len(body)
         data += fl(i) + b"\n" + head + b"\n\n" + body + b"\n"
     box = Box(env, "bob", data)
-    d2 = Dovecot(env.dir + "/d2", data)
+    d2 = mbox_dovecot(env, data)
     d2.start()
     try:
-        d_sizes, d_got = fetch_all(d2.port, "dove", "dove-pw")
+        d_sizes, d_got = fetch_all(d2.port, "dove", DEFAULT_PASSWORD)
     except (OSError, Failure) as e:
         raise Failure("Dovecot on the mbox: %r; its log:\n%s"
                       % (e, d2.log()[-2000:]))

@@ -1,26 +1,73 @@
-"""A private Dovecot POP3 server for the tests that compare Satchel with
-real Dovecot (Debian's dovecot-pop3d): its own base_dir, state_dir and
-log in the test's directory, one passwd-file user with the mail user's
-uid, loopback only.  Shared by test_dovecot_uidl.py and
-test_mbox_compat.py."""
+"""Helpers shared by the mbox and Dovecot-compatibility tests
+(test_mbox.py, test_mbox_compat.py, test_dovecot_uidl.py): MboxBox, an
+mbox user of Satchel; Dovecot, a private Dovecot POP3 server (Debian's
+dovecot-pop3d) with its own base_dir, state_dir and log in the test's
+directory, one passwd-file user with the mail user's uid, loopback only;
+and mbox_dovecot(), a Dovecot serving its own copy of given mbox
+bytes."""
 import os
 import signal
 import subprocess
 
-from satchel import (DEFAULT_PASSWORD, Failure, Pop, check, ensure_tool,
-                     free_port, wait_for)
+from satchel import (DEFAULT_PASSWORD, DOMAIN, Failure, Pop, check,
+                     ensure_tool, free_port, wait_for)
+
+
+class MboxBox:
+    """An mbox user of Satchel: the file env.dir/mbox/DOMAIN/<local>
+    (mail_location mbox:), with conf (text, or an object that adds
+    itself to a string) as its [mbox] section when given."""
+
+    def __init__(self, env, local, data=b"", conf=""):
+        self.env = env
+        self.user = env.add_user(local)
+        pw = env.mail_pw
+        self.dir = os.path.join(env.dir, "mbox", DOMAIN)
+        os.makedirs(self.dir, exist_ok=True)
+        for d in (os.path.dirname(self.dir), self.dir):
+            os.chown(d, pw.pw_uid, pw.pw_gid)
+            os.chmod(d, 0o755)
+        self.path = os.path.join(self.dir, local)
+        # Dovecot's mail root for this mbox (dovecot_mail()).
+        self.root = os.path.join(env.dir, "mbox-root")
+        os.makedirs(self.root, exist_ok=True)
+        os.chown(self.root, pw.pw_uid, pw.pw_gid)
+        self.write(data)
+        if not isinstance(conf, str) or conf:
+            orig = env.config_text
+            env.config_text = lambda **o: orig(**o) + "\n[mbox]\n" + conf
+        env.conf["mail_location"] = "mbox:%s/mbox/%%d/%%n" % env.dir
+
+    def write(self, data):
+        with open(self.path, "wb") as f:
+            f.write(data)
+        os.chown(self.path, self.env.mail_pw.pw_uid,
+                 self.env.mail_pw.pw_gid)
+        os.chmod(self.path, 0o600)
+
+    def append(self, data):
+        with open(self.path, "ab") as f:
+            f.write(data)
+
+    def read(self):
+        with open(self.path, "rb") as f:
+            return f.read()
+
+    def dovecot_mail(self):
+        """Dovecot's mail_location for this very file."""
+        return "mbox:%s:INBOX=%s" % (self.root, self.path)
 
 
 class Dovecot:
     """A private Dovecot POP3 server on 127.0.0.1:port for one user."""
 
     def __init__(self, env, user, mail, uidl_format=None, mbox=False,
-                 extra=()):
+                 extra=(), sub="dovecot"):
         ensure_tool("dovecot", "dovecot-pop3d")
         if not os.path.exists("/usr/lib/dovecot/pop3"):
             ensure_tool("/usr/lib/dovecot/pop3", "dovecot-pop3d")
         self.env = env
-        self.dir = os.path.join(env.dir, "dovecot")
+        self.dir = os.path.join(env.dir, sub)
         os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o755)
         self.port = free_port()
@@ -106,3 +153,22 @@ class Dovecot:
                 return f.read()
         except OSError:
             return ""
+
+
+def mbox_dovecot(env, data, sub="dovecot-mbox", user="dove"):
+    """A Dovecot (not started) serving its own copy of the mbox bytes
+    data as the INBOX of user (password DEFAULT_PASSWORD); .inbox is the
+    file, as Dovecot leaves it."""
+    pw = env.mail_pw
+    root = os.path.join(env.dir, sub + "-mail")
+    os.makedirs(root, exist_ok=True)
+    os.chmod(root, 0o755)
+    os.chown(root, pw.pw_uid, pw.pw_gid)
+    inbox = os.path.join(root, "inbox")
+    with open(inbox, "wb") as f:
+        f.write(data)
+    os.chown(inbox, pw.pw_uid, pw.pw_gid)
+    os.chmod(inbox, 0o600)
+    dc = Dovecot(env, user, "mbox:%s:INBOX=%s" % (root, inbox), sub=sub)
+    dc.inbox = inbox
+    return dc
