@@ -6,7 +6,8 @@
  * finds (mbox_uid.c), with the real core.
  *
  * Input: one option byte (bit 0 content_length, bit 1 x_uidl, bit 2
- * mboxo, bit 3 escape none, bit 4 hide_headers = dovecot), then the
+ * mboxo, bit 3 escape none, bit 4 hide_headers = dovecot, bit 5 the
+ * header MD5 of %m), then the
  * mbox.  The scanner reads it from memory through its
  * read() callback.  Checked: messages lie inside the file, in order and
  * without overlap; each From_ line starts a line "From "; each size is
@@ -77,6 +78,7 @@ setup(struct mb_scanner *s, char *buf, struct mem *m, struct mb_list *l,
 	s->escape = (opt & 8) ? 0 : (opt & 4) ? SATCHEL_MSG_MBOXO :
 	    SATCHEL_MSG_MBOXRD;
 	s->hide = (opt & 16) ? SATCHEL_MSG_HIDE : 0;
+	s->md5 = (opt & 32) != 0;	/* %m's header MD5 */
 	s->read = mem_read;
 	s->arg = m;
 	s->buf = buf;

@@ -443,3 +443,61 @@ def test_uidl_tool_tls(env):
                   plain)
     eq(r.returncode, 2, "an unknown certificate is refused: %s" % r.stderr)
     check("certificate" in r.stderr, r.stderr)
+
+
+def retr_all(port, user):
+    """UIDL list, LIST sizes and RETR bytes of one session."""
+    with Pop(port) as p:
+        st = p.login(user)
+        check(st.startswith("+OK"), "login on %d: %r" % (port, st))
+        st, lines = p.cmd_multi("UIDL")
+        uidls = [x.split(" ", 1)[1] for x in lines]
+        st, lines = p.cmd_multi("LIST")
+        sizes = [int(x.split()[1]) for x in lines]
+        got = []
+        for i in range(len(uidls)):
+            check(p.cmd("RETR %d" % (i + 1)).startswith("+OK"), "RETR")
+            got.append(p.raw_multiline())
+        p.cmd("QUIT")
+    return uidls, sizes, got
+
+
+def test_dovecot_uidlist_pop3_order(env):
+    """The 'O' field of dovecot-uidlist (POP3 order, written by Dovecot's
+    pop3-migration plugin): Satchel numbers the messages as Dovecot's
+    POP3 does, by 'O' with the messages without one (or with a broken
+    one) after them in UID order."""
+    user = env.add_user("alice")
+    names = []
+    for i in range(6):
+        names.append("%d.M%dP1.h" % (1700005000 + i, i))
+        env.put_message(user, "cur", names[-1] + ":2,S",
+                        new_message(i, b"message %d" % i))
+    md = env.maildir(user)
+    ul = os.path.join(md, "dovecot-uidlist")
+    # UIDs 1..6; O: 3, 1, none, 2, broken, 10.
+    text = ("3 V1000 N7 G0123456789abcdef0123456789abcdef\n"
+            "1 O3 :%s\n2 O1 :%s\n3 :%s\n4 O2 :%s\n5 Ox1 :%s\n"
+            "6 O10 :%s\n" % tuple(names)).encode()
+    with open(ul, "wb") as f:
+        f.write(text)
+    os.chown(ul, env.mail_pw.pw_uid, env.mail_pw.pw_gid)
+    dc = Dovecot(env, user, "maildir:%s" % md, uidl_format=FMT)
+    try:
+        dc.start()
+        d_uidls, d_sizes, d_got = retr_all(dc.port, user)
+    finally:
+        dc.stop()
+    eq(d_uidls, ["%08x%08x" % (u, 1000) for u in (2, 4, 1, 6, 3, 5)],
+       "Dovecot lists by 'O', then the rest in UID order")
+    env.start(uidl_format=FMT)
+    s_uidls, s_sizes, s_got = retr_all(env.port, user)
+    eq(s_uidls, d_uidls, "Satchel's order vs Dovecot's")
+    eq(s_sizes, d_sizes, "LIST sizes")
+    eq(s_got, d_got, "RETR bytes")
+    with env.session(user) as p:
+        check(p.cmd("DELE 1").startswith("+OK"), "DELE 1")
+        check(p.cmd("QUIT").startswith("+OK"), "QUIT")
+    eq(uidl_list(env.port, user), [(i + 1, u) for i, u in
+                                   enumerate(d_uidls[1:])],
+       "after DELE 1 (the message with O1) the order holds")

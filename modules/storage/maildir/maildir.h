@@ -44,7 +44,11 @@ struct md_urec {
 	const char	*guid, *pop3;	/* 'G' and 'P' extensions */
 	size_t		 glen, plen;
 	int		 has_pop3;
+	uint64_t	 pop3_order;	/* 'O', or MD_NO_ORDER */
 };
+
+/* Dovecot's POP3 order of a message without a valid 'O' field. */
+#define MD_NO_ORDER	0xffffffffULL
 
 struct md_uidlist {
 	int		 version;	/* 1 or 3 */
@@ -67,6 +71,7 @@ struct md_msg {
 	uint8_t		 keep_base;	/* never rename before ':' */
 	size_t		 blen;		/* base name: up to ':' */
 	uint32_t	 imap_uid;
+	uint64_t	 pop3_order;	/* 'O' of its dovecot-uidlist line */
 	const struct md_urec *dove;	/* during md_uidl_assign only */
 };
 
