@@ -9,8 +9,9 @@
  * uidl_format (Dovecot's pop3_uidl_format; %u, %v and %m only: Dovecot
  * has no file name for mbox, and its GUIDs live in its index; %m is the
  * header MD5 the scanner computes as Dovecot's mbox sync does, see
- * mb_md5_line() in mbox_scan.c) numbers messages the way Dovecot's mbox sync does (mbox-sync.c,
- * mbox-sync-parse.c of Dovecot 2.3): UIDVALIDITY and the last UID come
+ * mb_md5_line() in mbox_scan.c) numbers messages the way Dovecot's
+ * mbox sync does (mbox-sync.c, mbox-sync-parse.c of Dovecot 2.3):
+ * UIDVALIDITY and the last UID come
  * from "X-IMAPbase: <uidvalidity> <uid-last>" in the first message; a
  * message's "X-UID: <n>" counts when n is above the previous message's
  * UID and not above the next UID (which it then passes), and not in
