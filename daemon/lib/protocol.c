@@ -28,6 +28,22 @@
 static const char from_line[FROM_LEN + 1] = "From ";
 
 /*
+ * SATCHEL_MSG_HIDE: the header lines Dovecot's POP3 never serves from an
+ * mbox (its mbox_hide_headers), lower case.  A line is one of them when
+ * the bytes before its first ':', less trailing LWSP, are one of these
+ * names in any case; the folded lines after it (starting with a space
+ * or a tab) go with it.  The header ends at the first empty line ("\n"
+ * or "\r\n").
+ */
+#define HS_NONE		0
+#define HS_NAME		1	/* hbuf holds a line's start that may go */
+#define HS_SKIP		2	/* inside a hidden line: nothing written */
+static const char *const hide_names[] = {
+	"content-length", "status", "x-imap", "x-imapbase", "x-keywords",
+	"x-status", "x-uid",
+};
+
+/*
  * Caution: struct proto_xfer lives inside the opaque struct
  * satchel_msgsize that modules allocate, and the worker embeds it in its
  * own fixed-size state.
@@ -53,7 +69,8 @@ static void	 xfer_eol(struct proto_xfer *);
 static size_t	 xfer_lines(struct proto_xfer *, const char *, size_t, char *,
 		    uint64_t *);
 static uint64_t	 xfer_run(struct proto_xfer *, const char *, size_t, char *);
-static uint64_t	 xfer_finish(struct proto_xfer *, char *);
+static uint64_t	 xfer_finish(struct proto_xfer *, char *, int);
+static int	 hide_match(const char *, size_t, int);
 
 /* ---- line reader ------------------------------------------------- */
 
@@ -229,10 +246,39 @@ proto_xfer_init(struct proto_xfer *x, uint32_t flags, int dotstuff, int top,
 	x->line = LINE_EMPTY;
 }
 
+/*
+ * Are b[0..n) one of hide_names without case (full), or the start of
+ * one?
+ */
+static int
+hide_match(const char *b, size_t n, int full)
+{
+	size_t i, j, hl;
+	unsigned char c;
+
+	for (i = 0; i < sizeof(hide_names) / sizeof(hide_names[0]); i++) {
+		hl = strlen(hide_names[i]);
+		if (n > hl || (full && n != hl))
+			continue;
+		for (j = 0; j < n; j++) {
+			c = (unsigned char)b[j];
+			if (c >= 'A' && c <= 'Z')
+				c = (unsigned char)(c - 'A' + 'a');
+			if (c != (unsigned char)hide_names[i][j])
+				break;
+		}
+		if (j == n)
+			return 1;
+	}
+	return 0;
+}
+
 /* A LF was written: count lines for TOP, start the next line. */
 static void
 xfer_eol(struct proto_xfer *x)
 {
+	if (x->line != LINE_TEXT)
+		x->hdr_done = 1;	/* the empty line ends the header */
 	if (x->top) {
 		if (!x->in_body) {
 			if (x->line != LINE_TEXT) {
@@ -315,15 +361,18 @@ xfer_lines(struct proto_xfer *x, const char *in, size_t inlen, char *out,
  * Output bound (why 3 * inlen + PROTO_XFER_SLACK is enough): the only
  * bytes written now that were read by an earlier call are the held
  * escape candidate, at most FROM_LEN bytes ('>' and "From").  Every
- * byte read by this call writes at most 2 bytes: an ordinary byte 1; a
+ * byte read by this call writes at most 2 bytes (SATCHEL_MSG_HIDE: plus
+ * a line's start held as maybe hidden, at most PROTO_HNAME_MAX - 1
+ * bytes read earlier, never held together with a '>'): an ordinary
+ * byte 1; a
  * LF 2 ("\r\n"); a '.' at the beginning of a line 2 (".."); a '>' or a
  * letter of "From" that is held back 0 now and at most 1 when flushed,
  * whether in this call or a later one (the completed "From " writes 5
  * bytes for 6 read, the first '>' being dropped); a further '>' of
  * ">>From" 1.  A mismatching byte after held bytes is then handled as
- * an ordinary byte.  So one call writes at most 2 * inlen + FROM_LEN <=
- * 3 * inlen + PROTO_XFER_SLACK.  proto_xfer_end writes at most
- * FROM_LEN + 2 + 3 = 10 <= PROTO_XFER_SLACK.
+ * an ordinary byte.  So one call writes at most 2 * inlen +
+ * PROTO_HNAME_MAX - 1 <= 3 * inlen + PROTO_XFER_SLACK.  proto_xfer_end
+ * writes at most PROTO_HNAME_MAX - 1 + 2 + 3 = 36 <= PROTO_XFER_SLACK.
  */
 static uint64_t
 xfer_run(struct proto_xfer *x, const char *in, size_t inlen, char *out)
@@ -333,8 +382,77 @@ xfer_run(struct proto_xfer *x, const char *in, size_t inlen, char *out)
 	size_t i = 0, run;
 	unsigned char c;
 
+	int hide = (x->flags & SATCHEL_MSG_HIDE) != 0;
+
 	while (i < inlen && !x->done) {
-		if (!x->bol && !x->held_gt && !x->top) {
+		if (hide && !x->hdr_done && !x->held_gt &&
+		    (x->bol || x->hstate != HS_NONE)) {
+			/* SATCHEL_MSG_HIDE, in the header, a line's start. */
+			c = (unsigned char)in[i];
+			if (x->hstate == HS_SKIP) {
+				lf = memchr(in + i, '\n', inlen - i);
+				if (lf == NULL) {
+					i = inlen;
+					break;
+				}
+				i = (size_t)(lf - in) + 1;
+				x->hstate = HS_NONE;
+				continue;
+			}
+			if (x->hstate == HS_NAME) {
+				size_t nl = x->hlen - x->hlwsp;
+
+				if (c == ':' && hide_match(x->hbuf, nl, 1)) {
+					/* A hidden line: drop it. */
+					x->hstate = HS_SKIP;
+					x->hiding = 1;
+					x->hlen = x->hlwsp = 0;
+					i++;
+					continue;
+				}
+				if (x->hlen < PROTO_HNAME_MAX - 1 &&
+				    (((c == ' ' || c == '\t') &&
+				    hide_match(x->hbuf, nl, 1)) ||
+				    (x->hlwsp == 0 && (x->hbuf[x->hlen] =
+				    (char)c, hide_match(x->hbuf,
+				    (size_t)x->hlen + 1, 0))))) {
+					x->hbuf[x->hlen++] = (char)c;
+					if (c == ' ' || c == '\t')
+						x->hlwsp++;
+					i++;
+					continue;
+				}
+				/* Kept: write what was held (letters first:
+				 * nothing to stuff or unescape), then c
+				 * inside the line. */
+				EMIT(x->hbuf, x->hlen);
+				x->hstate = HS_NONE;
+				x->hlen = x->hlwsp = 0;
+				x->bol = 0;
+				x->line = LINE_TEXT;
+				x->last_cr = 0;
+				continue;
+			}
+			if (c == ' ' || c == '\t') {
+				if (x->hiding) {
+					/* A folded line of a hidden one. */
+					x->hstate = HS_SKIP;
+					continue;
+				}
+			} else if (hide_match((const char *)&in[i], 1, 0)) {
+				x->hbuf[0] = (char)c;
+				x->hlen = 1;
+				x->hlwsp = 0;
+				x->hstate = HS_NAME;
+				x->hiding = 0;
+				i++;
+				continue;
+			} else
+				x->hiding = 0;
+			/* Any other line: as without the flag. */
+		}
+		if (!x->bol && !x->held_gt && !x->top &&
+		    (!hide || x->hdr_done)) {
 			/* RETR: whole lines at a time (xfer_lines). */
 			i += xfer_lines(x, in + i, inlen - i, out, &o);
 			continue;
@@ -424,11 +542,25 @@ xfer_run(struct proto_xfer *x, const char *in, size_t inlen, char *out)
 	return o;
 }
 
+/*
+ * eol: end an unfinished last line with CRLF (what RETR sends).  The
+ * sizer passes 0: like Dovecot and popa3d, an RFC 1939 size counts the
+ * stored message's octets, not the line end sent only so that the
+ * terminator stands on a line of its own.
+ */
 static uint64_t
-xfer_finish(struct proto_xfer *x, char *out)
+xfer_finish(struct proto_xfer *x, char *out, int eol)
 {
 	uint64_t o = 0;
 
+	if (x->hstate == HS_NAME) {
+		/* A line's start held as maybe hidden: it was not. */
+		EMIT(x->hbuf, x->hlen);
+		x->bol = 0;
+		x->last_cr = 0;
+	}
+	x->hstate = HS_NONE;
+	x->hlen = x->hlwsp = 0;
 	if (x->held_gt) {
 		EMIT1('>');
 		EMIT(from_line, x->matched);
@@ -436,13 +568,10 @@ xfer_finish(struct proto_xfer *x, char *out)
 		x->matched = 0;
 		x->last_cr = 0;
 	}
-	if (!x->bol) {
-		/* A CR at the very end becomes the CR of the line end. */
-		if (x->last_cr)
-			EMIT1('\n');
-		else
-			EMIT("\r\n", 2);
-	}
+	/* A CR at the very end stays a byte of the line: "\r\r\n", as
+	 * Dovecot sends it. */
+	if (!x->bol && eol)
+		EMIT("\r\n", 2);
 	if (x->dotstuff)
 		EMIT(".\r\n", 3);
 	x->bol = 1;
@@ -465,7 +594,8 @@ proto_xfer_clean(struct proto_xfer *x, const char *in, size_t inlen)
 	unsigned char c;
 	int esc = (x->flags & (SATCHEL_MSG_MBOXRD | SATCHEL_MSG_MBOXO)) != 0;
 
-	if (x->top || x->held_gt || x->done)
+	if (x->top || x->held_gt || x->done ||
+	    ((x->flags & SATCHEL_MSG_HIDE) && !x->hdr_done))
 		return 0;
 	while (p < end) {
 		if (x->bol) {
@@ -505,7 +635,7 @@ proto_xfer_clean(struct proto_xfer *x, const char *in, size_t inlen)
 size_t
 proto_xfer_end(struct proto_xfer *x, char *out)
 {
-	return (size_t)xfer_finish(x, out);
+	return (size_t)xfer_finish(x, out, 1);
 }
 
 int
@@ -523,7 +653,7 @@ proto_size(struct proto_xfer *x, const char *in, size_t inlen)
 uint64_t
 proto_size_end(struct proto_xfer *x)
 {
-	return xfer_finish(x, NULL);
+	return xfer_finish(x, NULL, 0);
 }
 
 /* ---- sizer for struct satchel_core ------------------------------- */

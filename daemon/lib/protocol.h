@@ -85,9 +85,13 @@ int	 proto_number(const char *s, size_t len, uint64_t min, uint64_t max,
  * becomes CRLF; a CR not followed by LF is kept as is), mboxrd/mboxo
  * ">From " escapes are removed, and when dotstuff is set a line starting
  * with '.' gets one more.  With top set, output stops after the header,
- * the blank line and top_lines body lines.
+ * the blank line and top_lines body lines.  With SATCHEL_MSG_HIDE, the
+ * header lines of Dovecot's mbox metadata are dropped (their name, any
+ * LWSP and the ':' within the first PROTO_HNAME_MAX - 1 bytes of the
+ * line; folded lines after them too).
  */
-#define PROTO_XFER_SLACK	16
+#define PROTO_XFER_SLACK	48
+#define PROTO_HNAME_MAX		32	/* SATCHEL_MSG_HIDE: name bytes held */
 
 struct proto_xfer {
 	uint32_t	 flags;
@@ -103,6 +107,13 @@ struct proto_xfer {
 	uint8_t		 done;		/* TOP: nothing more to write */
 	uint8_t		 held_gt;	/* a '>' held back at bol */
 	uint8_t		 matched;	/* bytes of "From " held after it */
+	/* SATCHEL_MSG_HIDE: the header's state */
+	uint8_t		 hdr_done;	/* past the header's end */
+	uint8_t		 hiding;	/* the last header line was hidden */
+	uint8_t		 hstate;	/* HS_*: matching a name, skipping */
+	uint8_t		 hlen;		/* bytes in hbuf */
+	uint8_t		 hlwsp;		/* LWSP after the name in hbuf */
+	char		 hbuf[PROTO_HNAME_MAX];	/* the line's start, held */
 };
 
 void	 proto_xfer_init(struct proto_xfer *x, uint32_t flags, int dotstuff,
@@ -126,7 +137,7 @@ size_t	 proto_xfer_clean(struct proto_xfer *x, const char *in, size_t inlen);
 #define proto_xfer_bol(x)	((x)->bol != 0)
 /*
  * End of message: flush held bytes, end an unfinished line with CRLF
- * (just LF if the last byte was a bare CR), and when dotstuff is set
+ * (also after a bare CR, as Dovecot does), and when dotstuff is set
  * write the ".\r\n" terminator.  out needs PROTO_XFER_SLACK bytes.
  * Returns bytes written.
  */
@@ -136,7 +147,10 @@ int	 proto_xfer_done(const struct proto_xfer *x);
 
 /*
  * RFC 1939 size of stored bytes: what proto_xfer with dotstuff off
- * writes, counted without writing.  Feed chunks with the same *x
+ * writes, counted without writing, except the line end that
+ * proto_xfer_end adds to an unfinished last line (Dovecot and popa3d
+ * do not count it either: a message "a\r\nb" has size 4, and RETR
+ * sends "a\r\nb\r\n.\r\n").  Feed chunks with the same *x
  * (initialised with proto_xfer_init(x, flags, 0, 0, 0)); finish with
  * proto_size_end().
  */

@@ -445,6 +445,15 @@ struct satchel_auth_ops {
  * that is not sure leaves it clear (the worker then scans each chunk).
  */
 #define SATCHEL_MSG_WIRE	0x08
+/*
+ * The header lines that are Dovecot's own mbox metadata (Content-Length,
+ * Status, X-IMAP, X-IMAPbase, X-Keywords, X-Status, X-UID; names matched
+ * without case, folded continuation lines included) are not sent, nor
+ * counted in the size: what Dovecot's POP3 serves from an mbox.  Never
+ * with SATCHEL_MSG_WIRE.  Cores before this flag ignore it (the mbox
+ * module and the core ship together).
+ */
+#define SATCHEL_MSG_HIDE	0x10
 
 struct satchel_mailbox_ref {
 	const char	*driver;	/* "maildir" */

@@ -6,7 +6,9 @@
  * finds (mbox_uid.c), with the real core.
  *
  * Input: one option byte (bit 0 content_length, bit 1 x_uidl, bit 2
- * mboxo, bit 3 escape none), then the mbox.  The scanner reads it from memory through its
+ * mboxo, bit 3 escape none, bit 4 hide_headers = dovecot, bit 5 the
+ * header MD5 of %m), then the
+ * mbox.  The scanner reads it from memory through its
  * read() callback.  Checked: messages lie inside the file, in order and
  * without overlap; each From_ line starts a line "From "; each size is
  * what the core's sizer says for the message's bytes; every UID is 1..70
@@ -75,6 +77,8 @@ setup(struct mb_scanner *s, char *buf, struct mem *m, struct mb_list *l,
 	s->x_uidl = (opt >> 1) & 1;
 	s->escape = (opt & 8) ? 0 : (opt & 4) ? SATCHEL_MSG_MBOXO :
 	    SATCHEL_MSG_MBOXRD;
+	s->hide = (opt & 16) ? SATCHEL_MSG_HIDE : 0;
+	s->md5 = (opt & 32) != 0;	/* %m's header MD5 */
 	s->read = mem_read;
 	s->arg = m;
 	s->buf = buf;
@@ -124,7 +128,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (v->from_off > 0 && m.p[v->from_off - 1] != '\n'))
 			abort();
 		prev_end = v->data_off + v->length;
-		fl = v->flags & ~(uint32_t)SATCHEL_MSG_WIRE;
+		/* hide_headers: on every message, never with _WIRE. */
+		if ((v->flags & SATCHEL_MSG_HIDE) != s->hide ||
+		    ((v->flags & SATCHEL_MSG_HIDE) &&
+		    (v->flags & SATCHEL_MSG_WIRE)))
+			abort();
+		fl = v->flags & ~(uint32_t)(SATCHEL_MSG_WIRE |
+		    SATCHEL_MSG_HIDE);
 		if (fl != s->escape && (fl != 0 || !(opt & 1)))
 			abort();
 		if ((v->flags & SATCHEL_MSG_WIRE) && (fl != 0 ||

@@ -13,13 +13,16 @@
  *     an exactly sized heap buffer (3 * len + PROTO_XFER_SLACK), and is
  *     compared with a line-by-line model of the converter.  Checked:
  *     chunking does not change the output; proto_size and the core's
- *     msg_size equal the bytes written with dotstuff and TOP off; with
+ *     msg_size equal the bytes written with dotstuff and TOP off, less
+ *     the line end added to an unfinished last line; SATCHEL_MSG_HIDE's
+ *     header lines are modelled by hidden_line(); with
  *     dotstuff, no line of the output is a lone "." before the
  *     terminator, and every LF is preceded by CR; and the zero-copy
  *     path (proto_xfer_clean's prefix of each chunk sent as stored, the
  *     rest converted) writes exactly the model's bytes too.
  * Any violation calls abort().  Everything is freed on every path.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +249,40 @@ fuzz_reader(size_t max, uint64_t seed, const uint8_t *p, size_t len)
 
 /* ---- converter --------------------------------------------------- */
 
+/*
+ * SATCHEL_MSG_HIDE: is this header line one of Dovecot's mbox headers?
+ * Its first ':' within the first PROTO_HNAME_MAX bytes, before it one of
+ * the names in any case, then only LWSP.
+ */
+static int
+hidden_line(const uint8_t *l, size_t n)
+{
+	static const char *const names[] = {
+		"content-length", "status", "x-imap", "x-imapbase",
+		"x-keywords", "x-status", "x-uid",
+	};
+	const uint8_t *colon;
+	size_t k, nl, i, j;
+
+	if ((colon = memchr(l, ':', n)) == NULL)
+		return 0;
+	k = (size_t)(colon - l);
+	if (k > PROTO_HNAME_MAX - 1)
+		return 0;
+	for (nl = k; nl > 0 && (l[nl - 1] == ' ' || l[nl - 1] == '\t'); nl--)
+		;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strlen(names[i]) != nl)
+			continue;
+		for (j = 0; j < nl; j++)
+			if (tolower(l[j]) != names[i][j])
+				break;
+		if (j == nl)
+			return 1;
+	}
+	return 0;
+}
+
 /* The converter, one whole line at a time: the specification. */
 static void
 xfer_model(const uint8_t *p, size_t len, uint32_t flags, int dotstuff,
@@ -254,15 +291,30 @@ xfer_model(const uint8_t *p, size_t len, uint32_t flags, int dotstuff,
 	const uint8_t *lf, *l;
 	size_t off = 0, n, k, ll;
 	uint64_t body = 0;
-	int in_body = 0, has_lf;
+	int in_body = 0, has_lf, in_hdr, hiding = 0;
 
 	o->len = 0;
+	in_hdr = (flags & SATCHEL_MSG_HIDE) != 0;
 	while (off < len) {
 		lf = memchr(p + off, '\n', len - off);
 		has_lf = lf != NULL;
 		n = has_lf ? (size_t)(lf - (p + off)) : len - off;
 		l = p + off;
 		ll = n;
+		if (in_hdr) {
+			if (has_lf && (n == 0 || (n == 1 && l[0] == '\r')))
+				in_hdr = 0;
+			else if (hiding && (l[0] == ' ' || l[0] == '\t')) {
+				off += n + (has_lf ? 1 : 0);
+				continue;
+			} else {
+				hiding = hidden_line(l, n);
+				if (hiding) {
+					off += n + (has_lf ? 1 : 0);
+					continue;
+				}
+			}
+		}
 		if (flags & SATCHEL_MSG_MBOXRD) {
 			for (k = 0; k < ll && l[k] == '>'; k++)
 				;
@@ -280,7 +332,7 @@ xfer_model(const uint8_t *p, size_t len, uint32_t flags, int dotstuff,
 		if (dotstuff && ll > 0 && l[0] == '.')
 			out_add(o, ".", 1);
 		out_add(o, (const char *)l, ll);
-		if (ll > 0 && l[ll - 1] == '\r')
+		if (has_lf && ll > 0 && l[ll - 1] == '\r')
 			out_add(o, "\n", 1);
 		else
 			out_add(o, "\r\n", 2);
@@ -368,6 +420,29 @@ size_chunks(const uint8_t *p, size_t len, uint32_t flags, uint64_t seed)
 	return a;
 }
 
+/*
+ * The CRLF proto_xfer_end adds to an unfinished last line, 2 or 0: with
+ * dotstuff off it writes anything only when it writes that CRLF (the
+ * rest are the held bytes of that line).
+ */
+static size_t
+added(const uint8_t *p, size_t len, uint32_t flags)
+{
+	struct proto_xfer x;
+	char *tmp, end[PROTO_XFER_SLACK];
+	size_t n;
+
+	if ((tmp = malloc(3 * len + PROTO_XFER_SLACK)) == NULL)
+		abort();
+	proto_xfer_init(&x, flags, 0, 0, 0);
+	(void)proto_xfer(&x, (const char *)p, len, tmp);
+	free(tmp);
+	n = proto_xfer_end(&x, end);
+	if (n > 0 && (n < 2 || memcmp(end + n - 2, "\r\n", 2) != 0))
+		abort();
+	return n > 0 ? 2 : 0;
+}
+
 static void
 check_wire(const struct out *o)
 {
@@ -399,6 +474,7 @@ fuzz_xfer(const uint8_t *p, size_t len, uint64_t top_lines, uint64_t seed)
 	static const uint32_t flagsets[] = {
 		0, SATCHEL_MSG_MBOXRD, SATCHEL_MSG_MBOXO,
 		SATCHEL_MSG_MBOXRD | SATCHEL_MSG_MBOXO | SATCHEL_MSG_CRLF,
+		SATCHEL_MSG_HIDE, SATCHEL_MSG_HIDE | SATCHEL_MSG_MBOXRD,
 	};
 	struct out model = { NULL, 0, 0 }, o = { NULL, 0, 0 };
 	size_t f;
@@ -432,8 +508,11 @@ fuzz_xfer(const uint8_t *p, size_t len, uint64_t top_lines, uint64_t seed)
 					abort();
 				if (dot)
 					check_wire(&o);
+				/* The size leaves out the CRLF added to an
+				 * unfinished last line. */
 				if (!dot && !top && size_chunks(p, len,
-				    flagsets[f], rnd(&seed)) != o.len)
+				    flagsets[f], rnd(&seed)) != o.len -
+				    added(p, len, flagsets[f]))
 					abort();
 			}
 		}

@@ -137,6 +137,14 @@ def crlf(data):
     return b"".join(l + b"\r\n" for l in wire_lines(data))
 
 
+def rfc_size(data):
+    """The RFC 1939 size of stored bytes (LIST, STAT, "+OK n octets"):
+    crlf()'s octets, less the CRLF RETR adds to a last line without one
+    (as Dovecot and popa3d count)."""
+    return len(crlf(data)) - (2 if data and not data.endswith(b"\n")
+                              else 0)
+
+
 def wire(data, top=None):
     """What RETR (top=None) or TOP n top sends after +OK, with '.'."""
     lines = wire_lines(data)

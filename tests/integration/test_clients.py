@@ -3,8 +3,8 @@ with HOME set to the test's directory so its rc files stay there."""
 import os
 import subprocess
 
-from satchel import (DEFAULT_PASSWORD, TRICKY, check, crlf, ensure_tool, eq,
-                     simple_message)
+from satchel import (DEFAULT_PASSWORD, TRICKY, check, crlf, rfc_size,
+                     ensure_tool, eq, simple_message)
 
 PLAIN = [simple_message(1, body=b"first message"),
          simple_message(2, body=b"second message"),
@@ -42,8 +42,8 @@ def test_curl_list_and_retr(env):
     cred = "%s:%s" % (user, DEFAULT_PASSWORD)
     r = _run(env, [curl, "-sS", "--max-time", "20", "-u", cred, url])
     eq(r.returncode, 0, "curl LIST exit status (%r)" % r.stderr)
-    eq(r.stdout, b"1 %d\r\n2 %d\r\n" % (len(crlf(TRICKY)),
-                                       len(crlf(PLAIN[0]))), "curl LIST")
+    eq(r.stdout, b"1 %d\r\n2 %d\r\n" % (rfc_size(TRICKY),
+                                       rfc_size(PLAIN[0])), "curl LIST")
     r = _run(env, [curl, "-sS", "--max-time", "20", "-u", cred, url + "1"])
     eq(r.returncode, 0, "curl RETR exit status (%r)" % r.stderr)
     eq(r.stdout, crlf(TRICKY), "curl RETR 1, byte for byte")

@@ -3,11 +3,11 @@ and a raw socket, against a real satcheld with file auth and Maildir."""
 import poplib
 import time
 
-from satchel import (DEFAULT_PASSWORD, TRICKY, Pop, check, crlf, eq,
-                     simple_message, wire, wire_lines)
+from satchel import (DEFAULT_PASSWORD, TRICKY, Pop, check, crlf, rfc_size,
+                     eq, simple_message, wire, wire_lines)
 
 MSGS = [TRICKY, simple_message(2), simple_message(3, body=b".dotted")]
-SIZES = [len(crlf(m)) for m in MSGS]
+SIZES = [rfc_size(m) for m in MSGS]
 TOTAL = sum(SIZES)
 UIDS = ["%d.M%dP%d.satchel-test" % (1700000000 + i, i + 1, 1000 + i)
         for i in range(len(MSGS))]

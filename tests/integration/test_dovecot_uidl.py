@@ -9,110 +9,13 @@ Satchel downloads no message twice.  satchel-uidl capture/import/verify
 round trip against Dovecot with pop3_uidl_format = %f."""
 import os
 import re
-import shutil
-import signal
 import subprocess
-import time
 
-from satchel import (DOMAIN, DEFAULT_PASSWORD, Failure, Pop, Skip, check,
-                     ensure_tool, eq, free_port, wait_for)
+from compat_helpers import Dovecot, MboxBox
+from satchel import (DEFAULT_PASSWORD, Pop, check,
+                     ensure_tool, eq, free_port)
 
 FMT = "%08Xu%08Xv"
-
-
-class Dovecot:
-    """A private Dovecot POP3 server on 127.0.0.1:port for one user."""
-
-    def __init__(self, env, user, mail, uidl_format=None, mbox=False):
-        ensure_tool("dovecot", "dovecot-pop3d")
-        if not os.path.exists("/usr/lib/dovecot/pop3"):
-            ensure_tool("/usr/lib/dovecot/pop3", "dovecot-pop3d")
-        self.env = env
-        self.dir = os.path.join(env.dir, "dovecot")
-        os.makedirs(self.dir, exist_ok=True)
-        os.chmod(self.dir, 0o755)
-        self.port = free_port()
-        pw = env.mail_pw
-        self.passwd = os.path.join(self.dir, "passwd")
-        home = os.path.join(self.dir, "home")
-        os.makedirs(home, exist_ok=True)
-        os.chown(home, pw.pw_uid, pw.pw_gid)
-        with open(self.passwd, "w") as f:
-            f.write("%s:{PLAIN}%s:%d:%d::%s::userdb_mail=%s\n" % (
-                user, DEFAULT_PASSWORD, pw.pw_uid, pw.pw_gid, home, mail))
-        self.conf = os.path.join(self.dir, "dovecot.conf")
-        lines = [
-            "base_dir = %s/run" % self.dir,
-            "state_dir = %s/state" % self.dir,
-            "log_path = %s/dovecot.log" % self.dir,
-            "protocols = pop3",
-            "listen = 127.0.0.1",
-            "ssl = no",
-            "disable_plaintext_auth = no",
-            "auth_mechanisms = plain",
-            "first_valid_uid = 1",
-            "mail_fsync = always",
-            "passdb {\n driver = passwd-file\n args = %s\n}" % self.passwd,
-            "userdb {\n driver = passwd-file\n args = %s\n}" % self.passwd,
-            "service pop3-login {\n inet_listener pop3 {\n"
-            "  address = 127.0.0.1\n  port = %d\n }\n"
-            " inet_listener pop3s {\n  port = 0\n }\n}" % self.port,
-            "service imap-login {\n inet_listener imap {\n  port = 0\n }\n"
-            " inet_listener imaps {\n  port = 0\n }\n}",
-            "service stats {\n unix_listener stats-reader {\n"
-            "  mode = 0600\n }\n}",
-        ]
-        if uidl_format is not None:
-            lines.append("pop3_uidl_format = %s" % uidl_format)
-        with open(self.conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        self.started = False
-
-    def start(self):
-        errf = os.path.join(self.dir, "start.err")
-        with open(errf, "w") as err:
-            # It forks into the background, keeping no pipe of ours.
-            r = subprocess.run(["dovecot", "-c", self.conf],
-                               stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=err,
-                               timeout=30)
-        with open(errf) as f:
-            check(r.returncode == 0, "dovecot: %s" % f.read())
-        self.started = True
-        try:
-            wait_for(self._up, 15, what="dovecot listening")
-        except Failure:
-            raise Failure("dovecot did not answer; its log:\n%s"
-                          % self.log()[-3000:])
-        return self
-
-    def _up(self):
-        try:
-            with Pop(self.port, timeout=2) as p:
-                return p.greeting.startswith("+OK")
-        except (OSError, EOFError):
-            return False
-
-    def stop(self):
-        if not self.started:
-            return
-        pidf = os.path.join(self.dir, "run", "master.pid")
-        try:
-            with open(pidf) as f:
-                pid = int(f.read().strip())
-            os.kill(pid, signal.SIGTERM)
-            wait_for(lambda: not os.path.exists(pidf), 15,
-                     what="dovecot stopped")
-        except (OSError, ValueError, Failure):
-            pass
-        self.started = False
-
-    def log(self):
-        try:
-            with open(os.path.join(self.dir, "dovecot.log")) as f:
-                return f.read()
-        except OSError:
-            return ""
 
 
 def uidl_list(port, user):
@@ -183,43 +86,14 @@ def mbox_from(i):
         i, i % 60)
 
 
-class MboxBox:
-    """An mbox at DIR/mbox/DOMAIN/<local>, as tests/test_mbox.py keeps
-    them, for Satchel (mail_location mbox:) and for Dovecot."""
-
-    def __init__(self, env, local, msgs):
-        self.env = env
-        self.user = env.add_user(local)
-        pw = env.mail_pw
-        self.dir = os.path.join(env.dir, "mbox", DOMAIN)
-        os.makedirs(self.dir, exist_ok=True)
-        for d in (os.path.dirname(self.dir), self.dir):
-            os.chown(d, pw.pw_uid, pw.pw_gid)
-            os.chmod(d, 0o755)
-        self.path = os.path.join(self.dir, local)
-        self.root = os.path.join(env.dir, "mbox-root")
-        os.makedirs(self.root, exist_ok=True)
-        os.chown(self.root, pw.pw_uid, pw.pw_gid)
-        with open(self.path, "wb") as f:
-            f.write(b"".join(mbox_from(i) + m + b"\n" for i, m in msgs))
-        os.chown(self.path, pw.pw_uid, pw.pw_gid)
-        os.chmod(self.path, 0o600)
-        env.conf["mail_location"] = "mbox:%s/mbox/%%d/%%n" % env.dir
-
-    def dovecot_mail(self):
-        return "mbox:%s:INBOX=%s" % (self.root, self.path)
-
-    def append(self, i, m):
-        with open(self.path, "ab") as f:
-            f.write(mbox_from(i) + m + b"\n")
-
-    def read(self):
-        with open(self.path, "rb") as f:
-            return f.read()
+def mbox_of(msgs):
+    """[(i, message)] -> mbox bytes."""
+    return b"".join(mbox_from(i) + m + b"\n" for i, m in msgs)
 
 
 def test_dovecot_mbox_same_uidls(env):
-    box = MboxBox(env, "alice", [(i, new_message(i)) for i in range(4)])
+    box = MboxBox(env, "alice", mbox_of((i, new_message(i)) for i in
+                                          range(4)))
     dc = Dovecot(env, box.user, box.dovecot_mail())
     try:
         dc.start()
@@ -231,7 +105,7 @@ def test_dovecot_mbox_same_uidls(env):
     check(b"\nX-IMAPbase: " in data and b"\nX-UID: " in data,
           "Dovecot wrote X-IMAPbase/X-UID: %r" % data[:400])
     for i in range(4, 7):
-        box.append(i, new_message(i))   # mail Dovecot never saw
+        box.append(mbox_of([(i, new_message(i))]))  # Dovecot never saw
     env.start(uidl_format=FMT)
     slist = uidl_list(env.port, box.user)
     eq(slist[:4], dlist, "Satchel's UIDLs of the messages Dovecot listed")
@@ -245,6 +119,56 @@ def test_dovecot_mbox_same_uidls(env):
            "Dovecot after Satchel, new mail included")
     finally:
         dc2.stop()
+
+
+MD5_MSGS = [
+    # Date and Message-ID hashed (no Received).
+    b"From: a@test.example\nDate: Mon, 1 Jan 2024 00:00:01 +0000\n"
+    b"Message-ID: <md5-1@test.example>\nSubject: one\n\nbody\n",
+    # Date before the first Received counts, after it not; a folded
+    # Received; a second Received is not hashed.
+    b"Date: Mon, 1 Jan 2024 00:00:02 +0000\nReceived: from a by b;\n"
+    b"\tMon, 1 Jan 2024 00:00:02 +0000\n  (folded twice)\n"
+    b"Received: from c by d; Mon, 1 Jan 2024 00:00:00 +0000\n"
+    b"Message-ID: <md5-2@test.example>\nSubject: two\n\nbody\n",
+    # Delivered-To and X-Delivery-ID always; names in other cases, LWSP
+    # before ':', no space after it.
+    b"delivered-to: alice@test.example\nDELIVERED-TO:bob@test.example\n"
+    b"X-Delivery-ID : 42\nmessage-id:<md5-3@test.example>\n"
+    b"Subject: three\n\nbody\n",
+    # None of them: the MD5 of nothing.
+    b"From: b@test.example\nSubject: four\n\nbody\n",
+    # CRLF line ends; a header with trailing spaces; no body.
+    b"Received: by x; Mon, 1 Jan 2024 00:00:05 +0000  \r\n"
+    b"Message-ID: <md5-5@test.example>\r\nSubject: five\r\n",
+    # Only a Date, twice.
+    b"Date: Mon, 1 Jan 2024 00:00:06 +0000\nDate:   again\n\nb\n",
+]
+
+
+def test_dovecot_mbox_md5_uidls(env):
+    """uidl_format = %m on an mbox: Satchel's UIDL list is Dovecot's
+    (pop3_uidl_format = %m, its default mbox_md5 = apop3d)."""
+    # In [mbox]: the top-level key would be the maildir module's too,
+    # which refuses %m.
+    box = MboxBox(env, "alice", mbox_of(enumerate(MD5_MSGS)),
+                  conf="uidl_format = %m\n")
+    dc = Dovecot(env, box.user, box.dovecot_mail(), uidl_format="%m")
+    try:
+        dc.start()
+        dlist = uidl_list(dc.port, box.user)
+    finally:
+        dc.stop()
+    eq(len(dlist), len(MD5_MSGS), "Dovecot's message count")
+    check(all(re.fullmatch(r"[0-9a-f]{32}", u) for _, u in dlist),
+          "Dovecot's %%m UIDLs: %r" % dlist)
+    eq(len(set(u for _, u in dlist)), len(MD5_MSGS),
+       "Dovecot's %m UIDLs are distinct")
+    env.start()
+    slist = uidl_list(env.port, box.user)
+    eq(slist, dlist, "Satchel's %m UIDLs vs Dovecot's")
+    eq(uidl_list(env.port, box.user), slist, "the next Satchel session")
+    # (Maildir: refused, test_uidl_format_config_checked.)
 
 
 def fetchmail(env, port, user, idfile, out):
@@ -396,7 +320,7 @@ def test_uidl_format_config_checked(env):
             ({"uidl_format": "%m"}, "", "not available for Maildir"),
             ({}, "\n[maildir]\nuidl_format = %08Xu%",
              "ends inside a %-variable"),
-            ({}, "\n[mbox]\nuidl_format = %f", "only %u and %v work")):
+            ({}, "\n[mbox]\nuidl_format = %f", "only %u, %v and %m work")):
         text = env.config_text(**over) + extra + "\n"
         path = os.path.join(env.dir, "check.conf")
         with open(path, "w") as f:
@@ -461,7 +385,8 @@ def test_satchel_uidlist_state(env):
 def test_uidl_tool_mbox_pins(env):
     """import pins Dovecot's UIDLs onto an mbox Satchel serves with its
     own (hash) UIDs: verify fails before, passes after."""
-    box = MboxBox(env, "alice", [(i, new_message(i)) for i in range(3)])
+    box = MboxBox(env, "alice", mbox_of((i, new_message(i)) for i in
+                                          range(3)))
     dc = Dovecot(env, box.user, box.dovecot_mail())
     cap = os.path.join(env.dir, "alice.capture")
     try:
@@ -518,3 +443,61 @@ def test_uidl_tool_tls(env):
                   plain)
     eq(r.returncode, 2, "an unknown certificate is refused: %s" % r.stderr)
     check("certificate" in r.stderr, r.stderr)
+
+
+def retr_all(port, user):
+    """UIDL list, LIST sizes and RETR bytes of one session."""
+    with Pop(port) as p:
+        st = p.login(user)
+        check(st.startswith("+OK"), "login on %d: %r" % (port, st))
+        st, lines = p.cmd_multi("UIDL")
+        uidls = [x.split(" ", 1)[1] for x in lines]
+        st, lines = p.cmd_multi("LIST")
+        sizes = [int(x.split()[1]) for x in lines]
+        got = []
+        for i in range(len(uidls)):
+            check(p.cmd("RETR %d" % (i + 1)).startswith("+OK"), "RETR")
+            got.append(p.raw_multiline())
+        p.cmd("QUIT")
+    return uidls, sizes, got
+
+
+def test_dovecot_uidlist_pop3_order(env):
+    """The 'O' field of dovecot-uidlist (POP3 order, written by Dovecot's
+    pop3-migration plugin): Satchel numbers the messages as Dovecot's
+    POP3 does, by 'O' with the messages without one (or with a broken
+    one) after them in UID order."""
+    user = env.add_user("alice")
+    names = []
+    for i in range(6):
+        names.append("%d.M%dP1.h" % (1700005000 + i, i))
+        env.put_message(user, "cur", names[-1] + ":2,S",
+                        new_message(i, b"message %d" % i))
+    md = env.maildir(user)
+    ul = os.path.join(md, "dovecot-uidlist")
+    # UIDs 1..6; O: 3, 1, none, 2, broken, 10.
+    text = ("3 V1000 N7 G0123456789abcdef0123456789abcdef\n"
+            "1 O3 :%s\n2 O1 :%s\n3 :%s\n4 O2 :%s\n5 Ox1 :%s\n"
+            "6 O10 :%s\n" % tuple(names)).encode()
+    with open(ul, "wb") as f:
+        f.write(text)
+    os.chown(ul, env.mail_pw.pw_uid, env.mail_pw.pw_gid)
+    dc = Dovecot(env, user, "maildir:%s" % md, uidl_format=FMT)
+    try:
+        dc.start()
+        d_uidls, d_sizes, d_got = retr_all(dc.port, user)
+    finally:
+        dc.stop()
+    eq(d_uidls, ["%08x%08x" % (u, 1000) for u in (2, 4, 1, 6, 3, 5)],
+       "Dovecot lists by 'O', then the rest in UID order")
+    env.start(uidl_format=FMT)
+    s_uidls, s_sizes, s_got = retr_all(env.port, user)
+    eq(s_uidls, d_uidls, "Satchel's order vs Dovecot's")
+    eq(s_sizes, d_sizes, "LIST sizes")
+    eq(s_got, d_got, "RETR bytes")
+    with env.session(user) as p:
+        check(p.cmd("DELE 1").startswith("+OK"), "DELE 1")
+        check(p.cmd("QUIT").startswith("+OK"), "QUIT")
+    eq(uidl_list(env.port, user), [(i + 1, u) for i, u in
+                                   enumerate(d_uidls[1:])],
+       "after DELE 1 (the message with O1) the order holds")

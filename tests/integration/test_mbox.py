@@ -9,7 +9,8 @@ import tempfile
 import threading
 import time
 
-from satchel import (DOMAIN, Failure, check, ensure_tool, eq, wire,
+from compat_helpers import MboxBox as Box
+from satchel import (Failure, check, ensure_tool, eq, wire,
                      wire_lines)
 
 
@@ -76,36 +77,6 @@ BODIES = [
     b"From: b@test.example\nSubject: dots\n\n.\n\n..\nFrom again\n",
     b"From: c@test.example\nSubject: plain\nMessage-ID: <c@x>\n\nhello\n",
 ]
-
-
-class Box:
-    """An mbox user: the file under env.dir/mbox/DOMAIN/local."""
-
-    def __init__(self, env, local, data=b"", conf=""):
-        self.env = env
-        self.user = env.add_user(local)
-        pw = env.mail_pw
-        self.dir = os.path.join(env.dir, "mbox", DOMAIN)
-        os.makedirs(self.dir, exist_ok=True)
-        for d in (os.path.dirname(self.dir), self.dir):
-            os.chown(d, pw.pw_uid, pw.pw_gid)
-            os.chmod(d, 0o755)
-        self.path = os.path.join(self.dir, local)
-        self.write(data)
-        orig = env.config_text
-        env.config_text = lambda **o: orig(**o) + "\n[mbox]\n" + conf
-        env.conf["mail_location"] = "mbox:%s/mbox/%%d/%%n" % env.dir
-
-    def write(self, data):
-        with open(self.path, "wb") as f:
-            f.write(data)
-        os.chown(self.path, self.env.mail_pw.pw_uid,
-                 self.env.mail_pw.pw_gid)
-        os.chmod(self.path, 0o600)
-
-    def read(self):
-        with open(self.path, "rb") as f:
-            return f.read()
 
 
 def retr(p, n):

@@ -1,7 +1,9 @@
 """mbox compatibility with Dovecot and popa3d: the same mbox served by
 real Dovecot (Debian's dovecot-pop3d, a private instance on loopback) and
-by Satchel with its defaults (escape = none, content_length = yes) gives
-the same RETR bytes and LIST sizes; and Satchel alone: escape = mboxrd,
+by Satchel with hide_headers = dovecot gives the same RETR and TOP bytes
+and LIST sizes, on the file as Dovecot left it; with its defaults
+(escape = none, content_length = yes, hide_headers = none) Satchel serves
+the stored bytes as popa3d does; and Satchel alone: escape = mboxrd,
 mboxo and none each do what they promise, a body framed by a valid
 Content-Length: is served exactly as stored whatever escape says, a
 message without a final newline does not merge with the next one, and
@@ -9,22 +11,14 @@ DELE of one message keeps every byte of the others.
 
 Dovecot hides some headers from POP3 clients (Content-Length, Status,
 X-IMAP, X-IMAPbase, X-Keywords, X-Status, X-UID: mbox_hide_headers in its
-src/lib-storage/index/mbox/mbox-storage.c); Satchel serves a message as
-one stored range and so keeps them.  The comparison removes exactly those
-header lines from Satchel's answer and their octets from its LIST size,
-and asserts that nothing else differs.  One more difference, in sizes
-only: for a message without a final newline both servers send a CRLF
-before the terminating dot; Satchel's LIST size counts it (LIST always
-equals the octets RETR sends), Dovecot's and popa3d's do not."""
-import os
-import pwd
-import shutil
-import signal
-import subprocess
-import time
-
-from satchel import (DOMAIN, Failure, Pop, check, ensure_tool, eq,
-                     free_port, wire, wait_for)
+src/lib-storage/index/mbox/mbox-storage.c); with hide_headers = none
+Satchel keeps them, and strip_hidden() removes exactly those lines where
+a test compares such an answer with Dovecot's.  A message without a
+final newline: both servers send a CRLF before the terminating dot and
+neither counts it in LIST (test_mbox_compat_no_final_newline, on a
+Maildir and on an mbox)."""
+from compat_helpers import Dovecot, MboxBox as Box, mbox_dovecot
+from satchel import DEFAULT_PASSWORD, Failure, Pop, check, eq, wire
 
 HIDDEN = (b"content-length", b"status", b"x-imap", b"x-imapbase",
           b"x-keywords", b"x-status", b"x-uid")
@@ -141,176 +135,105 @@ def fetch_all(port, user, password):
     return sizes, got
 
 
-class Dovecot:
-    """A private Dovecot (pop3 only) on 127.0.0.1 serving one mbox user
-    from DIR; stopped by the pid in its master.pid."""
-
-    def __init__(self, top, data):
-        self.dovecot = ensure_tool("dovecot", "dovecot-pop3d")
-        check(os.path.exists("/usr/lib/dovecot/pop3"),
-              "dovecot-pop3d not installed")
-        self.dir = os.path.join(top, "dovecot")
-        vm = pwd.getpwnam("vmail")
-        for d in ("", "base", "state", "mail"):
-            os.makedirs(os.path.join(self.dir, d), exist_ok=True)
-            os.chmod(os.path.join(self.dir, d), 0o755)
-        mail = os.path.join(self.dir, "mail")
-        os.chown(mail, vm.pw_uid, vm.pw_gid)
-        self.inbox = os.path.join(mail, "inbox")
-        with open(self.inbox, "wb") as f:
-            f.write(data)
-        os.chown(self.inbox, vm.pw_uid, vm.pw_gid)
-        os.chmod(self.inbox, 0o600)
-        self.port = free_port()
-        passwd = os.path.join(self.dir, "passwd")
-        with open(passwd, "w") as f:
-            f.write("dove:{PLAIN}dove-pw:%d:%d::%s::\n"
-                    % (vm.pw_uid, vm.pw_gid, mail))
-        os.chmod(passwd, 0o644)
-        self.conf = os.path.join(self.dir, "dovecot.conf")
-        with open(self.conf, "w") as f:
-            f.write("""\
-base_dir = {d}/base
-state_dir = {d}/state
-log_path = {d}/dovecot.log
-protocols = pop3
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-first_valid_uid = 100
-mail_location = mbox:{m}:INBOX={m}/inbox
-passdb {{
-  driver = passwd-file
-  args = {d}/passwd
-}}
-userdb {{
-  driver = passwd-file
-  args = {d}/passwd
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    address = 127.0.0.1
-    port = {p}
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-service pop3-login {{
-  chroot =
-}}
-""".format(d=self.dir, m=mail, p=self.port))
-        self.pidfile = os.path.join(self.dir, "base", "master.pid")
-
-    def start(self):
-        # It daemonizes: no pipes for it to inherit.
-        err = os.path.join(self.dir, "start.err")
-        with open(err, "wb") as ef:
-            r = subprocess.run([self.dovecot, "-c", self.conf],
-                               stdin=subprocess.DEVNULL, stdout=ef,
-                               stderr=ef, timeout=30)
-        if r.returncode != 0:
-            with open(err, "rb") as ef:
-                raise Failure("dovecot: %r" % ef.read())
-        import socket
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                s = socket.create_connection(("127.0.0.1", self.port), 0.5)
-                s.close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise Failure("dovecot not listening; log:\n%s"
-                                  % self.log()[-2000:])
-                time.sleep(0.1)
-
-    def log(self):
-        try:
-            with open(os.path.join(self.dir, "dovecot.log"), "r",
-                      errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def stop(self):
-        try:
-            with open(self.pidfile) as f:
-                pid = int(f.read().strip())
-        except (OSError, ValueError):
-            return
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
-        os.kill(pid, signal.SIGKILL)
+def hidden_parts():
+    """build() and messages for hide_headers = dovecot: Dovecot's headers
+    folded, in other cases, with LWSP before ':', a header of only hidden
+    lines, a message with no body."""
+    parts = build()
+    m7 = (b"X-Keywords: a\n b\n\tc\nSubject: seven\nx-uid : 99\n"
+          b"STATUS: RO\nX-Status: A\nMessage-ID: <7@x>\nX-UIDL: kept\n"
+          b"X-IMAP: gone\nX-UIDx: kept\nStatusx: kept\n\nbody seven\n"
+          b"Status: body, kept\n")
+    parts.append((fl(7) + b"\n" + m7, b"\n"))
+    m8 = b"Status: O\r\nX-Status: F\r\n\r\nbody eight\r\n"
+    parts.append((fl(8) + b"\r\n" + m8, b"\n"))
+    m9 = b"Subject: no body\nStatus: O\n"
+    parts.append((fl(9) + b"\n" + m9, b"\n"))
+    m10 = b"Subject: ten\nX-Keywords: x\n\nend ten\n"
+    parts.append((fl(10) + b"\n" + m10, b"\n"))
+    return parts
 
 
-class Box:
-    """An mbox user of Satchel: the file env.dir/mbox/DOMAIN/local."""
-
-    def __init__(self, env, local, data, conf=""):
-        self.env = env
-        self.user = env.add_user(local)
-        pw = env.mail_pw
-        self.dir = os.path.join(env.dir, "mbox", DOMAIN)
-        os.makedirs(self.dir, exist_ok=True)
-        for d in (os.path.dirname(self.dir), self.dir):
-            os.chown(d, pw.pw_uid, pw.pw_gid)
-            os.chmod(d, 0o755)
-        self.path = os.path.join(self.dir, local)
-        with open(self.path, "wb") as f:
-            f.write(data)
-        os.chown(self.path, pw.pw_uid, pw.pw_gid)
-        os.chmod(self.path, 0o600)
-        orig = env.config_text
-        env.config_text = lambda **o: orig(**o) + "\n[mbox]\n" + conf
-        env.conf["mail_location"] = "mbox:%s/mbox/%%d/%%n" % env.dir
-
-    def read(self):
-        with open(self.path, "rb") as f:
-            return f.read()
+def fetch_top(port, user, password, n, lines):
+    p = Pop(port, timeout=20)
+    try:
+        p.login(user, password)
+        got = []
+        for i in range(n):
+            st = p.cmd("TOP %d %d" % (i + 1, lines))
+            check(st.startswith("+OK"), "TOP %d %d: %r" % (i + 1, lines, st))
+            got.append(p.raw_multiline())
+        p.cmd("QUIT")
+    finally:
+        p.close()
+    return got
 
 
 def test_mbox_compat_dovecot_same_bytes(env):
-    parts = build()
+    """hide_headers = dovecot: RETR, TOP and LIST byte for byte and octet
+    for octet what Dovecot gives on the same mbox (the file as Dovecot
+    left it, with its X-IMAPbase, X-UID and Status headers); the
+    default serves the stored bytes, as popa3d, and the index follows a
+    change of the setting."""
+    parts = hidden_parts()
     data = mbox_bytes(parts)
-    dc = Dovecot(env.dir, data)
+    dc = mbox_dovecot(env, data)
     dc.start()
     try:
-        d_sizes, d_got = fetch_all(dc.port, "dove", "dove-pw")
+        fetch_all(dc.port, "dove", DEFAULT_PASSWORD)   # its sync writes headers
+        d_sizes, d_got = fetch_all(dc.port, "dove", DEFAULT_PASSWORD)
+        d_top0 = fetch_top(dc.port, "dove", DEFAULT_PASSWORD, len(d_got), 0)
+        d_top1 = fetch_top(dc.port, "dove", DEFAULT_PASSWORD, len(d_got), 1)
     finally:
         dc.stop()
-    box = Box(env, "alice", data)      # Satchel's defaults
-    env.start()
-    s_sizes, s_got = fetch_all(env.port, box.user, "s3cret-pw")
+    with open(dc.inbox, "rb") as f:
+        dfile = f.read()
+    check(b"\nX-UID: " in dfile and b"\nX-IMAPbase: " in dfile,
+          "Dovecot wrote its headers: %r" % dfile[:300])
     eq(len(d_got), len(parts), "Dovecot's message count")
-    eq(len(s_got), len(parts), "Satchel's message count")
+    conf = Conf("hide_headers = dovecot\n")
+    box = Box(env, "alice", dfile, conf)
+    env.start()
+    for rnd in range(2):        # the second session reads the index
+        s_sizes, s_got = fetch_user(env.port, box.user)
+        eq(len(s_got), len(parts), "Satchel's message count")
+        for i in range(len(parts)):
+            eq(s_got[i], d_got[i], "round %d, message %d: RETR bytes, "
+               "Satchel vs Dovecot" % (rnd, i + 1))
+            eq(s_sizes[i], d_sizes[i], "round %d, message %d: LIST size"
+               % (rnd, i + 1))
+    eq(fetch_top(env.port, box.user, DEFAULT_PASSWORD, len(parts), 0), d_top0,
+       "TOP n 0, Satchel vs Dovecot")
+    eq(fetch_top(env.port, box.user, DEFAULT_PASSWORD, len(parts), 1), d_top1,
+       "TOP n 1, Satchel vs Dovecot")
+    hid_sizes = s_sizes
+    # The default: the stored bytes (popa3d's way), not stale sizes from
+    # the index written with the setting on.
+    restart(env, conf, "")
+    s_sizes, s_got = fetch_user(env.port, box.user)
     for i in range(len(parts)):
         got, removed = strip_hidden(s_got[i])
-        # The only difference allowed: the Content-Length: line.
-        eq(removed > 0, has_cl(parts, i), "message %d: hidden headers"
-           % (i + 1))
-        eq(got, d_got[i], "message %d: RETR bytes, Satchel vs Dovecot"
-           % (i + 1))
-        # A message without a final newline: both send a CRLF before
-        # the terminator; Satchel's size counts it (LIST == the octets
-        # RETR sends), Dovecot's (and popa3d's) does not.
+        eq(got, d_got[i], "hide_headers = none, message %d: only the "
+           "hidden lines differ" % (i + 1))
+        eq(s_sizes[i] - removed, hid_sizes[i], "hide_headers = none, "
+           "message %d: LIST counts the hidden lines" % (i + 1))
+        check(removed > 0, "message %d kept Dovecot's headers" % (i + 1))
+    eq(box.read(), dfile, "Satchel left the mbox unchanged")
+
+
+def test_mbox_compat_as_stored(env):
+    """The default serves every stored byte (popa3d's way)."""
+    parts = build()
+    data = mbox_bytes(parts)
+    box = Box(env, "alice", data)
+    env.start()
+    s_sizes, s_got = fetch_user(env.port, box.user)
+    eq(len(s_got), len(parts), "Satchel's message count")
+    for i in range(len(parts)):
         nonl = 0 if stored(parts, i).endswith(b"\n") else 2
-        eq(s_sizes[i] - removed - nonl, d_sizes[i],
-           "message %d: LIST size" % (i + 1))
-        # And Satchel serves exactly the stored bytes.
         eq(s_got[i], wire(stored(parts, i)), "message %d: as stored"
            % (i + 1))
-        eq(s_sizes[i], len(unstuff(s_got[i])),
+        eq(s_sizes[i] + nonl, len(unstuff(s_got[i])),
            "message %d: LIST size is the octets sent" % (i + 1))
     eq(box.read(), data, "Satchel left the mbox unchanged")
 
@@ -366,15 +289,16 @@ def test_mbox_compat_escape_modes(env):
             first = False
         else:
             restart(env, conf, "escape = %s\n" % mode)
-        sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+        sizes, got = fetch_user(env.port, box.user)
         eq(len(got), len(parts), "%s: message count" % mode)
         for i in range(len(parts)):
             want = stored(parts, i)
             if mode != "none" and not has_cl(parts, i):
                 want = undo(want, mode)
             eq(got[i], wire(want), "escape = %s, message %d" % (mode, i + 1))
-            eq(sizes[i], len(unstuff(got[i])), "escape = %s, LIST %d"
-               % (mode, i + 1))
+            nonl = 0 if want.endswith(b"\n") else 2
+            eq(sizes[i] + nonl, len(unstuff(got[i])),
+               "escape = %s, LIST %d" % (mode, i + 1))
         # What the modes promise, spelled out on message 1's lines.
         lines = got[0].split(b"\r\n")
         exp = {"none": (b">From the start of a line", b">>From twice"),
@@ -387,7 +311,7 @@ def test_mbox_compat_escape_modes(env):
               "escape = %s unescaped a Content-Length body" % mode)
     # content_length = no: message 2's body splits at its From lines.
     restart(env, conf, "escape = none\ncontent_length = no\n")
-    sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+    sizes, got = fetch_user(env.port, box.user)
     check(len(got) > len(parts), "content_length = no: %d messages"
           % len(got))
     eq(box.read(), data, "the mbox after sessions without DELE")
@@ -396,7 +320,7 @@ def test_mbox_compat_escape_modes(env):
 def dele_session(env, user, numbers):
     p = Pop(env.port, timeout=20)
     try:
-        r = p.login(user, "s3cret-pw")
+        r = p.login(user, DEFAULT_PASSWORD)
         check(r.startswith("+OK"), "login: %r" % r)
         st, lines = p.cmd_multi("UIDL")
         uids = [l.split()[1] for l in lines]
@@ -411,7 +335,7 @@ def dele_session(env, user, numbers):
 def uidl(env, user):
     p = Pop(env.port, timeout=20)
     try:
-        p.login(user, "s3cret-pw")
+        p.login(user, DEFAULT_PASSWORD)
         st, lines = p.cmd_multi("UIDL")
         p.cmd("QUIT")
     finally:
@@ -424,11 +348,11 @@ def test_mbox_compat_dele_keeps_bytes(env):
     data = mbox_bytes(parts)
     box = Box(env, "alice", data)
     env.start()
-    before_sizes, before = fetch_all(env.port, box.user, "s3cret-pw")
+    before_sizes, before = fetch_user(env.port, box.user)
     uids = dele_session(env, box.user, [2])
     left = [parts[i] for i in range(len(parts)) if i != 1]
     eq(box.read(), mbox_bytes(left), "the mbox after DELE 2")
-    sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+    sizes, got = fetch_user(env.port, box.user)
     keep = [i for i in range(len(parts)) if i != 1]
     eq(got, [before[i] for i in keep], "RETR of the others after DELE 2")
     eq(sizes, [before_sizes[i] for i in keep], "LIST after DELE 2")
@@ -439,20 +363,20 @@ def test_mbox_compat_dele_keeps_bytes(env):
     keep = keep[1:]
     eq(box.read(), mbox_bytes([parts[i] for i in keep]),
        "the mbox after DELE 1")
-    sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+    sizes, got = fetch_user(env.port, box.user)
     eq(got, [before[i] for i in keep], "RETR after DELE 1")
     dele_session(env, box.user, [1])    # message 3, no final newline
     keep = keep[1:]
     eq(box.read(), mbox_bytes([parts[i] for i in keep]),
        "the mbox after deleting the message without a final newline")
-    sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+    sizes, got = fetch_user(env.port, box.user)
     eq(got, [before[i] for i in keep], "RETR at the end")
     eq(uidl(env, box.user), [uids[i] for i in keep], "UIDL at the end")
     # And Dovecot reads the rewritten mbox the same way.
-    dc = Dovecot(env.dir, box.read())
+    dc = mbox_dovecot(env, box.read())
     dc.start()
     try:
-        d_sizes, d_got = fetch_all(dc.port, "dove", "dove-pw")
+        d_sizes, d_got = fetch_all(dc.port, "dove", DEFAULT_PASSWORD)
     finally:
         dc.stop()
     eq(len(d_got), len(keep), "Dovecot's count after Satchel's rewrite")
@@ -480,10 +404,82 @@ def test_mbox_compat_wire_messages(env):
     box = Box(env, "alice", data)
     env.start()
     for rnd in range(2):        # the second session uses the index
-        sizes, got = fetch_all(env.port, box.user, "s3cret-pw")
+        sizes, got = fetch_user(env.port, box.user)
         eq(len(got), len(msgs), "count")
         for i, m in enumerate(msgs):
             eq(got[i], wire(m), "round %d message %d" % (rnd, i + 1))
-            eq(sizes[i], len(unstuff(got[i])), "LIST %d" % (i + 1))
+            nonl = 0 if m.endswith(b"\n") else 2
+            eq(sizes[i] + nonl, len(unstuff(got[i])), "LIST %d" % (i + 1))
         eq(sizes[0], len(msgs[0]), "the wire message's size is its length")
     eq(box.read(), data, "mbox unchanged")
+
+
+NONL = [
+    b"Subject: crlf, no final newline\r\nMessage-ID: <n1@x>\r\n\r\n"
+    b"line one\r\nthe end",
+    b"Subject: lf, no final newline\nMessage-ID: <n2@x>\n\nline\nend",
+    b"Subject: ends in CR\nMessage-ID: <n3@x>\n\nline\nend\r",
+    b"Subject: header only, no newline",
+    b"Subject: normal\nMessage-ID: <n5@x>\n\nbody\n",
+]
+
+
+def fetch_user(port, user):
+    return fetch_all(port, user, DEFAULT_PASSWORD)
+
+
+def test_mbox_compat_no_final_newline(env):
+    """A message without a final newline: LIST gives Dovecot's size (the
+    CRLF sent before the terminator is not counted), RETR its bytes, on a
+    Maildir and on an mbox."""
+    # Maildir.
+    user = env.add_user("alice")
+    for i, m in enumerate(NONL):
+        env.put_message(user, "cur", "%d.M%dP1.host:2,S" % (1700000000 + i,
+                                                            i), m)
+    md = env.maildir(user)
+    dc = Dovecot(env, user, "maildir:%s" % md)
+    try:
+        dc.start()
+        d_sizes, d_got = fetch_user(dc.port, user)
+    finally:
+        dc.stop()
+    env.start()
+    s_sizes, s_got = fetch_user(env.port, user)
+    env.stop()
+    eq(len(d_got), len(NONL), "Dovecot's Maildir count")
+    for i, m in enumerate(NONL):
+        eq(s_got[i], d_got[i], "Maildir message %d: RETR bytes (LIST %r %r)" % (i + 1, s_sizes, d_sizes))
+        eq(s_sizes[i], d_sizes[i], "Maildir message %d: LIST" % (i + 1))
+        eq(s_got[i], wire(m), "Maildir message %d: as stored" % (i + 1))
+    eq(s_sizes[0], len(NONL[0]), "an all-CRLF message without a final "
+       "newline: its size is its length")
+    # mbox: Content-Length frames the bodies that lack a final newline.
+    data = b""
+    for i, m in enumerate(NONL):
+        # LF messages with a body; not the one ending in a CR (with
+        # Content-Length, then the separator, Dovecot 2.3 panics).
+        if b"\r" in m or b"\n\n" not in m:
+            continue
+        head, body = m.split(b"\n\n", 1)
+        if not m.endswith(b"\n"):
+            head += b"\nContent-Length: %d" % len(body)
+        data += fl(i) + b"\n" + head + b"\n\n" + body + b"\n"
+    box = Box(env, "bob", data)
+    d2 = mbox_dovecot(env, data)
+    d2.start()
+    try:
+        d_sizes, d_got = fetch_all(d2.port, "dove", DEFAULT_PASSWORD)
+    except (OSError, Failure) as e:
+        raise Failure("Dovecot on the mbox: %r; its log:\n%s"
+                      % (e, d2.log()[-2000:]))
+    finally:
+        d2.stop()
+    env.start()
+    s_sizes, s_got = fetch_user(env.port, box.user)
+    eq(len(s_got), len(d_got), "mbox count, Satchel vs Dovecot")
+    for i in range(len(d_got)):
+        got, removed = strip_hidden(s_got[i])
+        eq(got, d_got[i], "mbox message %d: RETR bytes" % (i + 1))
+        eq(s_sizes[i] - removed, d_sizes[i], "mbox message %d: LIST"
+           % (i + 1))

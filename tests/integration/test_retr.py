@@ -13,7 +13,7 @@ the copying path: the test checks that and says so).
 import os
 import re
 
-from satchel import TRICKY, check, crlf, eq, wire
+from satchel import TRICKY, check, crlf, rfc_size, eq, wire
 from test_mbox import Box, to_mbox
 from test_tls import TPop, _ctx, _start
 
@@ -81,7 +81,7 @@ def _fetch_all(env, p, msgs):
     """RETR every message twice, TOP the first: all byte for byte."""
     for rnd in range(2):
         for i, m in enumerate(msgs):
-            eq(p.cmd("RETR %d" % (i + 1)), "+OK %d octets" % len(crlf(m)),
+            eq(p.cmd("RETR %d" % (i + 1)), "+OK %d octets" % rfc_size(m),
                "RETR %d status (round %d)" % (i + 1, rnd + 1))
             body = p.raw_multiline()
             check(body == wire(m), "RETR %d body differs (round %d): %d "

@@ -19,8 +19,8 @@ import subprocess
 import time
 
 from satchel import (DEFAULT_PASSWORD, TRICKY, Failure, Pop, check, crlf,
-                     ensure_tool, eq, free_port, simple_message, wait_for,
-                     wire)
+                     rfc_size, ensure_tool, eq, free_port, simple_message,
+                     wait_for, wire)
 
 HOST = "pop.test.example"
 OTHER = "other.example"
@@ -263,7 +263,7 @@ def test_tls_curl_pop3s_and_stls(env):
     base = [curl, "-sS", "--max-time", "20", "--cacert", env.cert,
             "--resolve", "%s:%d:127.0.0.1" % (HOST, env.tlsport),
             "--resolve", "%s:%d:127.0.0.1" % (HOST, env.port), "-u", cred]
-    listing = b"1 %d\r\n2 %d\r\n" % (len(crlf(msgs[0])), len(crlf(msgs[1])))
+    listing = b"1 %d\r\n2 %d\r\n" % (rfc_size(msgs[0]), rfc_size(msgs[1]))
     for how, url, extra in (
             ("pop3s", "pop3s://%s:%d/" % (HOST, env.tlsport), []),
             ("STLS", "pop3://%s:%d/" % (HOST, env.port), ["--ssl-reqd"])):

@@ -43,6 +43,7 @@ static void *ctx;		/* defaults */
 struct blob {
 	char	*p;
 	size_t	 len;
+	size_t	 size;	/* wire_of(): the RFC 1939 size */
 };
 
 static double
@@ -66,7 +67,7 @@ path_in(char *buf, size_t sz, const char *name)
 static struct blob
 slurp(const char *path)
 {
-	struct blob b = { NULL, 0 };
+	struct blob b = { NULL, 0, 0 };
 	struct stat st;
 	int fd;
 
@@ -210,15 +211,29 @@ size_of(void *mb, size_t n)
 }
 
 /*
+ * The RFC 1939 size of wire bytes w made from stored in[0..len): all of
+ * them but the line end RETR adds to an unfinished last line (Dovecot
+ * and popa3d do not count it).
+ */
+static size_t
+size_want(size_t wlen, const char *in, size_t len)
+{
+	if (len == 0 || in[len - 1] == '\n')
+		return wlen;
+	return wlen - 2;
+}
+
+/*
  * Message n as the client gets it: the stored bytes through the core's
- * converter without dot-stuffing (what the RFC 1939 size counts).
+ * converter without dot-stuffing; w.size is what the RFC 1939 size
+ * counts of it (size_want).
  */
 static struct blob
 wire_of(void *mb, size_t n, struct satchel_msgref *ref_r)
 {
 	struct satchel_msgref ref;
 	struct proto_xfer x;
-	struct blob w = { NULL, 0 };
+	struct blob w = { NULL, 0, 0 };
 	const char *err = NULL;
 	char *in;
 	ssize_t r;
@@ -241,6 +256,7 @@ wire_of(void *mb, size_t n, struct satchel_msgref *ref_r)
 	proto_xfer_init(&x, ref.flags, 0, 0, 0);
 	w.len = proto_xfer(&x, in, ref.length, w.p);
 	w.len += proto_xfer_end(&x, w.p + w.len);
+	w.size = size_want(w.len, in, ref.length);
 	free(in);
 	if (ref_r != NULL)
 		*ref_r = ref;
@@ -357,11 +373,12 @@ test_fixtures(void)
 		ASSERT_INT_EQ(st, e->status);
 		if (st == SATCHEL_MBOX_OK && mb != NULL) {
 			ASSERT_INT_EQ(ops->count(mb), e->count);
-			/* Every message: LIST size == bytes RETR sends. */
+			/* Every message: LIST size == bytes RETR sends
+			 * (less an added final CRLF). */
 			for (n = 0; n < (int)ops->count(mb); n++) {
 				w = wire_of(mb, (size_t)n, &ref);
 				ASSERT_TRUE(w.p != NULL);
-				ASSERT_U64_EQ(size_of(mb, (size_t)n), w.len);
+				ASSERT_U64_EQ(size_of(mb, (size_t)n), w.size);
 				if (n == e->msg) {
 					ASSERT_MEM_EQ(w.p, w.len, e->wire,
 					    e->wire_len);
@@ -390,6 +407,7 @@ test_fixtures(void)
 
 	TEST_START("the module refuses a bad [mbox] section");
 	ASSERT_TRUE(ctx_with("escape = mboxcl2\n") == NULL);
+	ASSERT_TRUE(ctx_with("hide_headers = yes\n") == NULL);
 	ASSERT_TRUE(ctx_with("lock_timeout_ms = soon\n") == NULL);
 	TEST_DONE();
 }
@@ -548,6 +566,8 @@ test_random(void)
 			w.len = proto_xfer(&x, b.p + rm[i].data, rm[i].len,
 			    w.p);
 			w.len += proto_xfer_end(&x, w.p + w.len);
+			w.len = size_want(w.len, b.p + rm[i].data,
+			    rm[i].len);
 			if (size_of(mb, i) != w.len) {
 				bad++;
 				ASSERT_U64_EQ(size_of(mb, i), w.len);
@@ -563,6 +583,8 @@ test_random(void)
 				w.len = proto_xfer(&x, b.p + rm[n - 1].data,
 				    rm[n - 1].len, w.p);
 				w.len += proto_xfer_end(&x, w.p + w.len);
+				w.len = size_want(w.len, b.p +
+				    rm[n - 1].data, rm[n - 1].len);
 				ASSERT_U64_EQ(size_of(mb, (size_t)n - 1),
 				    w.len);
 			}
@@ -716,10 +738,11 @@ check_framed(void *c, const char *path, const struct framed *f)
 		ASSERT_MEM_EQ(all.p + ref.offset, (size_t)ref.length,
 		    f->msg[n], strlen(f->msg[n]));
 		ASSERT_INT_EQ(ref.flags, f->flags[n]);
-		/* LIST equals the octets RETR sends with those flags. */
+		/* LIST equals the octets RETR sends with those flags
+		 * (less an added final CRLF). */
 		w = wire_of(mb, (size_t)n, NULL);
 		ASSERT_TRUE(w.p != NULL);
-		ASSERT_U64_EQ(size_of(mb, (size_t)n), w.len);
+		ASSERT_U64_EQ(size_of(mb, (size_t)n), w.size);
 		free(w.p);
 	}
 	ops->close(mb);
@@ -1382,7 +1405,7 @@ test_cl_update(void)
 	n = mb != NULL ? ops->count(mb) : 0;
 	ASSERT_INT_EQ(n, 4);
 	for (i = 0; i < 4; i++)
-		w[i] = i < n ? wire_of(mb, i, NULL) : (struct blob){ NULL, 0 };
+		w[i] = i < n ? wire_of(mb, i, NULL) : (struct blob){ NULL, 0, 0 };
 	memset(marks, 0, sizeof(marks));
 	marks[1] = SATCHEL_MARK_DELETED;
 	if (mb != NULL) {
@@ -1416,7 +1439,7 @@ test_cl_update(void)
 	n = mb != NULL ? ops->count(mb) : 0;
 	ASSERT_INT_EQ(n, 3);
 	for (i = 0; i < 3; i++)
-		w[i] = i < n ? wire_of(mb, i, NULL) : (struct blob){ NULL, 0 };
+		w[i] = i < n ? wire_of(mb, i, NULL) : (struct blob){ NULL, 0, 0 };
 	memset(marks, 0, sizeof(marks));
 	marks[1] = SATCHEL_MARK_DELETED;
 	if (mb != NULL) {
@@ -1440,6 +1463,60 @@ test_cl_update(void)
 		ops->close(mb);
 	for (i = 0; i < 3; i++)
 		free(w[i].p);
+	TEST_DONE();
+}
+
+/*
+ * hide_headers = dovecot: every message carries SATCHEL_MSG_HIDE (never
+ * _WIRE), sizes leave Dovecot's header lines out, and the index written
+ * with one setting is not believed with the other.
+ */
+static void
+test_hide_headers(void)
+{
+	static const char box[] =
+	    "From a@b Mon Jan  1 00:00:00 2024\r\n"
+	    "Status: RO\r\nX-UID: 7\r\nSubject: s\r\n\r\nbody\r\n\r\n"
+	    "From a@b Mon Jan  1 00:00:01 2024\r\n"
+	    "Subject: t\r\n\r\nclean\r\n";
+	char path[1024];
+	struct satchel_msgref ref;
+	struct blob w;
+	void *c, *mb;
+	int round;
+
+	TEST_START("hide_headers = dovecot: flags, sizes, the index");
+	path_in(path, sizeof(path), "hide.mbox");
+	test_write_file(path, box, sizeof(box) - 1);
+	for (round = 0; round < 4; round++) {
+		/* off, on, on (from the index), off again */
+		c = round == 1 || round == 2 ?
+		    ctx_with("hide_headers = dovecot\n") : ctx_with("");
+		ASSERT_TRUE(c != NULL);
+		if (c == NULL)
+			break;
+		ASSERT_INT_EQ(mb_open_ctx(c, path, &mb), SATCHEL_MBOX_OK);
+		if (mb == NULL)
+			break;
+		ASSERT_INT_EQ(ops->count(mb), 2);
+		w = wire_of(mb, 0, &ref);
+		if (round == 1 || round == 2) {
+			ASSERT_INT_EQ(ref.flags, SATCHEL_MSG_HIDE);
+			ASSERT_MEM_EQ(w.p, w.len, "Subject: s\r\n\r\nbody\r\n",
+			    20);
+			ASSERT_U64_EQ(size_of(mb, 0), 20);
+		} else {
+			ASSERT_INT_EQ(ref.flags, SATCHEL_MSG_WIRE);
+			ASSERT_U64_EQ(size_of(mb, 0), 42);
+		}
+		free(w.p);
+		w = wire_of(mb, 1, &ref);
+		ASSERT_INT_EQ(ref.flags, round == 1 || round == 2 ?
+		    SATCHEL_MSG_HIDE : SATCHEL_MSG_WIRE);
+		ASSERT_U64_EQ(size_of(mb, 1), 21);
+		free(w.p);
+		ops->close(mb);
+	}
 	TEST_DONE();
 }
 
@@ -1477,6 +1554,7 @@ main(void)
 	test_cl_update();
 	test_enospc();
 	test_kill_loop();
+	test_hide_headers();
 
 	ops->fini(ctx);
 	ctx_free_all();

@@ -407,6 +407,7 @@ test_number_table(void)
 #define RD	SATCHEL_MSG_MBOXRD
 #define MO	SATCHEL_MSG_MBOXO
 #define DOT	1
+#define HD	SATCHEL_MSG_HIDE
 
 struct xfer_case {
 	const char	*label;
@@ -428,9 +429,9 @@ static const struct xfer_case xfer_cases[] = {
 	{ "mixed ends", S("a\r\nb\nc\r\n\n\r\n"), 0, 0, 0, 0,
 	    S("a\r\nb\r\nc\r\n\r\n\r\n") },
 	{ "no final newline", S("a\nb"), 0, 0, 0, 0, S("a\r\nb\r\n") },
-	{ "final bare CR", S("a\r"), 0, 0, 0, 0, S("a\r\n") },
-	{ "only CR", S("\r"), 0, 0, 0, 0, S("\r\n") },
-	{ "two CRs", S("\r\r"), 0, 0, 0, 0, S("\r\r\n") },
+	{ "final bare CR", S("a\r"), 0, 0, 0, 0, S("a\r\r\n") },
+	{ "only CR", S("\r"), 0, 0, 0, 0, S("\r\r\n") },
+	{ "two CRs", S("\r\r"), 0, 0, 0, 0, S("\r\r\r\n") },
 	{ "empty", S(""), 0, 0, 0, 0, S("") },
 	{ "empty dotstuff", S(""), 0, DOT, 0, 0, S(".\r\n") },
 	{ "NUL bytes", S("a\0b\n\0\n"), 0, 0, 0, 0, S("a\0b\r\n\0\r\n") },
@@ -481,6 +482,30 @@ static const struct xfer_case xfer_cases[] = {
 	    S(">From x\r\n") },
 	{ "CRLF flag is informational", S(">From x\r\n"), SATCHEL_MSG_CRLF,
 	    0, 0, 0, S(">From x\r\n") },
+	/* SATCHEL_MSG_HIDE: Dovecot's mbox headers are not served. */
+	{ "hide: each name, any case", S("Status: RO\nX-UID: 5\n"
+	    "x-imapbase: 1 2\nX-IMAP: 1\nCONTENT-LENGTH: 3\nX-Keywords: a\n"
+	    "X-Status: A\nSubject: s\n\nbody\nStatus: body, kept\n"), HD, 0,
+	    0, 0, S("Subject: s\r\n\r\nbody\r\nStatus: body, kept\r\n") },
+	{ "hide: folded lines go with it, LWSP before ':'",
+	    S("X-Keywords: a\n b\n\tc\nX-UID \t: 7\n  d\nTo: t\n e\n\nb\n"), HD,
+	    0, 0, 0, S("To: t\r\n e\r\n\r\nb\r\n") },
+	{ "hide: near names are kept",
+	    S("Statu: 1\nStatusx: 2\nX-UIDL: 3\nX-UID\nX-U: 4\nX-UID x: 5\n"
+	    "Status\r\nX-UI\n\n"), HD, 0, 0, 0,
+	    S("Statu: 1\r\nStatusx: 2\r\nX-UIDL: 3\r\nX-UID\r\nX-U: 4\r\n"
+	    "X-UID x: 5\r\nStatus\r\nX-UI\r\n\r\n") },
+	{ "hide: only hidden headers, CRLF", S("Status: O\r\nX-UID: 1\r\n"
+	    "\r\nbody\r\n"), HD, DOT, 0, 0, S("\r\nbody\r\n.\r\n") },
+	{ "hide: no body, no blank line", S("X-UID: 1\nStatus: O"), HD,
+	    DOT, 0, 0, S(".\r\n") },
+	{ "hide: a name at the end", S("To: x\nX-UI"), HD, 0, 0, 0,
+	    S("To: x\r\nX-UI\r\n") },
+	{ "hide: TOP 1", S("X-UID: 1\nSubject: s\n\nb1\nb2\n"), HD, 0, 1,
+	    1, S("Subject: s\r\n\r\nb1\r\n") },
+	{ "hide: with mboxrd, dots", S("X-UID: 1\n.x: y\n>From: z\n\n"
+	    ">From a\n.\n"), HD | RD, DOT, 0, 0,
+	    S("..x: y\r\n>From: z\r\n\r\nFrom a\r\n..\r\n.\r\n") },
 	{ "TOP 0", S("H: 1\nH: 2\n\nb1\nb2\n"), 0, 0, 1, 0,
 	    S("H: 1\r\nH: 2\r\n\r\n") },
 	{ "TOP 1", S("H: 1\nH: 2\n\nb1\nb2\n"), 0, 0, 1, 1,
@@ -563,6 +588,29 @@ xfer_split(const struct xfer_case *c, const size_t *cuts, size_t ncuts,
 	xfer_chunk(&x, NULL, 0, 1, o);
 }
 
+/*
+ * The CRLF proto_xfer_end adds to an unfinished last line: 2, or 0.
+ * Whatever it writes besides (dotstuff off) are held bytes of that line,
+ * so it wrote that CRLF exactly when it wrote anything.
+ */
+static size_t
+xfer_added(const struct xfer_case *c)
+{
+	struct proto_xfer x;
+	char *tmp, end[PROTO_XFER_SLACK];
+	size_t n;
+
+	if ((tmp = malloc(3 * c->inlen + PROTO_XFER_SLACK)) == NULL)
+		abort();
+	proto_xfer_init(&x, c->flags, 0, 0, 0);
+	(void)proto_xfer(&x, c->in, c->inlen, tmp);
+	free(tmp);
+	n = proto_xfer_end(&x, end);
+	if (n > 0 && (n < 2 || memcmp(end + n - 2, "\r\n", 2) != 0))
+		abort();
+	return n > 0 ? 2 : 0;
+}
+
 static uint64_t
 size_split(const struct xfer_case *c, const size_t *cuts, size_t ncuts)
 {
@@ -640,12 +688,15 @@ test_xfer_table(void)
 		/*
 		 * proto_size (and the core's msg_size) equal the bytes that
 		 * proto_xfer writes with dotstuff and TOP off, however the
-		 * input is cut.
+		 * input is cut ...
 		 */
 		plain = *c;
 		plain.dotstuff = 0;
 		plain.top = 0;
 		xfer_split(&plain, NULL, 0, &ref);
+		/* ... less the CRLF added to an unfinished last line
+		 * (Dovecot's and popa3d's size). */
+		ref.len -= xfer_added(&plain);
 		ASSERT_U64_EQ(size_split(c, NULL, 0), ref.len);
 		bad = 0;
 		for (k = 0; k <= c->inlen; k++) {
@@ -729,8 +780,8 @@ test_size_large(void)
 		    (char)('a' + i % 23);
 		want += msg[i] == '\n' ? 2 : 1;
 	}
-	/* The message ends inside a line: one CRLF more. */
-	want += msg[len - 1] == '\n' ? 0 : 2;
+	/* It ends inside a line: the CRLF RETR adds is not counted. */
+	ASSERT_TRUE(msg[len - 1] != '\n');
 	proto_xfer_init(&x, 0, 0, 0, 0);
 	n = 0;
 	for (i = 0; i < len; i += 1 + i % 4093)
@@ -739,6 +790,34 @@ test_size_large(void)
 	n += proto_size_end(&x);
 	ASSERT_U64_EQ(n, want);
 	free(msg);
+	TEST_DONE();
+}
+
+/* The RFC 1939 size of a message without a final newline (Dovecot's). */
+static void
+test_size_no_final_newline(void)
+{
+	static const struct {
+		const char *in;
+		uint64_t size;
+	} t[] = {
+		{ "a\r\nb", 4 }, { "a\nb", 4 }, { "a\r", 2 }, { "b", 1 },
+		{ "a\n", 3 }, { "a\r\n", 3 }, { "", 0 },
+	};
+	struct proto_xfer x;
+	char out[64];
+	size_t i, n;
+
+	TEST_START("size: no final newline is not counted, RETR adds it");
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		proto_xfer_init(&x, 0, 0, 0, 0);
+		ASSERT_U64_EQ(proto_size(&x, t[i].in, strlen(t[i].in)) +
+		    proto_size_end(&x), t[i].size);
+	}
+	proto_xfer_init(&x, 0, 1, 0, 0);
+	n = proto_xfer(&x, S("a\r\nb"), out);
+	n += proto_xfer_end(&x, out + n);
+	ASSERT_MEM_EQ(out, n, "a\r\nb\r\n.\r\n", 9);
 	TEST_DONE();
 }
 
@@ -754,5 +833,6 @@ main(void)
 	test_xfer_done();
 	test_xfer_bound();
 	test_size_large();
+	test_size_no_final_newline();
 	return test_summary();
 }

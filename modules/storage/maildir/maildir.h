@@ -22,7 +22,7 @@
 #define MD_CACHE_MAX	(64 * 1024 * 1024)
 #define MD_CACHE_FILE	".satchel.sizes"
 #define MD_CACHE_TMP	".satchel.sizes.tmp"
-#define MD_CACHE_MAGIC	"satchel-sizes 1\n"
+#define MD_CACHE_MAGIC	"satchel-sizes 2\n"
 #define MD_LOCK_FILE	".satchel.lock"
 #define MD_DOVECOT_UIDLIST "dovecot-uidlist"
 #define MD_STATE_FILE	".satchel.uidlist"
@@ -44,7 +44,11 @@ struct md_urec {
 	const char	*guid, *pop3;	/* 'G' and 'P' extensions */
 	size_t		 glen, plen;
 	int		 has_pop3;
+	uint64_t	 pop3_order;	/* 'O', or MD_NO_ORDER */
 };
+
+/* Dovecot's POP3 order of a message without a valid 'O' field. */
+#define MD_NO_ORDER	0xffffffffULL
 
 struct md_uidlist {
 	int		 version;	/* 1 or 3 */
@@ -67,6 +71,7 @@ struct md_msg {
 	uint8_t		 keep_base;	/* never rename before ':' */
 	size_t		 blen;		/* base name: up to ':' */
 	uint32_t	 imap_uid;
+	uint64_t	 pop3_order;	/* 'O' of its dovecot-uidlist line */
 	const struct md_urec *dove;	/* during md_uidl_assign only */
 };
 

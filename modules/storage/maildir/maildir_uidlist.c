@@ -13,7 +13,8 @@
  *    written: its UIDVALIDITY, next UID, and per message (keyed by the
  *    base name, the file name up to ':') the UID, the GUID ('G') and a
  *    saved POP3 UIDL ('P', which Dovecot serves instead of the format,
- *    the base name when empty);
+ *    the base name when empty) and the POP3 order ('O', which
+ *    Dovecot's pop3-migration plugin writes);
  *  - <maildir>/.satchel.uidlist, Satchel's own state, in the same
  *    version-3 syntax: the UIDVALIDITY and next UID Satchel went on
  *    from, and the UIDs it gave messages that are not in
@@ -27,7 +28,8 @@
  *    maildir_filename_sort_cmp() (the leading number, then the
  *    microseconds of ".M<usecs>", then the rest of the base name).
  *    Without any list, UIDVALIDITY is the time of the first session.
- * Messages are then listed in UID order, as Dovecot numbers them.
+ * Messages are then listed as Dovecot's POP3 lists them: in 'O' order,
+ * those without a valid 'O' after them, each group in UID order.
  *
  * When Dovecot later runs on the same Maildir, it reads its own
  * dovecot-uidlist and gives the messages it does not know UIDs from
@@ -56,6 +58,7 @@
 static int	md_urec_cmp(const void *, const void *);
 static int	md_msguid_cmp(const void *, const void *);
 static int	md_pend_cmp(const void *, const void *);
+static int	md_order_cmp(const void *, const void *);
 static int	md_uidlist_read(struct maildir *, const char *, char **,
 		    struct md_uidlist *);
 static const struct md_urec *md_uidlist_find(const struct md_uidlist *,
@@ -69,6 +72,26 @@ md_urec_cmp(const void *va, const void *vb)
 	const struct md_urec *a = va, *b = vb;
 
 	return md_ukeycmp(a->base, a->blen, b->base, b->blen);
+}
+
+/*
+ * An 'O' value (POP3 order, written by Dovecot's pop3-migration plugin)
+ * as Dovecot's POP3 sorts by it: a decimal number, else MD_NO_ORDER.
+ */
+static uint64_t
+md_order(const char *p, const char *end)
+{
+	uint64_t v = 0;
+
+	if (p == end)
+		return MD_NO_ORDER;
+	for (; p < end; p++) {
+		if (*p < '0' || *p > '9' ||
+		    v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return MD_NO_ORDER;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	return v;
 }
 
 /* Digits of a uint32, nonzero; returns how many, 0 if none or too big. */
@@ -159,6 +182,7 @@ md_uidlist_parse(const char *buf, size_t len, struct md_uidlist *ul,
 		*badline_r = line;
 		nl = memchr(p, '\n', (size_t)(end - p));
 		r = &ul->recs[ul->n];
+		r->pop3_order = MD_NO_ORDER;
 		if ((k = md_u32(p, nl, &r->uid)) == 0 || r->uid == 0 ||
 		    r->uid == 0xffffffffU || p[k] != ' ' || r->uid <= prev)
 			goto bad;
@@ -182,7 +206,8 @@ md_uidlist_parse(const char *buf, size_t len, struct md_uidlist *ul,
 					r->pop3 = val;
 					r->plen = (size_t)(p - val);
 					r->has_pop3 = 1;
-				}
+				} else if (*tok == 'O')
+					r->pop3_order = md_order(val, p);
 				while (p < nl && *p == ' ')
 					p++;
 			}
@@ -386,6 +411,17 @@ md_msguid_cmp(const void *va, const void *vb)
 	return md_msgcmp(va, vb);
 }
 
+/* Dovecot's POP3 listing: by 'O' (none last), then by UID. */
+static int
+md_order_cmp(const void *va, const void *vb)
+{
+	const struct md_msg *a = va, *b = vb;
+
+	if (a->pop3_order != b->pop3_order)
+		return a->pop3_order < b->pop3_order ? -1 : 1;
+	return md_msguid_cmp(va, vb);
+}
+
 static int
 md_pend_cmp(const void *va, const void *vb)
 {
@@ -417,7 +453,7 @@ md_uidl_assign(struct maildir *mb, const struct maildir_ctx *ctx)
 	char fname[MD_NAME_MAX + 1], guid[MD_NAME_MAX + 1];
 	char base[SATCHEL_UID_MAX + 1], uid[SATCHEL_UID_MAX + 1];
 	uint32_t validity, next, snext = 0;
-	size_t i, np = 0, warned = 0;
+	size_t i, k, np = 0, warned = 0;
 	int dr, sr, changed = 0, ret = -1;
 
 	for (i = 0; i < mb->n; i++)
@@ -510,6 +546,20 @@ md_uidl_assign(struct maildir *mb, const struct maildir_ctx *ctx)
 	}
 	if (changed)
 		md_state_write(mb, validity, next, &dl);
+	/*
+	 * Dovecot's POP3 lists messages sorted by their 'O' field (the
+	 * order a migration kept), those without one last, each group in
+	 * UID order (pop3-client.c's MAIL_SORT_POP3_ORDER).
+	 */
+	for (i = 0, k = 0; i < mb->n; i++) {
+		m = &mb->msgs[i];
+		m->pop3_order = m->dove != NULL ? m->dove->pop3_order :
+		    MD_NO_ORDER;
+		if (m->pop3_order != MD_NO_ORDER)
+			k = 1;
+	}
+	if (k)
+		qsort(mb->msgs, mb->n, sizeof(*mb->msgs), md_order_cmp);
 
 	if ((set = core->uidset_new(mb->n)) == NULL)
 		goto out;

@@ -27,11 +27,19 @@
 #define MB_SESSION_MS	500		/* wait for the session lock */
 #define MB_HVAL		512		/* Message-ID and Date kept */
 #define MB_INDEX_MAX	((off_t)512 * 1024 * 1024)
-#define MB_INDEX_MAGIC	"satchel-mbox-index 2"
+#define MB_INDEX_MAGIC	"satchel-mbox-index 3"
+
+/* mbox_md5.c: MD5 for %m. */
+struct mb_md5 {
+	uint32_t	 state[4];
+	uint64_t	 count;		/* bytes */
+	unsigned char	 buffer[64];
+};
 
 struct mbox_ctx {
 	const struct satchel_core *core;
 	uint32_t	 escape;	/* SATCHEL_MSG_MBOXRD, _MBOXO or 0 */
+	uint32_t	 hide;		/* hide_headers: SATCHEL_MSG_HIDE or 0 */
 	int		 content_length, dotlock, x_uidl, index;
 	int		 lock_timeout_ms;
 	char		 state_dir[SATCHEL_PATH_MAX];
@@ -54,6 +62,9 @@ struct mb_msg {
 	uint32_t	 xuid;		/* X-UID: value, 0 none or broken */
 	uint32_t	 ibase_validity, ibase_last;	/* X-IMAPbase: */
 	uint32_t	 imap_uid;	/* mb_uidl_assign() */
+	/* %m: Dovecot's header MD5 (mbox_md5 = apop3d), when the scanner's
+	 * md5 is set */
+	unsigned char	 md5[16];
 };
 
 /* The messages, in file order. */
@@ -75,6 +86,7 @@ struct mb_scan {
 	uint64_t	 empty_off;
 	int		 open, in_from, in_hdr, hdr_cur;
 	uint64_t	 fed, cl_until;
+	int		 last_lf;	/* the last byte fed was a LF */
 	struct satchel_msgsize st;
 	uint64_t	 size;
 	/* The header sized without unescaping too (escape set), in case a
@@ -94,6 +106,10 @@ struct mb_scan {
 	char		 xuidl[SATCHEL_UID_MAX + 2];
 	size_t		 xuidl_len;
 	uint32_t	 xuid, ibase_validity, ibase_last;
+	/* %m (mb_md5_line): the hash, the header a folded line continues
+	 * (M5_*), and whether the first Received: has ended */
+	struct mb_md5	 md5;
+	int		 md5_cur, md5_received;
 	char		 from[MB_LCAP];
 	size_t		 from_len;
 	char		 lbuf[MB_LCAP];
@@ -107,7 +123,9 @@ struct mb_scan {
 struct mb_scanner {
 	const struct satchel_core *core;
 	uint32_t	 escape;
+	uint32_t	 hide;		/* SATCHEL_MSG_HIDE or 0, on every message */
 	int		 content_length, x_uidl;
+	int		 md5;		/* compute mb_msg.md5 (%m) */
 	ssize_t		(*read)(void *arg, void *buf, size_t len,
 			    uint64_t off);
 	void		*arg;
@@ -161,6 +179,11 @@ int	 mb_scan(struct mb_scanner *s, uint64_t start, uint64_t end);
 int	 mb_list_push(const struct satchel_core *, struct mb_list *,
 	    struct mb_msg *);
 void	 mb_list_clear(struct mb_list *l);
+
+/* mbox_md5.c: pure. */
+void	 mb_md5_init(struct mb_md5 *);
+void	 mb_md5_update(struct mb_md5 *, const void *, size_t);
+void	 mb_md5_final(struct mb_md5 *, unsigned char[16]);
 
 /* mbox_uid.c */
 const char *mb_uid(const struct satchel_core *, const struct mb_msg *,

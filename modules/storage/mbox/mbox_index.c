@@ -27,10 +27,20 @@ static uint64_t	mb_opt_escape(const char *);
 void
 mb_opts(const struct mbox_ctx *ctx, char *buf, size_t sz)
 {
-	(void)snprintf(buf, sz, "%s cl%d xu%d",
+	(void)snprintf(buf, sz, "%s cl%d xu%d hd%d",
 	    ctx->escape == SATCHEL_MSG_MBOXO ? "mboxo" :
 	    ctx->escape == SATCHEL_MSG_MBOXRD ? "mboxrd" : "none",
-	    ctx->content_length, ctx->x_uidl);
+	    ctx->content_length, ctx->x_uidl, ctx->hide != 0);
+}
+
+/* The hide flag named by an options string of mb_opts(). */
+static uint64_t
+mb_opt_hide(const char *opts)
+{
+	size_t n = strlen(opts);
+
+	return n >= 4 && strcmp(opts + n - 4, " hd1") == 0 ?
+	    SATCHEL_MSG_HIDE : 0;
 }
 
 /* The escape flag named by an options string of mb_opts(). */
@@ -123,9 +133,15 @@ mb_index_parse(const struct satchel_core *core, const char *opts,
 		 * SATCHEL_MSG_WIRE. */
 		if ((fl & SATCHEL_MSG_WIRE) != 0 && fl != SATCHEL_MSG_WIRE)
 			goto bad;
+		/* With hide_headers = dovecot every message carries
+		 * SATCHEL_MSG_HIDE (so never _WIRE), without it none. */
+		if ((fl & SATCHEL_MSG_HIDE) != mb_opt_hide(opts))
+			goto bad;
+		fl &= ~(uint64_t)SATCHEL_MSG_HIDE;
 		if (fl != 0 && fl != SATCHEL_MSG_WIRE &&
 		    fl != mb_opt_escape(opts))
 			goto bad;
+		fl |= mb_opt_hide(opts);
 		m.flags = (uint32_t)fl;
 		m.from_hash = v[4];
 		m.key[0] = k[0];

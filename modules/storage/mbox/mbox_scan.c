@@ -30,6 +30,7 @@ static void	mb_cl_check(struct mb_scanner *);
 static void	mb_close_msg(struct mb_scanner *, uint64_t);
 static size_t	mb_hval(char *, size_t, size_t, const char *, size_t);
 static void	mb_header(struct mb_scanner *, const char *, size_t);
+static void	mb_md5_line(struct mb_scanner *, const char *, size_t);
 static int	mb_line_head(struct mb_scanner *);
 static void	mb_line_end(struct mb_scanner *);
 
@@ -75,6 +76,7 @@ mb_feed(struct mb_scanner *s, uint64_t to)
 		p = s->buf + (sc->fed - sc->base);
 		n = (size_t)(to - sc->fed);
 		sc->size += s->core->msg_size_feed(&sc->st, p, n);
+		sc->last_lf = p[n - 1] == '\n';
 		if (sc->in_hdr && s->escape != 0)
 			sc->size0 += s->core->msg_size_feed(&sc->st0, p, n);
 		sc->fed = to;
@@ -128,7 +130,7 @@ mb_cl_check(struct mb_scanner *s)
 		sc->st = sc->st0;
 		sc->size = sc->size0;
 	}
-	sc->cur.flags = 0;
+	sc->cur.flags = s->hide;
 }
 
 static void
@@ -145,12 +147,15 @@ mb_close_msg(struct mb_scanner *s, uint64_t end)
 	m->size = sc->size;
 	/*
 	 * Already wire bytes?  With nothing to unescape the converter only
-	 * ever adds bytes (CRLF for a bare LF or CR, a final CRLF), so a
-	 * size equal to the stored length proves every line ends CRLF, the
-	 * last one too; dot-stuffing is not counted in sizes, so no line
-	 * may start with '.'.  Then the worker may sendfile() it unread.
+	 * ever adds bytes (CRLF for a bare LF or CR), so a size equal to
+	 * the stored length proves every line ends CRLF, if the last one
+	 * ends at all: the final CRLF RETR adds is not counted (Dovecot's
+	 * size), so the last byte must be a LF.  Dot-stuffing is not
+	 * counted in sizes, so no line may start with '.'.  Then the
+	 * worker may sendfile() it unread.
 	 */
-	if (m->flags == 0 && !sc->dot && m->size == m->length)
+	if (m->flags == 0 && !sc->dot && m->size == m->length &&
+	    m->length > 0 && sc->last_lf)
 		m->flags |= SATCHEL_MSG_WIRE;
 	memcpy(key, sc->from, sc->from_len);
 	k = sc->from_len;
@@ -161,6 +166,8 @@ mb_close_msg(struct mb_scanner *s, uint64_t end)
 	memcpy(key + k, sc->date, sc->date_len);
 	k += sc->date_len;
 	s->core->hash128(key, k, m->key);
+	if (s->md5)
+		mb_md5_final(&sc->md5, m->md5);
 	m->xuid = sc->xuid;
 	m->ibase_validity = sc->ibase_validity;
 	m->ibase_last = sc->ibase_last;
@@ -185,6 +192,82 @@ mb_close_msg(struct mb_scanner *s, uint64_t end)
 	}
 	memset(m, 0, sizeof(*m));
 	sc->open = 0;
+}
+
+/*
+ * %m: Dovecot's header MD5 with its default mbox_md5 = apop3d.  Each
+ * header line (a folded line on its own) is parsed as Dovecot's
+ * message-header-parser does: the name is what comes before the first
+ * ':' less trailing LWSP, the value what follows it less one leading
+ * LWSP, a folded line's value is the whole line and its name the one it
+ * continues; the line end (LF, or CRLF) is not part of it.  Hashed are
+ * the values of Delivered-To: and X-Delivery-ID:, every line, and of
+ * Date:, Message-ID: and the first Received: until the first Received:
+ * has ended (mbox-md5-apop3d.c).  Names without case.  Only the first
+ * MB_LCAP bytes of a longer line are seen.
+ */
+#define M5_NONE		0
+#define M5_ALWAYS	1	/* Delivered-To, X-Delivery-ID */
+#define M5_BEFORE	2	/* Date, Message-ID: before a Received */
+#define M5_RECEIVED	3
+
+static void
+mb_md5_line(struct mb_scanner *s, const char *p, size_t len)
+{
+	static const struct {
+		const char *name;
+		int which;
+	} names[] = {
+		{ "date", M5_BEFORE }, { "delivered-to", M5_ALWAYS },
+		{ "message-id", M5_BEFORE }, { "received", M5_RECEIVED },
+		{ "x-delivery-id", M5_ALWAYS },
+	};
+	struct mb_scan *sc = &s->sc;
+	const char *colon;
+	size_t i, j, nl;
+	int w;
+
+	if (len > 0 && p[len - 1] == '\n') {
+		len--;
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+	}
+	if (len > 0 && (p[0] == ' ' || p[0] == '\t'))
+		w = sc->md5_cur;	/* folded: the whole line */
+	else {
+		if (sc->md5_cur == M5_RECEIVED)
+			sc->md5_received = 1;	/* the first one ended */
+		w = M5_NONE;
+		if ((colon = memchr(p, ':', len)) != NULL) {
+			for (nl = (size_t)(colon - p); nl > 0 &&
+			    (p[nl - 1] == ' ' || p[nl - 1] == '\t'); nl--)
+				;
+			for (i = 0; i < sizeof(names) / sizeof(names[0]);
+			    i++) {
+				if (strlen(names[i].name) != nl)
+					continue;
+				for (j = 0; j < nl; j++)
+					if ((p[j] >= 'A' && p[j] <= 'Z' ?
+					    p[j] - 'A' + 'a' : p[j]) !=
+					    names[i].name[j])
+						break;
+				if (j == nl)
+					break;
+			}
+			if (i < sizeof(names) / sizeof(names[0]))
+				w = names[i].which;
+			len -= (size_t)(colon - p) + 1;
+			p = colon + 1;
+			if (len > 0 && (p[0] == ' ' || p[0] == '\t')) {
+				p++;
+				len--;
+			}
+		}
+		sc->md5_cur = w;
+	}
+	if (w == M5_ALWAYS || ((w == M5_BEFORE || w == M5_RECEIVED) &&
+	    !sc->md5_received))
+		mb_md5_update(&sc->md5, p, len);
 }
 
 /* Append a header value (trimmed) to dst, at most MB_HVAL - 1 bytes. */
@@ -366,6 +449,9 @@ mb_line_end(struct mb_scanner *s)
 		memset(sc->seen, 0, sizeof(sc->seen));
 		sc->msgid_len = sc->date_len = sc->xuidl_len = 0;
 		sc->xuid = sc->ibase_validity = sc->ibase_last = 0;
+		mb_md5_init(&sc->md5);
+		sc->md5_cur = M5_NONE;
+		sc->md5_received = 0;
 		sc->cur.data_off = sc->off;
 		sc->cur.from_hash = s->core->fnv64(SATCHEL_FNV64_INIT, p,
 		    llen > MB_FROMCHK ? MB_FROMCHK : (size_t)llen);
@@ -375,10 +461,11 @@ mb_line_end(struct mb_scanner *s)
 			sc->from_len--;
 		memcpy(sc->from, p, sc->from_len);
 		sc->fed = sc->off;
+		sc->last_lf = 0;
 		sc->size = sc->size0 = 0;
-		sc->cur.flags = s->escape;
-		s->core->msg_size_init(&sc->st, s->escape);
-		s->core->msg_size_init(&sc->st0, 0);
+		sc->cur.flags = s->escape | s->hide;
+		s->core->msg_size_init(&sc->st, s->escape | s->hide);
+		s->core->msg_size_init(&sc->st0, s->hide);
 		return;
 	}
 	if ((llen == 1 && p[0] == '\n') ||
@@ -393,8 +480,11 @@ mb_line_end(struct mb_scanner *s)
 		sc->empty_off = sc->line_off;
 		return;
 	}
-	if (sc->in_hdr)
+	if (sc->in_hdr) {
+		if (s->md5)
+			mb_md5_line(s, p, plen);
 		mb_header(s, p, plen);
+	}
 }
 
 /*

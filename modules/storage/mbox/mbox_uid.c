@@ -6,10 +6,12 @@
  * with the maildir module.  Runs in the mailbox agent as the mail user,
  * never privileged.
  *
- * uidl_format (Dovecot's pop3_uidl_format; %u and %v only: Dovecot has
- * no file name for mbox, and its header MD5 and GUIDs live in its index)
- * numbers messages the way Dovecot's mbox sync does (mbox-sync.c,
- * mbox-sync-parse.c of Dovecot 2.3): UIDVALIDITY and the last UID come
+ * uidl_format (Dovecot's pop3_uidl_format; %u, %v and %m only: Dovecot
+ * has no file name for mbox, and its GUIDs live in its index; %m is the
+ * header MD5 the scanner computes as Dovecot's mbox sync does, see
+ * mb_md5_line() in mbox_scan.c) numbers messages the way Dovecot's
+ * mbox sync does (mbox-sync.c, mbox-sync-parse.c of Dovecot 2.3):
+ * UIDVALIDITY and the last UID come
  * from "X-IMAPbase: <uidvalidity> <uid-last>" in the first message; a
  * message's "X-UID: <n>" counts when n is above the previous message's
  * UID and not above the next UID (which it then passes), and not in
@@ -188,10 +190,10 @@ mb_uidl_conf(const struct satchel_core *core,
 
 	if (SATCHEL_CORE_HAS(core, uidl_conf))
 		return core->uidl_conf(conf, SATCHEL_UIDL_FILENAME |
-		    SATCHEL_UIDL_MD5 | SATCHEL_UIDL_GUID, "only %u and %v work "
-		    "for mbox (Dovecot keeps no file name, and its header MD5 "
-		    "and GUIDs only in its index); use x_uidl = yes for "
-		    "X-UIDL: headers", &ctx->uidl_format,
+		    SATCHEL_UIDL_GUID, "only %u, %v and %m work for mbox "
+		    "(Dovecot keeps no file name, and GUIDs only in its "
+		    "index); use x_uidl = yes for X-UIDL: headers",
+		    &ctx->uidl_format,
 		    &ctx->uidl_vars) == -1 ? -1 : 0;
 	if (conf != NULL && (s = core->conf_get(conf, "uidl_format")) !=
 	    NULL && *s != '\0') {
@@ -346,9 +348,10 @@ mb_uidl_assign(struct mbox *mb)
 	struct satchel_uidset *set;
 	struct mb_sent *ents = NULL, key, *e;
 	char out[SATCHEL_UID_MAX + 1], base[SATCHEL_UID_MAX + 1];
-	char hb[SATCHEL_HASH_HEX + 1];
+	static const char hexd[] = "0123456789abcdef";
+	char hb[SATCHEL_HASH_HEX + 1], md5hex[33];
 	uint32_t validity = 0, next = 1, sv = 0, sn = 0, prev = 0, x;
-	size_t i, nents = 0, own = 0, warned = 0;
+	size_t i, k, nents = 0, own = 0, warned = 0;
 	int sr, ibase, changed = 0, ret = -1;
 	struct mb_msg *m;
 
@@ -415,6 +418,14 @@ mb_uidl_assign(struct mbox *mb)
 		memset(&vars, 0, sizeof(vars));
 		vars.uid = m->imap_uid;
 		vars.uidvalidity = validity;
+		if (ctx->uidl_vars & SATCHEL_UIDL_MD5) {
+			for (k = 0; k < 16; k++) {
+				md5hex[2 * k] = hexd[m->md5[k] >> 4];
+				md5hex[2 * k + 1] = hexd[m->md5[k] & 15];
+			}
+			md5hex[32] = '\0';
+			vars.md5 = md5hex;
+		}
 		if (m->cand != NULL && !core->uidset_has(set, m->cand))
 			memcpy(base, m->cand, strlen(m->cand) + 1); /* X-UIDL */
 		else if (m->imap_uid == 0 ||

@@ -17,6 +17,9 @@
  *   escape = none|mboxrd|mboxo how ">From " in bodies is undone (none:
  *                           served as stored, as Dovecot and popa3d do)
  *   content_length = yes|no honour Content-Length: headers (yes)
+ *   hide_headers = none|dovecot  dovecot: every message carries
+ *                           SATCHEL_MSG_HIDE, so the core drops Dovecot's
+ *                           mbox headers from RETR, TOP and sizes (none)
  *   lock_timeout_ms = N     wait for an MDA's dotlock + fcntl lock (5000)
  *   dotlock = yes|no        take <mbox>.lock as well as fcntl (yes)
  *   x_uidl = yes|no         reuse X-UIDL: headers as UIDs (no)
@@ -129,10 +132,11 @@
  * the scanned messages with the same key (mb_index_carry()), so option
  * changes and upgrades rename nothing.
  *
- * Wire bytes.  A message with nothing to unescape whose RFC 1939 size
- * equals its stored length (every line ends CRLF, the last one too) and
- * with no line starting with '.' gets SATCHEL_MSG_WIRE: the worker may
- * sendfile() it without reading it.
+ * Wire bytes.  A message with nothing to unescape or hide whose RFC 1939
+ * size equals its stored length (every line ends CRLF, the last one too)
+ * and with no line starting with '.' gets SATCHEL_MSG_WIRE: the worker
+ * may sendfile() it without reading it.  The index records the options
+ * (mb_opts(), hide_headers too), so it never serves sizes of another.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -206,6 +210,17 @@ mbox_init(const struct satchel_core *core, const struct satchel_conf *conf,
 		else {
 			core->conf_error(conf, "escape",
 			    "expected none, mboxrd or mboxo");
+			goto fail;
+		}
+	}
+	if ((s = core->conf_get(conf, "hide_headers")) != NULL) {
+		if (strcmp(s, "dovecot") == 0)
+			ctx->hide = SATCHEL_MSG_HIDE;
+		else if (strcmp(s, "none") == 0)
+			ctx->hide = 0;
+		else {
+			core->conf_error(conf, "hide_headers",
+			    "expected none or dovecot");
 			goto fail;
 		}
 	}
@@ -408,6 +423,9 @@ mb_scanner_setup(struct mbox *mb, struct mb_scanner *s, int fd,
 	memset(s, 0, sizeof(*s));
 	s->core = mb->core;
 	s->escape = mb->ctx->escape;
+	s->hide = mb->ctx->hide;
+	s->md5 = mb->ctx->uidl_format != NULL &&
+	    (mb->ctx->uidl_vars & SATCHEL_UIDL_MD5) != 0;
 	s->content_length = mb->ctx->content_length;
 	s->x_uidl = mb->ctx->x_uidl;
 	s->read = mb_read;
