@@ -539,10 +539,21 @@ master_maintain(struct satcheld *s, int tick)
 		 * last, up to SPAWN_RATE_MAX, so a burst does not wait for
 		 * forks one by one; the rate falls back once spares suffice.
 		 */
+		unsigned int extra;
+
 		spawn = cf->workers_min_spare - idle;
-		if (spawn < spawn_rate)
-			spawn = spawn_rate;
-		if (spawn_rate < SPAWN_RATE_MAX)
+		/*
+		 * At most spawn_rate workers on their way up at once, and
+		 * the rate doubles only once the last batch is up: this
+		 * function runs at every event of the master's loop, and
+		 * doubling at each call started 64 workers per call under a
+		 * steady stream of one-session workers, up to workers_max
+		 * (400 processes for 64 clients), and then refused clients.
+		 */
+		extra = spawn_rate > starting ? spawn_rate - starting : 0;
+		if (spawn < extra)
+			spawn = extra;
+		if (starting == 0 && spawn_rate < SPAWN_RATE_MAX)
 			spawn_rate *= 2;
 		if (spawn > (unsigned int)may)
 			spawn = (unsigned int)may;
@@ -553,6 +564,15 @@ master_maintain(struct satcheld *s, int tick)
 				break;
 			total++;
 			idle++;
+			/* A batch takes a while: reap what ended meanwhile. */
+			if (i % 8 == 7) {
+				size_t before = nchildren;
+
+				master_reap(s);
+				total -= (unsigned int)(before - nchildren) <
+				    total ? (unsigned int)(before - nchildren) :
+				    total;
+			}
 		}
 	}
 	/*
@@ -767,10 +787,16 @@ master_run(struct satcheld *s)
 					supervise_refuse(
 					    &s->listeners[i - 2],
 					    pool_full_limit, master_ready, s);
-		if (sig_chld) {
-			sig_chld = 0;
-			master_reap(s);
-		}
+		/*
+		 * Reap at every turn, not only after a SIGCHLD: a turn that
+		 * forks a batch of workers runs with signals blocked, and
+		 * one-session workers that ended meanwhile would stay
+		 * zombies, counted against workers_max until the next turn
+		 * (300 of them for 64 clients: the pool looked full and the
+		 * master refused clients "Server busy").
+		 */
+		sig_chld = 0;
+		master_reap(s);
 		if (sig_term)
 			break;
 		if (sig_hup) {

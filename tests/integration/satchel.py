@@ -12,6 +12,7 @@ Pop is a raw-socket POP3 client: send bytes, read one line, read a
 multi-line answer (undoing nothing unless asked), with a timeout on
 every read.
 """
+import atexit
 import grp
 import os
 import pwd
@@ -81,6 +82,26 @@ def sha512_crypt(password):
         check(out.startswith("$6$"), "openssl passwd -6 gave %r" % out)
         _crypt_cache[password] = out
     return _crypt_cache[password]
+
+
+_popload = None
+
+
+def popload():
+    """The bench's C client (tests/bench/popload.c), built once per run:
+    for load that a Python loop cannot make (sessions that come back at
+    once)."""
+    global _popload
+    if _popload is None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        src = os.path.join(here, "..", "bench", "popload.c")
+        out = os.path.join(tempfile.gettempdir(),
+                           "satchel-popload-%d" % os.getpid())
+        subprocess.run(["cc", "-O2", "-o", out, src, "-lssl", "-lcrypto"],
+                       check=True, timeout=120)
+        atexit.register(lambda: os.path.exists(out) and os.unlink(out))
+        _popload = out
+    return _popload
 
 
 def ensure_system_user(name):

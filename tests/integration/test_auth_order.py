@@ -9,10 +9,8 @@ logins that keep coming would otherwise keep the older ones waiting as
 long as the stream lasts (the bench saw 4 s at 64 clients).
 """
 import crypt
-import os
 import re
 import subprocess
-import tempfile
 import threading
 import time
 
@@ -23,23 +21,6 @@ PW = "order-pw-Zr4"
 FLOOD = 48		# popload clients logging in again and again
 EARLY = 8		# logins started while the flood runs
 FLOOD_SECS = 5.0
-
-
-POPLOAD = None
-
-
-def popload():
-    """The bench's client (tests/bench/popload.c), built once."""
-    global POPLOAD
-    if POPLOAD is None:
-        here = os.path.dirname(os.path.abspath(__file__))
-        src = os.path.join(here, "..", "bench", "popload.c")
-        out = os.path.join(tempfile.gettempdir(),
-                           "satchel-popload-%d" % os.getpid())
-        subprocess.run(["cc", "-O2", "-o", out, src, "-lssl", "-lcrypto"],
-                       check=True, timeout=120)
-        POPLOAD = out
-    return POPLOAD
 
 
 def slow_hash(pw):
@@ -76,7 +57,6 @@ def test_held_logins_of_one_address_keep_their_order():
         flood = [add_slow_user(env, "flood%d" % i) for i in range(FLOOD)]
         early = [add_slow_user(env, "early%d" % i) for i in range(EARLY)]
         env.write_users()
-        popload()
         env.start(worker_max_sessions=1000, agent_max_sessions=1000,
                   workers_min_spare=FLOOD + EARLY + 4, workers_max=96,
                   workers_max_spare=FLOOD + EARLY + 8,
@@ -86,7 +66,7 @@ def test_held_logins_of_one_address_keep_their_order():
         # The flood: the bench's C client, whose sessions come back at
         # once (a Python loop is too slow to overtake anyone).
         flood_out = subprocess.Popen(
-            [POPLOAD, "-s", "login", "-p", str(env.port), "-c", str(FLOOD),
+            [S.popload(), "-s", "login", "-p", str(env.port), "-c", str(FLOOD),
              "-d", str(FLOOD_SECS), "-t", "30", "-u",
              "flood%d@" + S.DOMAIN, "-U", str(FLOOD), "-P", PW],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

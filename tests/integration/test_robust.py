@@ -1,9 +1,12 @@
 """Bad input, failed logins and timeouts: the bad client is refused or
 dropped, everyone else keeps being served."""
 import os
+import re
 import socket
+import subprocess
 import time
 
+import satchel as S
 from satchel import alive, check, eq, simple_message
 
 
@@ -177,3 +180,33 @@ def test_preauth_timeout(env):
             eq(p.cmd("CAPA"), "+OK Capability list follows", "CAPA")
             p.multiline_lines()
         eq(p.cmd("QUIT"), "+OK Bye", "QUIT after 3 s of activity")
+
+
+def test_one_session_workers_under_a_stream_of_logins():
+    """One-session workers (the default) under a steady stream of
+    logins: every worker that ended is reaped at once, so the ended ones
+    never count against workers_max and nobody is refused "Server busy"
+    while the pool has room.  (The master reaped only after a SIGCHLD,
+    and a turn that forked a batch ran with signals blocked: 300 zombies
+    for 64 clients, workers_max reached, clients refused.)"""
+    env = S.Env()
+    try:
+        for i in range(24):
+            env.add_user("stream%d" % i, plain=True,
+                         messages=[S.simple_message(1)])
+        env.start(workers_max=40, workers_min_spare=4, workers_max_spare=8,
+                  max_connections_per_ip=0, log_level="warning")
+        out = subprocess.run(
+            [S.popload(), "-s", "login", "-p", str(env.port), "-c", "24",
+             "-d", "4", "-t", "30", "-U", "24", "-u",
+             "stream%d@" + S.DOMAIN, "-P", S.DEFAULT_PASSWORD],
+            capture_output=True, text=True, timeout=90).stdout
+        m = re.search(r"ok=(\d+) err=(\d+)", out)
+        check(m, "no result from popload: %s" % out)
+        check(int(m.group(1)) > 50, "only %s logins: %s" % (m.group(1), out))
+        eq(m.group(2), "0", "logins refused or failed: %s" % out)
+        check("workers_max" not in env.log(),
+              "the pool hit workers_max (40) with 24 clients:\n%s"
+              % env.log()[-1500:])
+    finally:
+        env.cleanup()
