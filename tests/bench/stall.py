@@ -57,13 +57,20 @@ def pam_dir():
     sys.exit("stall.py: pam_exec.so not found (libpam-modules)")
 
 
+HOLD_ADDR = [10]
+
+
 def hold(env):
-    """Two silent SCRAM exchanges and two hanging PAM logins, from
-    127.0.0.2 (the load comes from 127.0.0.1)."""
+    """Two silent SCRAM exchanges and two hanging PAM logins, from an
+    address of their own for each run (the load comes from 127.0.0.1):
+    the PAM logins of a run still hang during the next, and the pool
+    lets one address run only a few attempts at once."""
     held = []
+    HOLD_ADDR[0] += 1
+    src = "127.0.0.%d" % HOLD_ADDR[0]
     for n in ("u0", "u1"):
         s = socket.create_connection(("127.0.0.1", env.port), 5,
-                                     source_address=("127.0.0.2", 0))
+                                     source_address=(src, 0))
         s.recv(100)
         cf = base64.b64encode(("n,,n=%s@%s,r=%s" % (
             n, S.DOMAIN, secrets.token_hex(12))).encode()).decode()
@@ -73,7 +80,7 @@ def hold(env):
         held.append(s)
     for n in ("slow1", "slow2"):
         s = socket.create_connection(("127.0.0.1", env.port), 5,
-                                     source_address=("127.0.0.2", 0))
+                                     source_address=(src, 0))
         s.recv(100)
         s.sendall(b"USER %s\r\nPASS x\r\n" % n.encode())
         held.append(s)
