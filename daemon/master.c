@@ -645,6 +645,13 @@ master_reload(struct satcheld *s)
 			kill(children[i].pid, SIGTERM);
 	for (i = 0; i < s->cf->auth_processes; i++)
 		master_spawn_auth(s);
+	/*
+	 * What the workers said last (a SIGHUP ends ppoll before the
+	 * channels are read): a worker that just went idle is retired now,
+	 * not at the next tick, so no connection after "reloaded" meets
+	 * the old configuration.
+	 */
+	master_chan_events();
 	master_maintain(s, 1);
 	log_info("reloaded: generation %u", s->generation);
 }
