@@ -570,7 +570,7 @@ static int
 conn_digest_ok(struct aconn *c, const char *cred)
 {
 	unsigned char digest[16];
-	struct md5_ctx md5;
+	struct satchel_md5 md5;
 	char hex[33];
 	const char *secret;
 	int ok;

@@ -364,7 +364,7 @@ ui_volatile(const char *l, size_t len)
 static void
 ui_digest(struct ui_conn *c, char hex[33])
 {
-	struct md5_ctx ctx;
+	struct satchel_md5 ctx;
 	unsigned char d[16];
 	char *l;
 	size_t len;

@@ -16,6 +16,7 @@
 #include "core.h"
 #include "lock.h"
 #include "log.h"
+#include "md5.h"
 #include "password.h"
 #include "protocol.h"
 #include "compat/poison.h"
@@ -76,6 +77,10 @@ static const struct satchel_core core = {
 	.uidl_expand = core_uidl_expand,
 	.uidl_pins = core_uidl_pins,
 	.uidl_conf = core_uidl_conf,
+	/* ABI 1.5 */
+	.md5_init = md5_init,
+	.md5_update = md5_update,
+	.md5_final = md5_final,
 };
 
 const struct satchel_core *

@@ -122,7 +122,7 @@ md5_transform(uint32_t state[4], const unsigned char block[64])
 }
 
 void
-md5_init(struct md5_ctx *ctx)
+md5_init(struct satchel_md5 *ctx)
 {
 	ctx->state[0] = 0x67452301;
 	ctx->state[1] = 0xefcdab89;
@@ -133,7 +133,7 @@ md5_init(struct md5_ctx *ctx)
 }
 
 void
-md5_update(struct md5_ctx *ctx, const void *data, size_t len)
+md5_update(struct satchel_md5 *ctx, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	size_t have, need;
@@ -168,7 +168,7 @@ md5_update(struct md5_ctx *ctx, const void *data, size_t len)
  * context is wiped afterwards.
  */
 void
-md5_final(struct md5_ctx *ctx, unsigned char digest[16])
+md5_final(struct satchel_md5 *ctx, unsigned char digest[16])
 {
 	unsigned char pad[MD5_BLOCK + 8];
 	uint64_t bits = ctx->count << 3;
@@ -212,7 +212,7 @@ void
 hmac_md5(const void *key, size_t keylen, const void *msg, size_t msglen,
     unsigned char digest[16])
 {
-	struct md5_ctx ctx;
+	struct satchel_md5 ctx;
 	unsigned char k[MD5_BLOCK], pad[MD5_BLOCK], inner[16];
 	size_t i;
 
@@ -248,7 +248,7 @@ static void
 hmac_md5_pad_state(const unsigned char k[MD5_BLOCK], unsigned char x,
     uint32_t out[4])
 {
-	struct md5_ctx ctx;
+	struct satchel_md5 ctx;
 	unsigned char pad[MD5_BLOCK];
 	size_t i;
 
@@ -264,7 +264,7 @@ hmac_md5_pad_state(const unsigned char k[MD5_BLOCK], unsigned char x,
 void
 hmac_md5_state_init(const void *key, size_t keylen, struct hmac_md5_state *st)
 {
-	struct md5_ctx ctx;
+	struct satchel_md5 ctx;
 	unsigned char k[MD5_BLOCK];
 
 	memset(k, 0, sizeof(k));
@@ -281,7 +281,7 @@ hmac_md5_state_init(const void *key, size_t keylen, struct hmac_md5_state *st)
 
 /* Resume MD5 after one block, from its chaining values. */
 static void
-md5_resume(struct md5_ctx *ctx, const uint32_t state[4])
+md5_resume(struct satchel_md5 *ctx, const uint32_t state[4])
 {
 	memset(ctx, 0, sizeof(*ctx));
 	memcpy(ctx->state, state, sizeof(ctx->state));
@@ -292,7 +292,7 @@ void
 hmac_md5_state_final(const struct hmac_md5_state *st, const void *msg,
     size_t msglen, unsigned char digest[16])
 {
-	struct md5_ctx ctx;
+	struct satchel_md5 ctx;
 	unsigned char inner[16];
 
 	md5_resume(&ctx, st->inner);

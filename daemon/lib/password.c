@@ -351,7 +351,7 @@ static int
 pw_plain_verify(const unsigned char *secret, size_t slen,
     const char *password)
 {
-	struct md5_ctx ctx;
+	struct satchel_md5 ctx;
 	unsigned char d1[16], d2[16];
 	size_t plen;
 	int diff;

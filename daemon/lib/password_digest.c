@@ -125,7 +125,7 @@ pw_digest(enum pw_alg alg, const char *password, const unsigned char *salt,
     size_t saltlen, unsigned char *out)
 {
 	if (alg == PW_ALG_MD5) {
-		struct md5_ctx ctx;
+		struct satchel_md5 ctx;
 
 		md5_init(&ctx);
 		md5_update(&ctx, password, strlen(password));

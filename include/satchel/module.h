@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #define SATCHEL_ABI_MAJOR	1	/* bump on any incompatible change */
-#define SATCHEL_ABI_MINOR	4	/* bump when appending members */
+#define SATCHEL_ABI_MINOR	5	/* bump when appending members */
 #define SATCHEL_MODULE_SYMBOL	"satchel_module"
 
 #define SATCHEL_MODULE_AUTH	1
@@ -48,6 +48,13 @@ struct satchel_conf;
 struct satchel_conf_key;	/* satchel/conftab.h */
 struct satchel_uidset;
 struct satchel_uidl_vars;	/* ABI 1.3, below */
+
+/* ABI 1.5: an MD5 (RFC 1321) context for core->md5_*; opaque. */
+struct satchel_md5 {
+	uint32_t	 state[4];
+	uint64_t	 count;		/* bytes */
+	unsigned char	 buffer[64];
+};
 
 /* Opaque state of the core's message sizer (core->msg_size_*). */
 struct satchel_msgsize {
@@ -300,6 +307,21 @@ struct satchel_core {
 	int		(*uidl_conf)(const struct satchel_conf *conf,
 			    unsigned int refused, const char *refused_why,
 			    char **fmt_r, unsigned int *vars_r);
+
+	/* ---- ABI 1.5: MD5, for uidl_format's %m (header MD5) ---- */
+
+	/*
+	 * RFC 1321 over a satchel_md5 context: init, then update with
+	 * any number of byte runs, then final writes the 16-byte digest.
+	 * Pure; any process.  Not for passwords (use the core's
+	 * password_check); the mbox module hashes headers with it, as
+	 * Dovecot does for %m.
+	 */
+	void		(*md5_init)(struct satchel_md5 *ctx);
+	void		(*md5_update)(struct satchel_md5 *ctx, const void *data,
+			    size_t len);
+	void		(*md5_final)(struct satchel_md5 *ctx,
+			    unsigned char digest[16]);
 };
 
 /* ABI 1.3: the variables of uidl_format (core->uidl_parse/_expand). */

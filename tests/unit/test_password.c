@@ -287,7 +287,7 @@ test_hash(void)
 static void
 md5_str(const void *p, size_t len, char hex[33])
 {
-	struct md5_ctx ctx;
+	struct satchel_md5 ctx;
 	unsigned char d[16];
 
 	md5_init(&ctx);
@@ -316,7 +316,7 @@ test_md5(void)
 		    "1234567890123456789012345678901234567890",
 		    "57edf4a22be3c955ac49da2e2107b67a" },
 	};
-	struct md5_ctx ctx;
+	struct satchel_md5 ctx;
 	unsigned char d[16];
 	char hex[33], label[64], *big;
 	size_t i, j, len;
@@ -436,7 +436,7 @@ test_apop(void)
 {
 	static const char ts[] = "<1896.697170952@dbc.mtview.ca.us>";
 	char secret[64], hex[33];
-	struct md5_ctx ctx;
+	struct satchel_md5 ctx;
 	unsigned char d[16];
 
 	TEST_START("apop: RFC 1939 example");

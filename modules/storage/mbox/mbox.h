@@ -29,13 +29,6 @@
 #define MB_INDEX_MAX	((off_t)512 * 1024 * 1024)
 #define MB_INDEX_MAGIC	"satchel-mbox-index 3"
 
-/* mbox_md5.c: MD5 for %m. */
-struct mb_md5 {
-	uint32_t	 state[4];
-	uint64_t	 count;		/* bytes */
-	unsigned char	 buffer[64];
-};
-
 struct mbox_ctx {
 	const struct satchel_core *core;
 	uint32_t	 escape;	/* SATCHEL_MSG_MBOXRD, _MBOXO or 0 */
@@ -108,7 +101,7 @@ struct mb_scan {
 	uint32_t	 xuid, ibase_validity, ibase_last;
 	/* %m (mb_md5_line): the hash, the header a folded line continues
 	 * (M5_*), and whether the first Received: has ended */
-	struct mb_md5	 md5;
+	struct satchel_md5 md5;	/* core->md5_* (ABI 1.5) */
 	int		 md5_cur, md5_received;
 	char		 from[MB_LCAP];
 	size_t		 from_len;
@@ -179,11 +172,6 @@ int	 mb_scan(struct mb_scanner *s, uint64_t start, uint64_t end);
 int	 mb_list_push(const struct satchel_core *, struct mb_list *,
 	    struct mb_msg *);
 void	 mb_list_clear(struct mb_list *l);
-
-/* mbox_md5.c: pure. */
-void	 mb_md5_init(struct mb_md5 *);
-void	 mb_md5_update(struct mb_md5 *, const void *, size_t);
-void	 mb_md5_final(struct mb_md5 *, unsigned char[16]);
 
 /* mbox_uid.c */
 const char *mb_uid(const struct satchel_core *, const struct mb_msg *,

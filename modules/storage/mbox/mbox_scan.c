@@ -167,7 +167,7 @@ mb_close_msg(struct mb_scanner *s, uint64_t end)
 	k += sc->date_len;
 	s->core->hash128(key, k, m->key);
 	if (s->md5)
-		mb_md5_final(&sc->md5, m->md5);
+		s->core->md5_final(&sc->md5, m->md5);
 	m->xuid = sc->xuid;
 	m->ibase_validity = sc->ibase_validity;
 	m->ibase_last = sc->ibase_last;
@@ -267,7 +267,7 @@ mb_md5_line(struct mb_scanner *s, const char *p, size_t len)
 	}
 	if (w == M5_ALWAYS || ((w == M5_BEFORE || w == M5_RECEIVED) &&
 	    !sc->md5_received))
-		mb_md5_update(&sc->md5, p, len);
+		s->core->md5_update(&sc->md5, p, len);
 }
 
 /* Append a header value (trimmed) to dst, at most MB_HVAL - 1 bytes. */
@@ -449,7 +449,7 @@ mb_line_end(struct mb_scanner *s)
 		memset(sc->seen, 0, sizeof(sc->seen));
 		sc->msgid_len = sc->date_len = sc->xuidl_len = 0;
 		sc->xuid = sc->ibase_validity = sc->ibase_last = 0;
-		mb_md5_init(&sc->md5);
+		s->core->md5_init(&sc->md5);
 		sc->md5_cur = M5_NONE;
 		sc->md5_received = 0;
 		sc->cur.data_off = sc->off;

@@ -185,7 +185,7 @@ mbox_init(const struct satchel_core *core, const struct satchel_conf *conf,
 	size_t i;
 	int b;
 
-	if (!SATCHEL_CORE_HAS(core, array_grow)) {
+	if (!SATCHEL_CORE_HAS(core, md5_final)) {
 		core->log(SATCHEL_LOG_ERR, "core interface too old");
 		return -1;
 	}
