@@ -57,6 +57,32 @@ pf_host_ok(const char *v, size_t max)
 	return v[0] != '-';
 }
 
+/*
+ * A user name for the backend (destuser=, master=): 1 to
+ * SATCHEL_USER_MAX octets, no blank or control character, copied to
+ * dst (SATCHEL_USER_MAX + 1 bytes).  1, or -1 with *err_r the message
+ * that fits.
+ */
+static int
+pf_name(char *dst, const char *val, const char **err_r, const char *toolong,
+    const char *badchar)
+{
+	size_t i, n;
+
+	if (val == NULL || (n = strlen(val)) == 0 || n > SATCHEL_USER_MAX) {
+		*err_r = toolong;
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if ((unsigned char)val[i] <= ' ' ||
+		    (unsigned char)val[i] == 0x7f) {
+			*err_r = badchar;
+			return -1;
+		}
+	memcpy(dst, val, n + 1);
+	return 1;
+}
+
 int
 proxyfield_set(struct satchel_user *u, const char *key, const char *val,
     const char **err_r)
@@ -120,37 +146,15 @@ proxyfield_set(struct satchel_user *u, const char *key, const char *val,
 		}
 		return 1;
 	}
-	if (strcmp(key, "destuser") == 0) {
-		if (val == NULL || (n = strlen(val)) == 0 ||
-		    n > SATCHEL_USER_MAX) {
-			*err_r = "destuser: empty or too long";
-			return -1;
-		}
-		for (i = 0; i < n; i++)
-			if ((unsigned char)val[i] <= ' ' ||
-			    (unsigned char)val[i] == 0x7f) {
-				*err_r = "destuser: blank or control character";
-				return -1;
-			}
-		memcpy(u->proxy_destuser, val, n + 1);
-		return 1;
-	}
+	if (strcmp(key, "destuser") == 0)
+		return pf_name(u->proxy_destuser, val, err_r,
+		    "destuser: empty or too long",
+		    "destuser: blank or control character");
 	/* ABI 1.4: log in at the backend as a master user. */
-	if (strcmp(key, "master") == 0) {
-		if (val == NULL || (n = strlen(val)) == 0 ||
-		    n > SATCHEL_USER_MAX) {
-			*err_r = "master: empty or too long";
-			return -1;
-		}
-		for (i = 0; i < n; i++)
-			if ((unsigned char)val[i] <= ' ' ||
-			    (unsigned char)val[i] == 0x7f) {
-				*err_r = "master: blank or control character";
-				return -1;
-			}
-		memcpy(u->proxy_master, val, n + 1);
-		return 1;
-	}
+	if (strcmp(key, "master") == 0)
+		return pf_name(u->proxy_master, val, err_r,
+		    "master: empty or too long",
+		    "master: blank or control character");
 	if (strcmp(key, "pass") == 0) {
 		if (val == NULL || (n = strlen(val)) == 0 ||
 		    n > SATCHEL_PASS_MAX) {
