@@ -455,6 +455,36 @@ relay_step(struct half *h)
 }
 
 /*
+ * Both relays, when a turn moved nothing: wait for the client (cfd,
+ * events cev) or the backend (bfd, bev) until idle_ms after last.
+ * NULL to go on, else the reason to end ("timeout", "relay-error").
+ */
+static const char *
+relay_wait(int cfd, short cev, int bfd, short bev,
+    const struct timespec *last, int idle_ms)
+{
+	struct pollfd pfd[2];
+	struct timespec now;
+	int left;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left = idle_ms - (int)((now.tv_sec - last->tv_sec) * 1000 +
+	    (now.tv_nsec - last->tv_nsec) / 1000000);
+	if (left <= 0)
+		return "timeout";
+	/* No interest: leave it out, or a hang-up would spin us. */
+	pfd[0].fd = cev != 0 ? cfd : -1;
+	pfd[0].events = cev;
+	pfd[1].fd = bev != 0 ? bfd : -1;
+	pfd[1].events = bev;
+	pfd[0].revents = pfd[1].revents = 0;
+	/* Errors and hang-ups show in the next read or write. */
+	if (poll(pfd, 2, left) == -1 && errno != EINTR)
+		return "relay-error";
+	return NULL;
+}
+
+/*
  * Relay between the client (s->c) and the backend (b) until one side
  * has closed and what it sent is delivered, an error, or idle_ms of
  * silence.  Returns the reason, for the log.
@@ -463,9 +493,9 @@ static const char *
 proxy_relay(struct session *s, struct conn *b, int idle_ms)
 {
 	struct half h[2];
-	struct pollfd pfd[2];
-	struct timespec last, now;
-	int r0, r1, n, left;
+	struct timespec last;
+	const char *why;
+	int r0, r1;
 
 	memset(h, 0, sizeof(h));
 	h[0].from = &s->c;
@@ -491,25 +521,9 @@ proxy_relay(struct session *s, struct conn *b, int idle_ms)
 			clock_gettime(CLOCK_MONOTONIC, &last);
 			continue;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = idle_ms - (int)((now.tv_sec - last.tv_sec) * 1000 +
-		    (now.tv_nsec - last.tv_nsec) / 1000000);
-		if (left <= 0)
-			return "timeout";
-		pfd[0].fd = s->c.fd;
-		pfd[0].events = h[0].rwant | h[1].wwant;
-		pfd[1].fd = b->fd;
-		pfd[1].events = h[1].rwant | h[0].wwant;
-		/* No interest: leave it out, or a hang-up would spin us. */
-		if (pfd[0].events == 0)
-			pfd[0].fd = -1;
-		if (pfd[1].events == 0)
-			pfd[1].fd = -1;
-		pfd[0].revents = pfd[1].revents = 0;
-		n = poll(pfd, 2, left);
-		if (n == -1 && errno != EINTR)
-			return "relay-error";
-		/* Errors and hang-ups show in the next read or write. */
+		if ((why = relay_wait(s->c.fd, h[0].rwant | h[1].wwant, b->fd,
+		    h[1].rwant | h[0].wwant, &last, idle_ms)) != NULL)
+			return why;
 	}
 }
 
@@ -581,9 +595,8 @@ static const char *
 proxy_relay_splice(struct session *s, struct conn *b, int idle_ms)
 {
 	struct shalf h[2];
-	struct pollfd pfd[2];
-	struct timespec last, now;
-	int p0[2] = { -1, -1 }, p1[2] = { -1, -1 }, r0, r1, n, left;
+	struct timespec last;
+	int p0[2] = { -1, -1 }, p1[2] = { -1, -1 }, r0, r1;
 	const char *why;
 
 	if (s->c.tls != NULL || b->tls != NULL)
@@ -647,27 +660,9 @@ proxy_relay_splice(struct session *s, struct conn *b, int idle_ms)
 			clock_gettime(CLOCK_MONOTONIC, &last);
 			continue;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = idle_ms - (int)((now.tv_sec - last.tv_sec) * 1000 +
-		    (now.tv_nsec - last.tv_nsec) / 1000000);
-		if (left <= 0) {
-			why = "timeout";
+		if ((why = relay_wait(s->c.fd, h[0].rwant | h[1].wwant, b->fd,
+		    h[1].rwant | h[0].wwant, &last, idle_ms)) != NULL)
 			break;
-		}
-		pfd[0].fd = s->c.fd;
-		pfd[0].events = h[0].rwant | h[1].wwant;
-		pfd[1].fd = b->fd;
-		pfd[1].events = h[1].rwant | h[0].wwant;
-		if (pfd[0].events == 0)
-			pfd[0].fd = -1;
-		if (pfd[1].events == 0)
-			pfd[1].fd = -1;
-		pfd[0].revents = pfd[1].revents = 0;
-		n = poll(pfd, 2, left);
-		if (n == -1 && errno != EINTR) {
-			why = "relay-error";
-			break;
-		}
 	}
  done:
 	close(p0[0]);
