@@ -47,6 +47,9 @@
 #include "worker.h"
 #include "compat/poison.h"
 
+/* An idle worker tries every listener this often (worker_wait). */
+#define WORKER_SWEEP_MS		1000
+
 volatile sig_atomic_t worker_quit;
 volatile sig_atomic_t worker_retire;
 volatile sig_atomic_t worker_kick;
@@ -84,6 +87,21 @@ worker_tell(struct satcheld *s, char state)
 		return;
 	told = state;
 	(void)!write(s->chan, &state, 1);
+}
+
+int
+worker_wait(int ep, struct epoll_event *evs, int n, int sweep_ms)
+{
+	int i, r;
+
+	if ((r = epoll_wait(ep, evs, n, sweep_ms)) != 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		memset(&evs[i], 0, sizeof(evs[i]));
+		evs[i].events = EPOLLIN;
+		evs[i].data.u32 = (uint32_t)i;
+	}
+	return n;
 }
 
 void
@@ -156,7 +174,7 @@ worker_main(struct satcheld *s, struct sb_slot *slot)
 		sb_set(slot, SB_IDLE);
 		worker_tell(s, MASTER_CHAN_IDLE);
 		setproctitle_fmt("satcheld: worker (idle)");
-		r = epoll_wait(ep, evs, (int)s->nlisteners, -1);
+		r = worker_wait(ep, evs, (int)s->nlisteners, WORKER_SWEEP_MS);
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;

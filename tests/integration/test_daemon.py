@@ -188,3 +188,29 @@ def test_ipv6_and_several_listeners(env):
     check("listening on [::1]:%d" % p6 in log,
           "the IPv6 listener is not in the log")
     check("addr=::1" in log, "the IPv6 peer is not logged")
+
+
+def test_reload_storm_strands_no_client(env):
+    """A connection that arrives while SIGHUP retires the idle workers
+    is greeted at once.  Idle workers wait on the listeners with
+    EPOLLEXCLUSIVE, so the kernel wakes one of them per connection; an
+    old-generation worker woken by a client just as its retirement
+    signal came left without accepting, and nothing woke another: the
+    client waited for the next connection (TLS reload test, CI)."""
+    env.start(greeting="Storm.", workers_min_spare=4, workers_max_spare=8)
+    env.wait_idle(4, 5, at_least=True)
+    slow = []
+    for i in range(40):
+        env.signal(signal.SIGHUP)
+        # connect around the instant of the retirement signals: the
+        # reload takes a few ms before it sends them
+        time.sleep((i % 10) * 0.002)
+        t0 = time.monotonic()
+        with env.client(timeout=5) as q:
+            eq(q.greeting, "+OK Storm.", "greeting %d" % i)
+        took = time.monotonic() - t0
+        if took > 0.5:
+            slow.append((i, round(took, 2)))
+        time.sleep(0.05)
+    check(not slow, "clients greeted late after a SIGHUP: %r" % slow)
+    check(alive(env.pid), "master died in the reload storm")
