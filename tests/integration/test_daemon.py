@@ -191,12 +191,12 @@ def test_ipv6_and_several_listeners(env):
 
 
 def test_reload_storm_strands_no_client(env):
-    """A connection that arrives while SIGHUP retires the idle workers
-    is greeted at once.  Idle workers wait on the listeners with
-    EPOLLEXCLUSIVE, so the kernel wakes one of them per connection; an
-    old-generation worker woken by a client just as its retirement
-    signal came left without accepting, and nothing woke another: the
-    client waited for the next connection (TLS reload test, CI)."""
+    """Connections that arrive while SIGHUP retires the idle workers are
+    greeted within a worker's sweep (1 s), never left in the backlog
+    until the next client.  A smoke check under a storm of reloads: it
+    did not hit the race on the old code here; tests/unit/
+    test_worker_wait.c shows the case itself (a woken worker that
+    leaves without accepting) and the sweep that cures it."""
     env.start(greeting="Storm.", workers_min_spare=4, workers_max_spare=8)
     env.wait_idle(4, 5, at_least=True)
     slow = []
@@ -209,7 +209,8 @@ def test_reload_storm_strands_no_client(env):
         with env.client(timeout=5) as q:
             eq(q.greeting, "+OK Storm.", "greeting %d" % i)
         took = time.monotonic() - t0
-        if took > 0.5:
+        # a stranded client waits for a sweep: 1 s, plus slack
+        if took > 2.5:
             slow.append((i, round(took, 2)))
         time.sleep(0.05)
     check(not slow, "clients greeted late after a SIGHUP: %r" % slow)
